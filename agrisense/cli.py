@@ -1,0 +1,156 @@
+"""The ``agrisense`` command line: thin wrappers over ``agrisense.services``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from agrisense.errors import (
+    AgrisenseError,
+    ImageryUnavailable,
+    InvalidInput,
+    ModelUnavailable,
+    NotFound,
+    PolicyError,
+)
+
+app = typer.Typer(help="agrisense: satellite-verified seasonal credit for farmers.", no_args_is_help=True)
+sample_app = typer.Typer(help="The embedded sample county (synthetic).", no_args_is_help=True)
+train_app = typer.Typer(help="Train models.", no_args_is_help=True)
+app.add_typer(sample_app, name="sample")
+app.add_typer(train_app, name="train")
+
+err = Console(stderr=True)
+
+EXIT_CODES: dict[type[AgrisenseError], int] = {
+    InvalidInput: 2,
+    NotFound: 3,
+    ImageryUnavailable: 4,
+    ModelUnavailable: 5,
+    PolicyError: 6,
+    AgrisenseError: 1,
+}
+"""One table from error class to exit status (the API has the same table for HTTP statuses)."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _friendly(fn: F) -> F:
+    """Show an ``AgrisenseError`` as a one-line message and exit with its code, never a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except AgrisenseError as exc:
+            code = next(c for cls, c in EXIT_CODES.items() if isinstance(exc, cls))
+            err.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(code) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(region: Path | None, catalog: str | None = None, workers: int | None = None):  # type: ignore[no-untyped-def]
+    from agrisense.config import Settings
+
+    overrides: dict[str, Any] = {}
+    if region is not None:
+        overrides["region_dir"] = region
+    if catalog is not None:
+        overrides["catalog"] = catalog
+    if workers is not None:
+        overrides["dask_workers"] = workers
+    return Settings(**overrides)
+
+
+RegionOpt = Annotated[Path | None, typer.Option(help="Region folder (default: the embedded sample county).")]
+
+
+@app.command()
+@_friendly
+def demo(
+    region: RegionOpt = None,
+    out: Annotated[Path, typer.Option(help="Folder for offers, report and map.")] = Path("out/demo"),
+    workers: Annotated[int | None, typer.Option(help="Dask LocalCluster workers.")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Address of an existing Dask scheduler.")] = None,
+) -> None:
+    """Score every plot of the region and write offers, a summary and a report with a map."""
+    from agrisense import services
+    from agrisense.report import print_summary
+
+    settings = _settings(region, workers=workers)
+    if scheduler:
+        settings = settings.model_copy(update={"dask_scheduler": scheduler})
+    result = services.run_demo(settings, out)
+    print_summary(result, Console())
+
+
+@app.command()
+@_friendly
+def score(
+    plots: Annotated[Path, typer.Argument(help="GeoJSON FeatureCollection of plots (EPSG:4326).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the offers as a JSON list.")] = False,
+    region: RegionOpt = None,
+    catalog: Annotated[str | None, typer.Option(help="STAC catalog path/URL or STAC API URL.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the offers JSON to this file.")] = None,
+) -> None:
+    """Offers for the plots in a GeoJSON file: one offer per input feature, in input order."""
+    from agrisense import services
+    from agrisense.report import print_offers
+
+    settings = _settings(region, catalog)
+    run = services.score_file(plots, settings)
+    text = json.dumps(run.offers, ensure_ascii=False, indent=2)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")
+    if as_json:
+        sys.stdout.write(text + "\n")
+    else:
+        print_offers(run.offers, Console())
+
+
+@sample_app.command("build")
+@_friendly
+def sample_build(
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("data/sample_county"),
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 20261122,
+    size_km: Annotated[float, typer.Option(help="Side of the square county, km.")] = 10.0,
+) -> None:
+    """Build the synthetic sample county (imagery, STAC catalog, plots, truth, weather)."""
+    from agrisense.sample.build import build_region
+
+    summary = build_region(out, seed=seed, size_km=size_km)
+    Console().print(summary)
+
+
+@train_app.command("cropland")
+@_friendly
+def train_cropland(
+    region: Annotated[Path, typer.Option(help="Region folder with truth/ (the sample county).")] = Path(
+        "data/sample_county"
+    ),
+    out: Annotated[Path, typer.Option(help="Model bundle folder.")] = Path("models/landcover_unet"),
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Train the U-Net cropland / crop-type model on a region with truth."""
+    from agrisense.ml.training import train_landcover
+
+    report = train_landcover(region, out, seed=seed, device=device)
+    Console().print(report)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,56 @@
+"""One settings object for the whole product (env prefix ``AGRISENSE_``), built on demand, never at import."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Runtime settings. Every field can be set as ``AGRISENSE_<NAME>`` in the environment or a ``.env`` file."""
+
+    model_config = SettingsConfigDict(env_prefix="AGRISENSE_", env_file=".env", extra="ignore")
+
+    region_dir: Path = Field(
+        default=REPO_ROOT / "data" / "sample_county",
+        description="Region folder with region.json, stac/, plots.geojson, weather/ (the embedded sample county).",
+    )
+    reference_dir: Path = Field(
+        default=REPO_ROOT / "data" / "reference", description="Committed reference tables (crops.csv)."
+    )
+    models_dir: Path = Field(
+        default=REPO_ROOT / "models", description="Trained model bundles with model cards."
+    )
+    policy_file: Path = Field(
+        default=REPO_ROOT / "agrisense" / "credit" / "policies" / "default.yaml",
+        description="Versioned credit policy (YAML).",
+    )
+    catalog: str | None = Field(
+        default=None,
+        description="STAC source: a static catalog path or URL, or a STAC API URL. Default: the region's catalog.",
+    )
+    collection: str = Field(default="sentinel-2-l2a", description="STAC collection of Sentinel-2 L2A items.")
+    cache_dir: Path = Field(
+        default=REPO_ROOT / "data" / "cache", description="On-disk cache of loaded cubes."
+    )
+    device: str = Field(
+        default="auto", description="Torch device for inference: auto (CUDA when present), cpu, cuda."
+    )
+    dask_workers: int = Field(default=2, ge=1, description="Workers of the default Dask LocalCluster.")
+    dask_scheduler: str | None = Field(default=None, description="Address of an existing Dask scheduler.")
+
+    @property
+    def catalog_source(self) -> str:
+        """The STAC source to read: the configured one, else the region's static catalog."""
+        return self.catalog or str(self.region_dir / "stac" / "catalog.json")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the environment, built once per process on first use."""
+    return Settings()

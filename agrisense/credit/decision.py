@@ -1,0 +1,223 @@
+"""Approve / refer / decline with reason codes, from the evidence, limit, score and price."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+from agrisense.agronomy.weather import WeatherRisk
+from agrisense.agronomy.yields import YieldDistribution
+from agrisense.credit.evidence import CreditEvidence
+from agrisense.credit.limit import LimitResult
+from agrisense.credit.policy import Policy
+from agrisense.credit.pricing import Price
+from agrisense.credit.reasons import Reason, ReasonKind, make_reason
+from agrisense.credit.scorecard import ScoreResult
+
+Decision = Literal["approve", "refer", "decline"]
+_RANK = {"positive": 0, "info": 0, "refer": 1, "decline": 2}
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    decision: Decision
+    reasons: tuple[Reason, ...]
+
+
+def combine(reasons: list[Reason]) -> Decision:
+    """The strictest decision any reason forces; approve when none does."""
+    worst = max((_RANK[r.kind] for r in reasons), default=0)
+    return ("approve", "refer", "decline")[worst]  # type: ignore[return-value]
+
+
+def order(reasons: list[Reason]) -> tuple[Reason, ...]:
+    """Decisive reasons first (decline, refer), then info, then positive; stable otherwise."""
+    rank = {"decline": 0, "refer": 1, "info": 2, "positive": 3}
+    return tuple(sorted(reasons, key=lambda r: rank[r.kind]))
+
+
+def decide(
+    evidence: CreditEvidence,
+    *,
+    crop: str,
+    limit: LimitResult,
+    score: ScoreResult,
+    price: Price,
+    yield_dist: YieldDistribution,
+    weather: WeatherRisk | None,
+    policy: Policy,
+) -> DecisionResult:
+    """Apply the policy's rules; each reason carries its limit haircut and PD points."""
+    t = policy.thresholds
+    reasons: list[Reason] = []
+
+    def cut(name: str) -> dict[str, Any]:
+        h = limit.haircut(name)
+        if h is None:
+            return {}
+        return {"limit_haircut": h.amount, "limit_factor": h.factor}
+
+    def points(*names: str) -> float:
+        return sum(score.factor(n).points for n in names)
+
+    def cut_amount(name: str) -> Decimal:
+        h = limit.haircut(name)
+        return h.amount if h else Decimal(0)
+
+    p = evidence.crop_probability
+    crop_fx: dict[str, Any] = {**cut("crop_probability"), "pd_points": points("crop_uncertainty")}
+    if evidence.crop is None or p < t.min_crop_probability:
+        reasons.append(
+            make_reason("LOW_CROP_CONFIDENCE", "refer", probability=p, threshold=t.min_crop_probability, **crop_fx)
+        )
+    elif cut_amount("crop_probability") > 0:
+        reasons.append(make_reason("CROP_CONFIDENCE_HAIRCUT", "info", probability=p, **crop_fx))
+    else:
+        reasons.append(make_reason("CROP_VERIFIED", "positive", crop=crop, probability=p, **crop_fx))
+    if evidence.crop is not None and evidence.crop != evidence.declared_crop:
+        reasons.append(
+            make_reason("DECLARED_CROP_MISMATCH", "refer", declared=evidence.declared_crop, verified=evidence.crop)
+        )
+
+    clear = evidence.clear_fraction
+    clear_fx: dict[str, Any] = {**cut("clear_fraction"), "pd_points": points("cloud_gap")}
+    if not evidence.imagery_ok or clear < t.min_clear_fraction or evidence.n_clear_periods < t.min_clear_periods:
+        reasons.append(
+            make_reason("NO_CLEAR_IMAGERY", "refer", clear=clear, periods=evidence.n_clear_periods, **clear_fx)
+        )
+    elif cut_amount("clear_fraction") > 0:
+        reasons.append(make_reason("PARTIAL_CLEAR_IMAGERY", "info", clear=clear, **clear_fx))
+    else:
+        reasons.append(make_reason("IMAGERY_CLEAR", "positive", clear=clear, **clear_fx))
+
+    land = evidence.cropland_fraction
+    land_fx: dict[str, Any] = {**cut("cropland_fraction"), "pd_points": points("non_cropland")}
+    if land < t.min_cropland_fraction:
+        reasons.append(
+            make_reason(
+                "NOT_CROPLAND",
+                t.not_cropland_action,
+                cropland=land,
+                threshold=t.min_cropland_fraction,
+                **land_fx,
+            )
+        )
+    elif cut_amount("cropland_fraction") > 0:
+        reasons.append(make_reason("PARTIAL_CROPLAND", "info", cropland=land, **land_fx))
+
+    mismatch = evidence.area_mismatch
+    area_fx: dict[str, Any] = {**cut("area_mismatch"), "pd_points": points("area_mismatch")}
+    if mismatch is not None and evidence.declared_area_ha is not None:
+        if mismatch > t.max_area_mismatch:
+            reasons.append(
+                make_reason(
+                    "AREA_MISMATCH",
+                    "refer",
+                    declared=evidence.declared_area_ha,
+                    measured=evidence.area_ha,
+                    mismatch=mismatch,
+                    **area_fx,
+                )
+            )
+        elif cut_amount("area_mismatch") > 0:
+            reasons.append(make_reason("AREA_DIFFERENCE", "info", mismatch=mismatch, **area_fx))
+        else:
+            reasons.append(make_reason("AREA_CONFIRMED", "positive", measured=evidence.area_ha, **area_fx))
+
+    overlap = evidence.overlap_fraction
+    overlap_fx: dict[str, Any] = {**cut("overlap_fraction"), "pd_points": points("overlap_fraction")}
+    if overlap > t.max_overlap:
+        reasons.append(make_reason("OVERLAPPING_CLAIM", "refer", overlap=overlap, **overlap_fx))
+    elif cut_amount("overlap_fraction") > 0:
+        reasons.append(make_reason("MINOR_OVERLAP", "info", overlap=overlap, **overlap_fx))
+
+    weather_fx = {
+        **cut("weather_expected_loss"),
+        "pd_points": points("weather_expected_loss", "drought_probability"),
+    }
+    if weather is None:
+        reasons.append(make_reason("NO_WEATHER_HISTORY", "info", **weather_fx))
+    elif weather.drought > t.max_drought_probability:
+        reasons.append(
+            make_reason(
+                "HIGH_DROUGHT_RISK",
+                "refer",
+                drought=weather.drought,
+                threshold=t.max_drought_probability,
+                **weather_fx,
+            )
+        )
+    elif cut_amount("weather_expected_loss") > 0:
+        reasons.append(make_reason("WEATHER_LOSS", "info", loss=weather.expected_yield_loss, **weather_fx))
+    else:
+        reasons.append(make_reason("LOW_WEATHER_RISK", "positive", loss=weather.expected_yield_loss, **weather_fx))
+
+    if cut_amount("yield_spread") > 0:
+        reasons.append(
+            make_reason(
+                "YIELD_UNCERTAINTY",
+                "info",
+                spread=yield_dist.spread,
+                **cut("yield_spread"),
+                pd_points=points("yield_spread"),
+            )
+        )
+
+    z = evidence.ndvi_condition_z
+    cond_points = points("condition_deficit", "no_condition_evidence")
+    if z is None:
+        reasons.append(make_reason("NO_CONDITION_EVIDENCE", "info", pd_points=cond_points))
+    elif z <= -1.0:
+        reasons.append(make_reason("CROP_CONDITION_POOR", "info", z=z, pd_points=cond_points))
+    elif z >= 0.5:
+        reasons.append(make_reason("CROP_CONDITION_GOOD", "positive", z=z, pd_points=cond_points))
+
+    if limit.existing_exposure > 0:
+        reasons.append(
+            make_reason(
+                "EXISTING_EXPOSURE",
+                "info",
+                exposure=float(limit.existing_exposure),
+                currency=policy.currency,
+                limit_haircut=min(limit.existing_exposure, max(limit.base + limit.existing_exposure, Decimal(0))),
+                pd_points=points("leverage"),
+            )
+        )
+
+    # Missing evidence (imagery, crop identity) inflates the PD and shrinks the limit: refer to a person rather
+    # than decline on numbers that rest on the gap.
+    evidence_gap = any(r.code in ("LOW_CROP_CONFIDENCE", "NO_CLEAR_IMAGERY") for r in reasons)
+    if score.pd > t.pd_refer:
+        kind: ReasonKind = "refer" if evidence_gap else "decline"
+        reasons.append(make_reason("PD_ABOVE_THRESHOLD", kind, pd=score.pd, threshold=t.pd_refer))
+    elif score.pd > t.pd_approve:
+        reasons.append(make_reason("PD_ABOVE_THRESHOLD", "refer", pd=score.pd, threshold=t.pd_approve))
+    else:
+        reasons.append(make_reason("PD_WITHIN_APPETITE", "positive", pd=score.pd))
+
+    if limit.limit < Decimal(str(policy.limits.min_limit)) or limit.limit <= 0:
+        reasons.append(
+            make_reason(
+                "LIMIT_BELOW_MINIMUM",
+                "refer" if evidence_gap else "decline",
+                limit=float(limit.limit),
+                minimum=policy.limits.min_limit,
+                currency=policy.currency,
+            )
+        )
+
+    cap = policy.pricing.apr_cap
+    if not price.covers_risk:
+        reasons.append(
+            make_reason(
+                "PRICE_CANNOT_COVER_RISK",
+                policy.pricing.uncovered_price_action,
+                cap=cap,
+                needed=price.funding_cost + price.el_rate,
+            )
+        )
+    elif price.rate_capped:
+        reasons.append(make_reason("RATE_CAPPED", "info", target=price.target_rate, cap=cap))
+
+    return DecisionResult(combine(reasons), order(reasons))

@@ -1,0 +1,183 @@
+"""The versioned credit policy (YAML) as a validated, frozen object."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from agrisense.errors import NotFound, PolicyError
+
+Fraction = Field(ge=0.0, le=1.0)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Ramp(_Frozen):
+    """A haircut ramp: 1.0 at ``good`` or better, ``floor`` at ``bad`` or worse, linear between."""
+
+    good: float
+    bad: float
+    floor: float = Fraction
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Ramp:
+        if self.good == self.bad:
+            raise ValueError("good and bad must differ")
+        return self
+
+    def factor(self, value: float) -> float:
+        """Multiplier in [floor, 1] for ``value``."""
+        position = (value - self.bad) / (self.good - self.bad)  # 1 at good, 0 at bad, either direction
+        position = min(1.0, max(0.0, position))
+        return self.floor + (1.0 - self.floor) * position
+
+
+class Limits(_Frozen):
+    max_per_farmer: float = Field(gt=0)
+    max_per_ha: float = Field(gt=0)
+    min_limit: float = Field(ge=0)
+    rounding_step: float = Field(gt=0)
+    yield_quantile: float = Field(gt=0.0, lt=1.0)
+    advance_rate: float = Field(gt=0.0, le=1.0)
+    input_cost_cap_multiplier: float = Field(gt=0)
+    no_weather_haircut: float = Fraction
+
+
+class Haircuts(_Frozen):
+    crop_probability: Ramp
+    clear_fraction: Ramp
+    yield_spread: Ramp
+    weather_expected_loss: Ramp
+    area_mismatch: Ramp
+    overlap_fraction: Ramp
+    cropland_fraction: Ramp
+
+
+SCORECARD_FEATURES = (
+    "crop_uncertainty",
+    "cloud_gap",
+    "yield_spread",
+    "weather_expected_loss",
+    "drought_probability",
+    "area_mismatch",
+    "overlap_fraction",
+    "non_cropland",
+    "condition_deficit",
+    "no_condition_evidence",
+    "leverage",
+)
+
+
+class Scorecard(_Frozen):
+    intercept: float
+    base_score: float
+    base_odds: float = Field(gt=0)
+    pdo: float = Field(gt=0)
+    missing_weather_expected_loss: float = Fraction
+    missing_drought_probability: float = Fraction
+    coefficients: dict[str, float]
+
+    @model_validator(mode="after")
+    def _known_features(self) -> Scorecard:
+        unknown = sorted(set(self.coefficients) - set(SCORECARD_FEATURES))
+        missing = sorted(set(SCORECARD_FEATURES) - set(self.coefficients))
+        if unknown or missing:
+            raise ValueError(f"coefficients: unknown {unknown}, missing {missing}; allowed {SCORECARD_FEATURES}")
+        return self
+
+
+class Pricing(_Frozen):
+    lgd: float = Fraction
+    funding_cost: float = Field(ge=0)
+    operating_cost: float = Field(ge=0)
+    margin: float = Field(ge=0)
+    apr_cap: float = Field(gt=0, le=1.0)
+    arrangement_fee: float = Field(ge=0, lt=0.2)
+    uncovered_price_action: Literal["decline", "refer"]
+
+
+class Thresholds(_Frozen):
+    min_crop_probability: float = Fraction
+    min_clear_fraction: float = Fraction
+    min_clear_periods: int = Field(ge=0)
+    min_cropland_fraction: float = Fraction
+    not_cropland_action: Literal["decline", "refer"]
+    max_area_mismatch: float = Field(ge=0)
+    max_overlap: float = Fraction
+    max_drought_probability: float = Fraction
+    pd_approve: float = Fraction
+    pd_refer: float = Fraction
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.pd_refer < self.pd_approve:
+            raise ValueError("pd_refer must be >= pd_approve")
+        return self
+
+
+class Tranche(_Frozen):
+    share: float = Field(gt=0.0, le=1.0)
+    event: Literal["sowing", "emergence", "flowering"]
+    offset_days: int = Field(ge=-60, le=60)
+    condition: str | None = None
+    to_input_supplier: bool = False
+
+
+class ScheduleRules(_Frozen):
+    repayment_window_days: int = Field(ge=0, le=365)
+    tranches: tuple[Tranche, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _shares(self) -> ScheduleRules:
+        if abs(sum(t.share for t in self.tranches) - 1.0) > 1e-9:
+            raise ValueError("tranche shares must sum to 1")
+        return self
+
+
+class Policy(_Frozen):
+    """A credit policy: every number the credit engine uses, with its version."""
+
+    version: str = Field(min_length=1)
+    currency: str = Field(min_length=3, max_length=3)
+    financed_crops: tuple[str, ...] = Field(min_length=1)
+    limits: Limits
+    haircuts: Haircuts
+    scorecard: Scorecard
+    pricing: Pricing
+    thresholds: Thresholds
+    schedule: ScheduleRules
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        parts.append(f"{key}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def parse_policy(data: object, source: str = "policy") -> Policy:
+    """Validate a policy mapping; a PolicyError names each bad key."""
+    if not isinstance(data, dict):
+        raise PolicyError(f"{source}: the policy must be a YAML mapping of keys, got {type(data).__name__}")
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError(f"{source}: invalid policy: {_describe(exc)}") from exc
+
+
+def load_policy(path: Path | str) -> Policy:
+    """Read and validate a policy YAML file."""
+    path = Path(path)
+    if not path.is_file():
+        raise NotFound(f"policy file {path} does not exist; see agrisense/credit/policies/default.yaml")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{path}: not valid YAML ({exc}); fix the syntax") from exc
+    return parse_policy(data, source=str(path))

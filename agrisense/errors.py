@@ -1,0 +1,35 @@
+"""The agrisense exception family.
+
+Every message says what went wrong *and* what the user can do about it. Front ends map these
+classes to exit codes / HTTP statuses in one table (see ``agrisense.cli`` and ``app/api``).
+"""
+
+from __future__ import annotations
+
+
+class AgrisenseError(Exception):
+    """Base class: an error whose message is safe and useful to show to a user."""
+
+
+class InvalidInput(AgrisenseError):
+    """Input data (a plot, a table, a parameter) is malformed; the message names the field and the fix."""
+
+
+class InvalidGeometry(InvalidInput):
+    """A plot polygon cannot be used (self-intersecting, unclosed, swapped lat/lon, out of range, too large)."""
+
+
+class NotFound(AgrisenseError):
+    """A file, catalog, model or record does not exist where it was expected."""
+
+
+class ImageryUnavailable(AgrisenseError):
+    """No usable imagery for a place and time (no scenes, all cloudy, reads failed)."""
+
+
+class ModelUnavailable(AgrisenseError):
+    """A trained model is missing or incompatible; the message says how to (re)train it."""
+
+
+class PolicyError(AgrisenseError):
+    """A credit policy file is invalid; the message names the key."""

@@ -1,0 +1,93 @@
+"""Clear-sky masks from the Sentinel-2 scene classification layer (SCL)."""
+
+from __future__ import annotations
+
+from typing import TypeVar, overload
+
+import numpy as np
+import xarray as xr
+from scipy import ndimage
+
+from agrisense.errors import InvalidInput
+
+SCL_NODATA = 0
+SCL_SATURATED = 1
+SCL_CLOUD_SHADOW = 3
+SCL_CLOUD_MEDIUM = 8
+SCL_CLOUD_HIGH = 9
+SCL_CIRRUS = 10
+SCL_SNOW = 11
+
+CLOUD_CLASSES = (SCL_CLOUD_SHADOW, SCL_CLOUD_MEDIUM, SCL_CLOUD_HIGH, SCL_CIRRUS)
+"""Classes grown by ``dilation_px`` (Sen2Cor under-detects cloud and shadow borders)."""
+INVALID_CLASSES = (SCL_NODATA, SCL_SATURATED, *CLOUD_CLASSES)
+
+M = TypeVar("M", np.ndarray, xr.DataArray)
+
+
+def _footprint(radius: int) -> np.ndarray:
+    yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    return (xx**2 + yy**2) <= radius * (radius + 1)  # radius 1 -> 3x3 square, 2 -> rounded 5x5
+
+
+def _clear_numpy(scl: np.ndarray, dilation_px: int, mask_snow: bool) -> np.ndarray:
+    scl = np.asarray(scl)
+    grow = np.isin(scl, CLOUD_CLASSES + ((SCL_SNOW,) if mask_snow else ()))
+    if dilation_px > 0 and grow.any():
+        structure = _footprint(dilation_px)
+        # dilate every 2-D scene separately: leading axes (time, ...) get a size-1 structure axis
+        structure = structure.reshape((1,) * (grow.ndim - 2) + structure.shape)
+        grow = ndimage.binary_dilation(grow, structure=structure)
+    return ~(grow | np.isin(scl, (SCL_NODATA, SCL_SATURATED)))
+
+
+def _check(scl: np.ndarray | xr.DataArray, dilation_px: int) -> None:
+    if scl.ndim < 2:
+        raise InvalidInput(f"SCL must have at least 2 dimensions (y, x), got shape {scl.shape}.")
+    if not np.issubdtype(scl.dtype, np.integer):
+        raise InvalidInput(f"SCL must hold integer class codes, got dtype {scl.dtype}.")
+    if dilation_px < 0:
+        raise InvalidInput(f"dilation_px must be >= 0, got {dilation_px}.")
+
+
+@overload
+def clear_mask(scl: np.ndarray, *, dilation_px: int = 1, mask_snow: bool = False) -> np.ndarray: ...
+@overload
+def clear_mask(scl: xr.DataArray, *, dilation_px: int = 1, mask_snow: bool = False) -> xr.DataArray: ...
+def clear_mask(
+    scl: np.ndarray | xr.DataArray, *, dilation_px: int = 1, mask_snow: bool = False
+) -> np.ndarray | xr.DataArray:
+    """True where a pixel is clear: not nodata (0), saturated (1), cloud shadow (3), cloud (8, 9), cirrus (10)
+    nor, with ``mask_snow``, snow (11). Cloud, shadow (and masked snow) grow by ``dilation_px`` pixels within
+    each scene. The last two dimensions are (y, x). A dask-backed DataArray stays lazy (chunks overlap by the
+    dilation radius)."""
+    _check(scl, dilation_px)
+    if not isinstance(scl, xr.DataArray):
+        return _clear_numpy(scl, dilation_px, mask_snow)
+    data = scl.data
+    if hasattr(data, "map_overlap") and dilation_px > 0:
+        depth = {scl.ndim - 2: dilation_px, scl.ndim - 1: dilation_px}
+        depth.update({axis: 0 for axis in range(scl.ndim - 2)})
+        out = data.map_overlap(
+            _clear_numpy,
+            depth=depth,
+            boundary="none",
+            dtype=bool,
+            dilation_px=dilation_px,
+            mask_snow=mask_snow,
+        )
+    elif hasattr(data, "map_blocks"):
+        out = data.map_blocks(_clear_numpy, dtype=bool, dilation_px=0, mask_snow=mask_snow)
+    else:
+        out = _clear_numpy(data, dilation_px, mask_snow)
+    return xr.DataArray(out, coords=scl.coords, dims=scl.dims, name="clear", attrs={})
+
+
+def clear_fraction(
+    scl: np.ndarray | xr.DataArray, *, dilation_px: int = 1, mask_snow: bool = False
+) -> np.ndarray | xr.DataArray:
+    """Share of clear pixels per scene (mean of :func:`clear_mask` over the last two dimensions)."""
+    mask = clear_mask(scl, dilation_px=dilation_px, mask_snow=mask_snow)
+    if isinstance(mask, xr.DataArray):
+        return mask.mean(dim=mask.dims[-2:])
+    return mask.mean(axis=(-2, -1))

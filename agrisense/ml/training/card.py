@@ -1,0 +1,118 @@
+"""MODEL_CARD.md for a trained land-cover bundle, written from the bundle and its evaluation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from agrisense.ml.registry import ModelBundle
+from agrisense.ml.training.evaluate import Evaluation
+
+
+def write_model_card(path: Path, bundle: ModelBundle, evaluation: Evaluation, run: dict[str, Any]) -> Path:
+    """Render the card (data, classes, metrics, calibration, limits, how to retrain) to ``path``."""
+    trained_on = bundle.trained_on
+    test = evaluation.test
+    cal = evaluation.calibration
+    per_class = "\n".join(
+        f"| {c} | {test.f1[c]:.3f} | {test.iou[c]:.3f} | {int(test.confusion[i].sum())} |"
+        for i, c in enumerate(bundle.classes)
+    )
+    crops = [c for c in bundle.classes if c != "non_crop"]
+    field_rows = "\n".join(
+        f"| {truth} | " + " | ".join(str(int(v)) for v in row) + " |"
+        for truth, row in zip(crops, evaluation.field_confusion, strict=True)
+    )
+    calibration_rows = "\n".join(
+        f"| {split} | "
+        + " | ".join(
+            f"{cal[f'{split}_{m}']:.4f}" for m in ("nll_before", "nll_after", "ece_before", "ece_after")
+        )
+        + " |"
+        for split in ("val", "test")
+    )
+    synthetic = trained_on.get("synthetic", True)
+    data_warning = (
+        "**This model was trained and evaluated on a SYNTHETIC region** (simulated Sentinel-2 scenes over "
+        "simulated fields, `agrisense sample build`). Its numbers say the pipeline works and how well it "
+        "separates the simulated crops; they do **not** transfer to real imagery. Retrain on real labelled "
+        "fields before using its crop probabilities for anything that matters."
+        if synthetic
+        else "Trained on a region whose region.json does not mark it synthetic; check its provenance."
+    )
+    text = f"""# Model card: {bundle.name} {bundle.version}
+
+{data_warning}
+
+## What it does
+Per-pixel land cover on the 10 m Sentinel-2 grid, classes `{", ".join(bundle.classes)}`.
+Cropland probability = 1 - p(non_crop). Per plot, `agrisense.ml.inference.aggregate_plot` averages
+the calibrated pixel probabilities weighted by plot coverage; the plot's crop is the most likely crop class
+and its probability is P(crop | cropland).
+
+## Model
+- `{bundle.architecture}` (segmentation-models-pytorch `smp.Unet`) with a `{bundle.encoder}` encoder, depth
+  {bundle.encoder_depth}, decoder channels {list(bundle.decoder_channels)}, a 1x1 "temporal stem" to
+  {bundle.stem_channels} channels, random initialisation (no pretrained weights); {run["n_parameters"]:,}
+  parameters, weights stored as fp16 ({run["weights_mb"]} MB).
+- Input: {len(bundle.months)} monthly composites (months {list(bundle.months)}) x
+  ({len(bundle.bands)} bands + {len(bundle.indices)} indices) = {bundle.in_channels} channels, period-major,
+  standardised with the training-block mean/std stored in `bundle.json`. Gaps are interpolated along time per
+  pixel; what remains is set to the channel mean.
+
+## Training data
+- Region: `{trained_on.get("region")}` (region seed {trained_on.get("region_seed")}, generator
+  {trained_on.get("generator_version")}), {trained_on.get("shape")} px, imagery {trained_on.get("imagery")}.
+- Truth: `truth/landcover.tif` (0 non-crop, 1.. crops), fields from `truth/fields.parquet`.
+- Spatial split: 4x4 blocks, whole blocks to val (3) and test (3); fields straddling blocks belong to the
+  block holding most of their pixels (the rest is left out); 2 px left out along block edges.
+  Labelled pixels: {trained_on.get("labelled_pixels")}.
+- Training: class-weighted cross-entropy (weights {trained_on.get("class_weights")}), random
+  {trained_on.get("tile")} px tiles ({trained_on.get("tiles_per_epoch")} per epoch, batch
+  {trained_on.get("batch_size")}) with flips/rot90, AdamW, warm-up + cosine LR, seed
+  {trained_on.get("training_seed")}; {run["epochs_run"]} epochs (of {trained_on.get("epochs_requested")} asked
+  for; fewer when the time budget of {trained_on.get("max_minutes")} min would be overrun) on `{run["device"]}`,
+  best validation epoch {run["best_epoch"]}; {run["fit_seconds"]} s fitting, {run["total_seconds"]} s end to end.
+
+## Test metrics (test blocks, pixels)
+- Overall accuracy **{test.overall_accuracy:.3f}**, macro-F1 **{test.macro_f1:.3f}**, cropland-vs-non-crop IoU
+  **{test.cropland_iou:.3f}** over {test.n_pixels:,} pixels.
+
+| class | F1 | IoU | test pixels |
+|---|---|---|---|
+{per_class}
+
+Confusion matrix: `confusion_matrix.png`.
+
+Per field (test-block fields, crop = argmax of the coverage-weighted mean probability over the field):
+accuracy **{evaluation.field_accuracy:.3f}** over {evaluation.n_fields} fields.
+
+| truth \\ predicted | {" | ".join(crops)} |
+|---|{"---|" * len(crops)}
+{field_rows}
+
+## Calibration
+Temperature scaling fitted on validation pixels: T = **{evaluation.temperature:.3f}**.
+
+| | NLL before | NLL after | ECE before | ECE after |
+|---|---|---|---|---|
+{calibration_rows}
+
+ECE: top-label expected calibration error, 15 equal-width bins.
+
+## Limits
+- Synthetic training data (see the top). One season, one region, one set of crop calendars.
+- Class-weighted loss shifts probabilities towards rare classes; temperature scaling fixes confidence, not
+  that prior shift.
+- Pixels with no clear observation in the whole season get mean-filled features: their predictions are weak.
+- Fields smaller than a few pixels are blurred by the encoder's stride-2 stem.
+
+## Retrain
+```
+agrisense train cropland --region data/sample_county --out models/landcover_unet
+# or
+python -m agrisense.ml.training --region data/sample_county --out models/landcover_unet --seed 0
+```
+"""
+    path.write_text(text)
+    return path

@@ -1,0 +1,209 @@
+"""``train_landcover``: region folder in, model bundle (weights, bundle.json, model card, figure) out."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agrisense.errors import InvalidInput
+from agrisense.ml.dataset import SPLIT_NAMES, TRAIN, block_split
+from agrisense.ml.features import (
+    DEFAULT_BANDS,
+    DEFAULT_INDICES,
+    DEFAULT_MONTHS,
+    channel_statistics,
+    stack_features,
+    standardise,
+)
+from agrisense.ml.metrics import plot_confusion_matrix
+from agrisense.ml.registry import LoadedModel, ModelBundle, resolve_device, save_bundle
+from agrisense.ml.training.card import write_model_card
+from agrisense.ml.training.evaluate import evaluate
+from agrisense.ml.training.fit import FitConfig, fit_landcover
+from agrisense.ml.training.region import load_composites, read_region_meta, read_truth
+from agrisense.ml.unet import count_parameters
+
+logger = logging.getLogger("agrisense.ml.training")
+EVAL_RESERVE_S = 90.0  # kept back from the time budget for full-region inference, calibration and writing
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    """What a training run produced and measured."""
+
+    out_dir: Path
+    model_version: str
+    device: str
+    epochs_run: int
+    best_epoch: int
+    train_loss: tuple[float, ...]
+    val_loss: tuple[float, ...]
+    fit_seconds: float
+    total_seconds: float
+    temperature: float
+    metrics: dict[str, Any]
+    weights_bytes: int
+    n_parameters: int
+
+
+def train_landcover(
+    region_dir: Path,
+    out_dir: Path,
+    *,
+    seed: int = 0,
+    epochs: int = 30,
+    tile: int = 128,
+    device: str = "auto",
+    max_minutes: float = 15,
+    tiles_per_epoch: int = 128,
+    batch_size: int = 8,
+    name: str = "landcover_unet",
+    bands: Sequence[str] = DEFAULT_BANDS,
+    indices: Sequence[str] = DEFAULT_INDICES,
+    months: Sequence[int] = DEFAULT_MONTHS,
+    use_cache: bool = True,
+    log: Callable[[str], None] = logger.info,
+) -> TrainReport:
+    """Train the land-cover U-Net on a region with truth and write the bundle to ``out_dir``.
+
+    Composites come from ``agrisense.imagery`` (cached in ``region_dir/cache/composites.nc``); the region is
+    split into 4x4 spatial blocks (3 val, 3 test, fields kept whole); the model is trained with class-weighted
+    cross-entropy, calibrated by temperature scaling on val and evaluated on test pixels and fields.
+    ``max_minutes`` bounds the whole run: epochs stop early when it would be overrun.
+    """
+    start = time.perf_counter()
+    region_dir, out_dir = Path(region_dir), Path(out_dir)
+    if epochs < 1 or tile < 16 or max_minutes <= 0:
+        raise InvalidInput(
+            f"need epochs >= 1, tile >= 16 and max_minutes > 0; got {epochs}, {tile}, {max_minutes}"
+        )
+    torch_device = resolve_device(device)
+    meta = read_region_meta(region_dir)
+    composites = load_composites(region_dir, meta, use_cache=use_cache, log=log)
+    features = stack_features(composites, bands=bands, indices=indices, months=months)
+    del composites
+    truth = read_truth(region_dir, meta, features.shape[1:])
+    n_classes = len(truth.classes)
+    split = block_split(truth.labels, n_classes, seed=seed, field_ids=truth.field_ids)
+    counts = {
+        SPLIT_NAMES[s]: int(((split.split == s) & (truth.labels < n_classes)).sum()) for s in SPLIT_NAMES
+    }
+    log(f"features {features.shape}, labelled pixels per split {counts}, device {torch_device}")
+    mean, std = channel_statistics(features, mask=split.split == TRAIN)
+
+    budget = max_minutes * 60 - (time.perf_counter() - start) - EVAL_RESERVE_S
+    config = FitConfig(
+        tile=tile,
+        epochs=epochs,
+        tiles_per_epoch=tiles_per_epoch,
+        batch_size=batch_size,
+        seed=seed,
+        max_seconds=max(budget, 1.0),
+    )
+    fit = fit_landcover(
+        standardise(features, mean.tolist(), std.tolist()),
+        truth.labels,
+        split,
+        n_classes,
+        config,
+        torch_device,
+        log=log,
+    )
+    version = f"{datetime.now(UTC):%Y.%m.%d}+seed{seed}"
+    bundle = ModelBundle(
+        name=name,
+        version=version,
+        classes=truth.classes,
+        bands=tuple(bands),
+        indices=tuple(indices),
+        months=tuple(int(m) for m in months),
+        channel_mean=tuple(float(v) for v in mean),
+        channel_std=tuple(float(v) for v in std),
+        encoder=config.encoder,
+        encoder_depth=config.encoder_depth,
+        decoder_channels=config.decoder_channels,
+        stem_channels=config.stem_channels,
+    )
+    log("evaluating on the whole region (calibration on val blocks, metrics on test blocks)")
+    loaded = LoadedModel(bundle=bundle, module=fit.module, device=torch_device)
+    evaluation = evaluate(
+        loaded, features, truth.labels, split, truth.field_ids, truth.field_classes, batch_size=4, seed=seed
+    )
+    total = time.perf_counter() - start
+    trained_on = {
+        "region": meta.get("name"),
+        "region_seed": meta.get("seed"),
+        "generator_version": meta.get("generator_version"),
+        "synthetic": bool(meta.get("synthetic", False)),
+        "imagery": [meta["imagery_start"], meta["imagery_end"]],
+        "shape": list(features.shape[1:]),
+        "labelled_pixels": counts,
+        "split_blocks": split.blocks.tolist(),
+        "training_seed": seed,
+        "tile": config.tile,
+        "tiles_per_epoch": config.tiles_per_epoch,
+        "batch_size": config.batch_size,
+        "epochs_requested": epochs,
+        "max_minutes": max_minutes,
+        "device": str(torch_device),
+        "epochs_run": len(fit.train_loss),
+        "best_epoch": fit.best_epoch + 1,
+        "fit_seconds": round(fit.seconds, 1),
+        "total_seconds": round(total, 1),
+        "class_weights": [round(w, 4) for w in fit.class_weights],
+    }
+    bundle = replace(
+        bundle, temperature=evaluation.temperature, trained_on=trained_on, metrics=evaluation.to_json()
+    )
+    save_bundle(fit.module, bundle, out_dir)
+    plot_confusion_matrix(
+        evaluation.test.confusion,
+        truth.classes,
+        out_dir / "confusion_matrix.png",
+        title=f"{name} {version}: test blocks (row share, pixels)",
+    )
+    weights_bytes = (out_dir / "model.pt").stat().st_size
+    report = TrainReport(
+        out_dir=out_dir,
+        model_version=version,
+        device=str(torch_device),
+        epochs_run=len(fit.train_loss),
+        best_epoch=fit.best_epoch + 1,
+        train_loss=tuple(fit.train_loss),
+        val_loss=tuple(fit.val_loss),
+        fit_seconds=fit.seconds,
+        total_seconds=total,
+        temperature=evaluation.temperature,
+        metrics=evaluation.to_json(),
+        weights_bytes=weights_bytes,
+        n_parameters=count_parameters(fit.module),
+    )
+    write_model_card(out_dir / "MODEL_CARD.md", bundle, evaluation, report_summary(report))
+    log(
+        f"wrote {out_dir}: OA {evaluation.test.overall_accuracy:.3f}, "
+        f"macro-F1 {evaluation.test.macro_f1:.3f}, "
+        f"T {evaluation.temperature:.3f}, {total:.0f} s"
+    )
+    return report
+
+
+def report_summary(report: TrainReport) -> dict[str, Any]:
+    """The run facts the model card quotes."""
+    return {
+        "device": report.device,
+        "epochs_run": report.epochs_run,
+        "best_epoch": report.best_epoch,
+        "fit_seconds": round(report.fit_seconds, 1),
+        "total_seconds": round(report.total_seconds, 1),
+        "weights_mb": round(report.weights_bytes / 1e6, 2),
+        "n_parameters": report.n_parameters,
+        "final_train_loss": round(report.train_loss[-1], 4) if report.train_loss else float("nan"),
+        "best_val_loss": round(float(np.min(report.val_loss)), 4) if report.val_loss else float("nan"),
+    }

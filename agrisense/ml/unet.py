@@ -1,0 +1,85 @@
+"""The land-cover segmentation network: a small U-Net (segmentation-models-pytorch) over stacked months.
+
+The months are channels, so the encoder's first layers see each pixel's whole temporal-spectral signature.
+A 1x1 convolution ("temporal stem") first compresses the ~126 stacked channels per pixel into
+``stem_channels`` learned features; this keeps the 7x7 stride-2 encoder stem cheap enough to train on
+a laptop CPU. Encoder weights are always random (``encoder_weights=None``): nothing is downloaded, and
+ImageNet RGB weights would not fit 100+ reflectance channels anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import segmentation_models_pytorch as smp
+import torch
+from torch import nn
+
+from agrisense.errors import InvalidInput
+
+
+class LandcoverUNet(nn.Module):
+    """Per-pixel 1x1 stem (optional) followed by an ``smp.Unet``; returns logits ``(B, K, H, W)``."""
+
+    def __init__(self, stem: nn.Module, unet: smp.Unet, input_multiple: int) -> None:
+        super().__init__()
+        self.stem = stem
+        self.unet = unet
+        self.input_multiple = input_multiple  # input H and W must be multiples of this
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.unet(self.stem(x))
+
+
+def build_model(
+    in_channels: int,
+    n_classes: int,
+    encoder: str = "resnet18",
+    encoder_depth: int = 4,
+    decoder_channels: Sequence[int] = (128, 64, 32, 16),
+    stem_channels: int | None = 32,
+) -> LandcoverUNet:
+    """A randomly initialised U-Net for ``in_channels`` stacked features and ``n_classes`` classes.
+
+    ``stem_channels=None`` feeds the stacked channels straight into the encoder.
+    """
+    if in_channels < 1 or n_classes < 2:
+        raise InvalidInput(f"need in_channels >= 1 and n_classes >= 2, got {in_channels} and {n_classes}")
+    if len(decoder_channels) != encoder_depth:
+        raise InvalidInput(
+            f"decoder_channels {tuple(decoder_channels)} must have one entry "
+            f"per encoder stage ({encoder_depth})"
+        )
+    if stem_channels is None:
+        stem: nn.Module = nn.Identity()
+        unet_in = in_channels
+    else:
+        stem = nn.Sequential(
+            nn.Conv2d(in_channels, stem_channels, kernel_size=1, bias=False),
+            nn.BatchNorm2d(stem_channels),
+            nn.ReLU(inplace=True),
+        )
+        unet_in = stem_channels
+    unet = smp.Unet(
+        encoder_name=encoder,
+        encoder_weights=None,
+        encoder_depth=encoder_depth,
+        decoder_channels=tuple(decoder_channels),
+        in_channels=unet_in,
+        classes=n_classes,
+    )
+    _drop_unused_stages(unet, encoder_depth)
+    return LandcoverUNet(stem, unet, input_multiple=2**encoder_depth)
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of parameters (trainable or not) of ``module``."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def _drop_unused_stages(unet: smp.Unet, encoder_depth: int) -> None:
+    """smp keeps ResNet stages beyond ``encoder_depth`` that forward never runs; drop their weights."""
+    for stage in range(max(encoder_depth, 1), 5):  # ResNet stage layerN runs at depth N + 1
+        name = f"layer{stage}"
+        if isinstance(getattr(unet.encoder, name, None), nn.Module):
+            setattr(unet.encoder, name, nn.Identity())

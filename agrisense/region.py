@@ -1,0 +1,72 @@
+"""A region folder: the place, season and inputs one scoring run works on (the sample county by default)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from agrisense.errors import InvalidInput, NotFound
+
+
+@dataclass(frozen=True)
+class Region:
+    """``region.json`` of a region folder, plus the paths of its inputs."""
+
+    root: Path
+    name: str
+    crs: str
+    bbox_lonlat: tuple[float, float, float, float]
+    bbox_utm: tuple[float, float, float, float]
+    resolution: float
+    season: int
+    imagery_start: date
+    imagery_end: date
+    currency: str
+    crops: tuple[str, ...]
+    synthetic: bool
+
+    @property
+    def catalog(self) -> Path:
+        return self.root / "stac" / "catalog.json"
+
+    @property
+    def plots(self) -> Path:
+        return self.root / "plots.geojson"
+
+    @property
+    def weather(self) -> Path:
+        return self.root / "weather" / "daily.csv"
+
+    @property
+    def truth(self) -> Path:
+        return self.root / "truth"
+
+
+def load_region(root: Path) -> Region:
+    """Read a region folder; a missing sample county gets the command that builds it."""
+    meta_path = root / "region.json"
+    if not meta_path.exists():
+        raise NotFound(
+            f"No region at {root} (region.json missing). Build the embedded sample county with `make data` "
+            f"or `agrisense sample build --out {root}`."
+        )
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        return Region(
+            root=root,
+            name=str(meta["name"]),
+            crs=str(meta["crs"]),
+            bbox_lonlat=tuple(float(v) for v in meta["bbox_lonlat"]),  # type: ignore[arg-type]
+            bbox_utm=tuple(float(v) for v in meta["bbox_utm"]),  # type: ignore[arg-type]
+            resolution=float(meta.get("resolution", 10.0)),
+            season=int(meta["season"]),
+            imagery_start=date.fromisoformat(meta["imagery_start"]),
+            imagery_end=date.fromisoformat(meta["imagery_end"]),
+            currency=str(meta.get("currency", "CNY")),
+            crops=tuple(meta["crops"]),
+            synthetic=bool(meta.get("synthetic", False)),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise InvalidInput(f"{meta_path} is incomplete or malformed ({exc!r}); rebuild the region.") from exc

@@ -1,0 +1,264 @@
+"""Build the synthetic sample county region folder (see docs/architecture.md, "Region folder")."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio
+import shapely
+from rasterio.crs import CRS
+
+from agrisense.errors import InvalidInput
+from agrisense.sample.farmers import farmers_for_area, make_plots, plot_truth
+from agrisense.sample.grid import RegionGrid, make_grid
+from agrisense.sample.inputs import CROPS, DEFAULT_INPUTS_DIR, SampleInputs, load_inputs
+from agrisense.sample.landscape import Landscape, make_landscape
+from agrisense.sample.rasters import LANDCOVER_NODATA, landcover, object_map
+from agrisense.sample.readme import region_readme
+from agrisense.sample.scenes import make_context, plan_scenes, render_scene
+from agrisense.sample.signatures import build_signatures
+from agrisense.sample.stac_writer import COLLECTION_ID, item_id, save_catalog, write_scene
+from agrisense.sample.weather_gen import generate_weather
+
+GENERATOR_VERSION = "1.0.0"
+REGION_NAME = "agrisense sample county (synthetic, northern Uganda)"
+CURRENCY = "CNY"
+_GENERATED = ("region.json", "plots.geojson", "README.md", "stac", "truth", "weather")
+
+
+@dataclass(frozen=True)
+class RegionSummary:
+    """What ``build_region`` wrote."""
+
+    out_dir: Path
+    seed: int
+    size_km: float
+    n_fields: int
+    n_farmers: int
+    n_plots: int
+    n_scenes: int
+    n_cloudy_scenes: int  # scenes with eo:cloud_cover > 50 %
+    crop_field_shares: dict[str, float]
+    landcover_shares: dict[str, float]  # share of region pixels per class (non_crop + crops)
+    catalog: Path
+    plots: Path
+    fields: Path
+    landcover: Path
+    plots_truth: Path
+    weather: Path
+    region_json: Path
+    seconds: float
+
+
+def _calendar(inputs: SampleInputs, season: int) -> dict[str, tuple[date, date]]:
+    out = {}
+    for crop in CROPS:
+        row = inputs.crops_calendar.loc[crop]
+        sm, sd = (int(v) for v in str(row["sow_start"]).split("-"))
+        em, ed = (int(v) for v in str(row["sow_end"]).split("-"))
+        out[crop] = (date(season, sm, sd), date(season, em, ed))
+    return out
+
+
+def _prepare(out_dir: Path) -> None:
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "region.json").exists():
+        raise InvalidInput(
+            f"{out_dir} is not empty and holds no region.json; choose an empty or new folder "
+            "(the build replaces region folders only)."
+        )
+    for name in _GENERATED:
+        p = out_dir / name
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif p.exists():
+            p.unlink()
+    (out_dir / "truth").mkdir(parents=True, exist_ok=True)
+    (out_dir / "weather").mkdir(parents=True, exist_ok=True)
+
+
+def _validate(
+    size_km: float, n_farmers: int | None, interval: tuple[int, int], season: int, max_scenes: int | None
+) -> None:
+    if not (isinstance(interval, tuple | list) and len(interval) == 2 and 1 <= interval[0] <= interval[1] <= 60):
+        raise InvalidInput(f"scene_interval_days={interval!r} must be (min, max) days with 1 <= min <= max <= 60.")
+    if not 1995 <= season <= 2100:
+        raise InvalidInput(f"season={season} is out of range; use a year such as 2026.")
+    if n_farmers is not None and n_farmers < 1:
+        raise InvalidInput(f"n_farmers={n_farmers} must be at least 1 (or None for ~300 per 100 km2).")
+    if max_scenes is not None and max_scenes < 1:
+        raise InvalidInput(f"max_scenes={max_scenes} must be at least 1 (or None for the whole season).")
+
+
+def _write_truth(out_dir: Path, land: Landscape, grid: RegionGrid, lc: np.ndarray) -> list[str]:
+    f = land.fields
+    field_ids = [f"FLD{i + 1:05d}" for i in range(len(f))]
+    gdf = gpd.GeoDataFrame(
+        {
+            "field_id": field_ids,
+            "crop": f.crop.astype(str),
+            "sow_date": pd.to_datetime(list(f.sow_date)),
+            "status": f.status.astype(str),
+            "area_ha": np.round(shapely.area(f.geometry) / 1e4, 4),
+            "large_farm": f.large,
+        },
+        geometry=list(shapely.set_precision(f.geometry, 0.01)),
+        crs=f"EPSG:{grid.epsg}",
+    )
+    gdf.to_parquet(out_dir / "truth" / "fields.parquet", index=False)
+    lc = lc.copy()
+    with rasterio.open(
+        out_dir / "truth" / "landcover.tif",
+        "w",
+        driver="COG",
+        width=grid.width,
+        height=grid.height,
+        count=1,
+        dtype="uint8",
+        crs=CRS.from_epsg(grid.epsg),
+        transform=grid.transform,
+        nodata=LANDCOVER_NODATA,
+        compress="DEFLATE",
+        blocksize=256,
+        overview_resampling="nearest",
+    ) as dst:
+        dst.write(lc, 1)
+        dst.update_tags(1, classes=json.dumps(["non_crop", *CROPS]))
+    return field_ids
+
+
+def build_region(
+    out_dir: Path,
+    *,
+    seed: int = 20261122,
+    size_km: float = 10.0,
+    n_farmers: int | None = None,
+    scene_interval_days: tuple[int, int] = (5, 10),
+    season: int = 2026,
+    max_scenes: int | None = None,
+    inputs_dir: Path = DEFAULT_INPUTS_DIR,
+) -> RegionSummary:
+    """Generate the whole synthetic region into ``out_dir`` (deterministic for a given seed).
+
+    ``max_scenes`` caps the number of acquisitions (tests use a few); ``inputs_dir`` holds the
+    calibration tables.
+    """
+    t0 = time.perf_counter()
+    out_dir = Path(out_dir)
+    _validate(size_km, n_farmers, scene_interval_days, season, max_scenes)
+    grid = make_grid(size_km)
+    inputs = load_inputs(inputs_dir)
+    _prepare(out_dir)
+
+    def rng(k: int) -> np.random.Generator:
+        return np.random.default_rng([seed, k])
+
+    calendar = _calendar(inputs, season)
+    land = make_landscape(rng(1), grid, inputs.shapes, calendar)
+    omap = object_map(land, grid)
+    lc = landcover(land, grid)
+
+    # Sowing shift relative to each crop's reference date (the middle of its sowing window).
+    ref = {c: s + (e - s) / 2 for c, (s, e) in calendar.items()}
+    shift = np.zeros(len(omap.cls))
+    failed = np.zeros(len(omap.cls), bool)
+    isf = omap.field_index >= 0
+    fi = omap.field_index[isf]
+    shift[isf] = [(land.fields.sow_date[i] - ref[str(land.fields.crop[i])]).days for i in fi]
+    failed[isf] = land.fields.status[fi] == "failed"
+    model = build_signatures(rng(2), inputs.spectra, omap.cls, omap.field_index, shift, failed, season)
+    ctx = make_context(rng(3), omap.raster, model)
+
+    weather = generate_weather(rng(4), inputs.weather, date(season, 11, 30))
+    weather.to_csv(out_dir / "weather" / "daily.csv", index=False)
+    rain = dict(zip(pd.to_datetime(weather["date"]).dt.date, weather["precip_mm"], strict=True))
+
+    specs = plan_scenes(rng(5), season, (int(scene_interval_days[0]), int(scene_interval_days[1])), rain, max_scenes)
+    stac_dir = out_dir / "stac"
+    items = []
+    for spec in specs:
+        arrays = render_scene(spec, ctx, model)
+        iid = item_id(spec, grid)
+        items.append(write_scene(stac_dir / COLLECTION_ID / iid, spec, arrays, grid, seed))
+    catalog = save_catalog(stac_dir, items, grid, seed)
+
+    field_ids = _write_truth(out_dir, land, grid, lc)
+    plots = make_plots(rng(6), land, n_farmers or farmers_for_area(grid.area_km2))
+    pgdf = gpd.GeoDataFrame(
+        {
+            "plot_id": plots.plot_id.astype(str),
+            "farmer_id": plots.farmer_id.astype(str),
+            "declared_crop": plots.declared_crop.astype(str),
+        },
+        geometry=list(plots.geometry),
+        crs=f"EPSG:{grid.epsg}",
+    ).to_crs(4326)
+    pgdf["geometry"] = shapely.set_precision(pgdf.geometry.to_numpy(), 1e-7)
+    (out_dir / "plots.geojson").write_text(pgdf.to_json(drop_id=True, to_wgs84=False) + "\n")
+    truth = plot_truth(plots, land)
+    fidx = truth.pop("field_index")
+    pd.DataFrame(
+        {
+            "plot_id": truth["plot_id"].astype(str),
+            "field_id": [field_ids[i] if i >= 0 else None for i in fidx],
+            "true_crop": truth["true_crop"],
+            "overlap_with_field": truth["overlap_with_field"],
+            "kind": truth["kind"].astype(str),
+        }
+    ).to_parquet(out_dir / "truth" / "plots_truth.parquet", index=False)
+
+    lon_lat = grid.bbox_lonlat()
+    region = {
+        "name": REGION_NAME,
+        "seed": seed,
+        "generator_version": GENERATOR_VERSION,
+        "crs": f"EPSG:{grid.epsg}",
+        "bbox_utm": list(grid.bbox),
+        "bbox_lonlat": [round(v, 7) for v in lon_lat],
+        "resolution": grid.res,
+        "season": season,
+        "imagery_start": f"{season}-03-01",
+        "imagery_end": f"{season}-11-30",
+        "currency": CURRENCY,
+        "crops": list(CROPS),
+        "synthetic": True,
+        "size_km": size_km,
+        "shape": [grid.height, grid.width],
+    }
+    (out_dir / "region.json").write_text(json.dumps(region, indent=2) + "\n")
+
+    n_px = lc.size
+    lc_shares = {"non_crop": round(float((lc == 0).mean()), 4)}
+    lc_shares.update({c: round(float((lc == i + 1).sum() / n_px), 4) for i, c in enumerate(CROPS)})
+    crop_shares = {c: round(float((land.fields.crop == c).mean()), 4) if len(land.fields) else 0.0 for c in CROPS}
+    cloudy = sum(1 for it in items if it.properties["eo:cloud_cover"] > 50)
+    summary = RegionSummary(
+        out_dir=out_dir,
+        seed=seed,
+        size_km=size_km,
+        n_fields=len(land.fields),
+        n_farmers=len(set(plots.farmer_id)),
+        n_plots=len(plots.plot_id),
+        n_scenes=len(items),
+        n_cloudy_scenes=cloudy,
+        crop_field_shares=crop_shares,
+        landcover_shares=lc_shares,
+        catalog=catalog,
+        plots=out_dir / "plots.geojson",
+        fields=out_dir / "truth" / "fields.parquet",
+        landcover=out_dir / "truth" / "landcover.tif",
+        plots_truth=out_dir / "truth" / "plots_truth.parquet",
+        weather=out_dir / "weather" / "daily.csv",
+        region_json=out_dir / "region.json",
+        seconds=round(time.perf_counter() - t0, 1),
+    )
+    kinds = pd.Series(plots.kind).value_counts().to_dict()
+    (out_dir / "README.md").write_text(region_readme(summary, region, kinds))
+    return summary

@@ -1,0 +1,287 @@
+"""Score plots tile by tile: imagery → composites → U-Net probabilities → per-plot evidence, on Dask.
+
+Plots are grouped into square tiles (by centroid, per UTM zone). Each tile loads imagery once for the bounding box
+of its plots plus a context margin, runs the model once, and aggregates every plot inside. Tiles are independent,
+so they run as tasks on a Dask cluster (a LocalCluster by default, or an existing scheduler by address).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+import dask
+import numpy as np
+from odc.geo.geobox import GeoBox
+from shapely import from_wkb, to_wkb
+from shapely.geometry.base import BaseGeometry
+
+from agrisense.errors import AgrisenseError, ImageryUnavailable
+from agrisense.evidence import PlotEvidence
+from agrisense.geo.plots import Plot
+from agrisense.imagery.timeseries import build_composites
+from agrisense.imagery.zonal import plot_coverage
+from agrisense.ml.features import stack_features
+from agrisense.ml.inference import aggregate_plot, predict_probabilities
+
+TILE_M = 2560.0
+"""Tile size: 256 px at 10 m, a few hundred plots in a smallholder landscape."""
+MARGIN_M = 160.0
+"""Context added around a tile's plots so the U-Net sees beyond each plot's edge."""
+MIN_PLOT_CLEAR = 0.5
+"""A period counts as clear for a plot when at least this share of its pixels had a clear composite value."""
+MIN_CLEAR_PERIODS = 3
+
+
+@dataclass(frozen=True)
+class TileJob:
+    """One tile: its grid (UTM, 10 m) and the plots (UTM geometries as WKB) scored in it."""
+
+    tile_id: str
+    crs: str
+    bbox: tuple[float, float, float, float]
+    resolution: float
+    plot_ids: tuple[str, ...]
+    plot_wkb: tuple[bytes, ...]
+
+    def geobox(self) -> GeoBox:
+        return GeoBox.from_bbox(self.bbox, crs=self.crs, resolution=self.resolution)
+
+
+@dataclass(frozen=True)
+class TileResult:
+    """Per-plot evidence of a tile, plus small maps for reports (true colour at peak, crop class)."""
+
+    tile_id: str
+    evidence: tuple[PlotEvidence, ...]
+    crs: str
+    bbox: tuple[float, float, float, float]
+    rgb: np.ndarray | None = None
+    crop_class: np.ndarray | None = None
+    classes: tuple[str, ...] = ()
+    scenes_used: int = 0
+    scenes_failed: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _snap(bbox: tuple[float, float, float, float], res: float) -> tuple[float, float, float, float]:
+    minx, miny, maxx, maxy = bbox
+    return (
+        math.floor(minx / res) * res,
+        math.floor(miny / res) * res,
+        math.ceil(maxx / res) * res,
+        math.ceil(maxy / res) * res,
+    )
+
+
+def plan_tiles(
+    plots: Sequence[Plot], *, tile_m: float = TILE_M, margin_m: float = MARGIN_M, resolution: float = 10.0
+) -> list[TileJob]:
+    """Group plots into tiles by centroid on a fixed grid per UTM zone (deterministic order)."""
+    import geopandas as gpd
+
+    groups: dict[tuple[int, int, int], list[tuple[str, BaseGeometry]]] = defaultdict(list)
+    by_zone: dict[int, list[Plot]] = defaultdict(list)
+    for plot in plots:
+        by_zone[plot.utm_epsg].append(plot)
+    for epsg, zone_plots in sorted(by_zone.items()):
+        series = gpd.GeoSeries([p.geometry for p in zone_plots], crs="EPSG:4326").to_crs(epsg)
+        for plot, geom in zip(zone_plots, series, strict=True):
+            c = geom.centroid
+            groups[(epsg, int(c.x // tile_m), int(c.y // tile_m))].append((plot.plot_id, geom))
+    jobs = []
+    for (epsg, ix, iy), members in sorted(groups.items()):
+        bounds = np.array([g.bounds for _, g in members])
+        bbox = (
+            bounds[:, 0].min() - margin_m,
+            bounds[:, 1].min() - margin_m,
+            bounds[:, 2].max() + margin_m,
+            bounds[:, 3].max() + margin_m,
+        )
+        jobs.append(
+            TileJob(
+                tile_id=f"{epsg}_{ix}_{iy}",
+                crs=f"EPSG:{epsg}",
+                bbox=_snap(bbox, resolution),
+                resolution=resolution,
+                plot_ids=tuple(pid for pid, _ in members),
+                plot_wkb=tuple(to_wkb(g) for _, g in members),
+            )
+        )
+    return jobs
+
+
+@lru_cache(maxsize=2)
+def _model(models_dir: str, device: str):  # type: ignore[no-untyped-def]
+    from agrisense.ml.registry import load_model
+
+    return load_model(Path(models_dir), device=device)
+
+
+def score_tile(
+    job: TileJob,
+    *,
+    catalog: str,
+    start: date,
+    end: date,
+    models_dir: str,
+    device: str = "auto",
+    scheduler: str = "threads",
+) -> TileResult:
+    """Imagery, model and per-plot aggregation for one tile (pure apart from imagery reads and model loading)."""
+    geobox = job.geobox()
+    try:
+        with dask.config.set(scheduler=scheduler):
+            result = build_composites(catalog, geobox, start, end)
+    except ImageryUnavailable as exc:
+        missing = tuple(PlotEvidence(pid, "no_clear_imagery", str(exc)) for pid in job.plot_ids)
+        return TileResult(job.tile_id, missing, job.crs, job.bbox)
+    comp = result.composites
+    model = _model(models_dir, device)
+    bundle = model.bundle
+    features = stack_features(comp, bands=bundle.bands, indices=bundle.indices, months=bundle.months)
+    probs = predict_probabilities(model, features)
+    tile_view = _TileView(
+        geobox=geobox,
+        ndvi=comp["ndvi"].values,
+        months=tuple(int(str(p)[5:7]) for p in comp["period"].values),
+        probs=probs,
+        classes=tuple(bundle.classes),
+        model_version=bundle.version,
+        scene_ids=tuple(s.id for s in result.scenes if s.used),
+    )
+    evidence = tuple(
+        plot_evidence(pid, from_wkb(wkb), tile_view) for pid, wkb in zip(job.plot_ids, job.plot_wkb, strict=True)
+    )
+    return TileResult(
+        job.tile_id,
+        evidence,
+        job.crs,
+        job.bbox,
+        _true_colour(comp),
+        np.argmax(probs, axis=0).astype(np.uint8),
+        tuple(bundle.classes),
+        len(tile_view.scene_ids),
+        tuple(s.id for s in result.scenes if s.failed),
+    )
+
+
+@dataclass(frozen=True)
+class _TileView:
+    """What per-plot aggregation needs from a tile: grid, monthly NDVI, class probabilities, provenance."""
+
+    geobox: GeoBox
+    ndvi: np.ndarray
+    months: tuple[int, ...]
+    probs: np.ndarray
+    classes: tuple[str, ...]
+    model_version: str
+    scene_ids: tuple[str, ...]
+
+
+def plot_evidence(pid: str, geom: BaseGeometry, tile: _TileView) -> PlotEvidence:
+    """Per-plot evidence from a tile: coverage-weighted NDVI per clear month, crop probabilities, clear share."""
+    window, weights = plot_coverage(geom, tile.geobox)
+    if weights is None or float(np.sum(weights)) <= 0:
+        return PlotEvidence(pid, "outside_coverage", "The plot lies outside the imagery grid.")
+    ys, xs = window
+    total = float(weights.sum())
+    ndvi_by_month: dict[int, float] = {}
+    clear_shares = []
+    for k, month in enumerate(tile.months):
+        values = tile.ndvi[k, ys, xs]
+        ok = np.isfinite(values) & (weights > 0)
+        share = min(1.0, float(weights[ok].sum() / total))
+        clear_shares.append(share)
+        if share >= MIN_PLOT_CLEAR:
+            ndvi_by_month[month] = float(np.average(values[ok], weights=weights[ok]))
+    n_clear = sum(s >= MIN_PLOT_CLEAR for s in clear_shares)
+    prediction = aggregate_plot(tile.probs[:, ys, xs], weights, tile.classes)
+    status, reason = "ok", None
+    if n_clear < MIN_CLEAR_PERIODS:
+        status = "no_clear_imagery"
+        reason = f"Only {n_clear} month(s) with a clear view of the plot (need {MIN_CLEAR_PERIODS})."
+    return PlotEvidence(
+        plot_id=pid,
+        status=status,
+        reason=reason,
+        crop=prediction.crop,
+        crop_probability=_unit(prediction.crop_probability),
+        class_probabilities=dict(prediction.class_probabilities),
+        cropland_fraction=_unit(prediction.cropland_fraction),
+        clear_fraction=float(np.mean(clear_shares)) if clear_shares else 0.0,
+        n_clear_periods=int(n_clear),
+        ndvi_by_month=ndvi_by_month,
+        scene_ids=tile.scene_ids,
+        model_version=tile.model_version,
+    )
+
+
+def _unit(value: float) -> float:
+    """A share computed in float32 can land a hair outside [0, 1]; clip it back."""
+    return float(min(1.0, max(0.0, value)))
+
+
+def _true_colour(comp) -> np.ndarray | None:  # type: ignore[no-untyped-def]
+    """RGB uint8 of the greenest month, for report maps."""
+    ndvi = comp["ndvi"].values
+    valid = np.isfinite(ndvi).sum(axis=(1, 2))
+    if not valid.any():
+        return None
+    means = np.where(valid > 0, np.nansum(ndvi, axis=(1, 2)) / np.maximum(valid, 1), -np.inf)
+    k = int(np.argmax(means))
+    rgb = np.stack([comp[b].values[k] for b in ("red", "green", "blue")], axis=-1)
+    rgb = np.clip(np.nan_to_num(rgb, nan=0.0) / 0.25, 0, 1) ** 0.8
+    return (rgb * 255).astype(np.uint8)
+
+
+def run_tiles(
+    jobs: Sequence[TileJob],
+    *,
+    catalog: str,
+    start: date,
+    end: date,
+    models_dir: Path,
+    device: str = "auto",
+    scheduler_address: str | None = None,
+    n_workers: int = 2,
+    on_done: Callable[[TileResult], None] | None = None,
+) -> list[TileResult]:
+    """Run tiles in-process (one tile) or on a Dask cluster; results in job order."""
+    kwargs = dict(catalog=catalog, start=start, end=end, models_dir=str(models_dir), device=device)
+    if len(jobs) <= 1 and scheduler_address is None:
+        results = [score_tile(job, **kwargs) for job in jobs]  # type: ignore[arg-type]
+        for r in results:
+            if on_done:
+                on_done(r)
+        return results
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler_address:
+        client = Client(scheduler_address)
+    else:
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+        client = Client(cluster)
+    try:
+        futures = {
+            client.submit(score_tile, job, scheduler="sync", pure=False, **kwargs): i  # type: ignore[arg-type]
+            for i, job in enumerate(jobs)
+        }
+        out: list[TileResult | None] = [None] * len(jobs)
+        for future in as_completed(futures):
+            res = future.result()
+            out[futures[future]] = res
+            if on_done:
+                on_done(res)
+        return [r for r in out if r is not None]
+    except AgrisenseError:
+        raise
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

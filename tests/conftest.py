@@ -1,0 +1,27 @@
+"""Shared fixtures: a small sample region built once per test session by the real generator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SMALL_REGION_KM = 2.0
+SMALL_REGION_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def small_region(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2 km x 2 km region (same generator and schema as the 10 km sample county)."""
+    from agrisense.sample.build import build_region
+
+    root = tmp_path_factory.mktemp("region") / "small_county"
+    build_region(root, seed=SMALL_REGION_SEED, size_km=SMALL_REGION_KM)
+    return root
+
+
+@pytest.fixture()
+def small_settings(small_region: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+    from agrisense.config import Settings
+
+    return Settings(region_dir=small_region, cache_dir=tmp_path / "cache", dask_workers=2)

@@ -1,0 +1,92 @@
+"""The region folder follows the contract in docs/architecture.md."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pystac
+import pytest
+
+from agrisense.errors import InvalidInput
+from agrisense.sample.build import RegionSummary, build_region
+
+
+def test_contract_files_present(region_dir: Path) -> None:
+    for rel in [
+        "region.json",
+        "stac/catalog.json",
+        "plots.geojson",
+        "truth/fields.parquet",
+        "truth/landcover.tif",
+        "truth/plots_truth.parquet",
+        "weather/daily.csv",
+        "README.md",
+    ]:
+        assert (region_dir / rel).is_file(), rel
+
+
+def test_region_json(region_dir: Path, region: RegionSummary) -> None:
+    meta = json.loads((region_dir / "region.json").read_text())
+    assert meta["crs"] == "EPSG:32636"
+    assert meta["crops"] == ["maize", "sorghum", "groundnut", "beans"]
+    assert meta["synthetic"] is True and meta["seed"] == 7 and meta["resolution"] == 10
+    assert meta["imagery_start"] == "2026-03-01" and meta["imagery_end"] == "2026-11-30"
+    minx, miny, maxx, maxy = meta["bbox_utm"]
+    assert maxx - minx == pytest.approx(3000) and maxy - miny == pytest.approx(3000)
+    lon0, lat0, lon1, lat1 = meta["bbox_lonlat"]
+    assert 32.9 < lon0 < lon1 < 33.1 and 2.2 < lat0 < lat1 < 2.4
+    assert "SYNTHETIC" in (region_dir / "README.md").read_text()
+
+
+def test_catalog_is_static_and_relative(region_dir: Path, region: RegionSummary) -> None:
+    cat = pystac.Catalog.from_file(str(region_dir / "stac" / "catalog.json"))
+    coll = cat.get_child("sentinel-2-l2a")
+    assert isinstance(coll, pystac.Collection)
+    items = list(coll.get_items())
+    assert len(items) == region.n_scenes >= 8
+    for path in (region_dir / "stac").rglob("*.json"):
+        text = path.read_text()
+        assert str(region_dir) not in text, f"absolute path in {path}"
+    dates = sorted(i.datetime for i in items if i.datetime)
+    gaps = {(b - a).days for a, b in zip(dates, dates[1:], strict=False)}
+    assert min(gaps) >= 20 and max(gaps) <= 31
+    assert dates[0].month == 3 and dates[-1] <= pd.Timestamp("2026-11-30T23:59Z")
+
+
+def test_truth_tables(region_dir: Path, region: RegionSummary) -> None:
+    fields = gpd.read_parquet(region_dir / "truth" / "fields.parquet")
+    assert fields.crs.to_epsg() == 32636
+    assert set(fields["crop"]) == {"maize", "sorghum", "groundnut", "beans"}
+    assert set(fields["status"]) <= {"normal", "late", "failed"}
+    assert fields["field_id"].is_unique and len(fields) == region.n_fields
+    assert fields.geometry.is_valid.all()
+    assert 0.02 < fields.area.median() / 1e4 < 2.0
+    truth = pd.read_parquet(region_dir / "truth" / "plots_truth.parquet")
+    assert set(truth.columns) >= {"plot_id", "field_id", "true_crop", "overlap_with_field", "kind"}
+    assert set(truth["kind"]) <= {"good", "shifted", "noncrop", "overlapping", "wrong_crop"}
+    assert truth["field_id"].dropna().isin(fields["field_id"]).all()
+    assert truth["overlap_with_field"].between(0, 1).all()
+
+
+def test_bad_input_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="size_km"):
+        build_region(tmp_path / "a", size_km=0.1)
+    with pytest.raises(InvalidInput, match="scene_interval_days"):
+        build_region(tmp_path / "b", size_km=1.0, scene_interval_days=(10, 5))
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    with pytest.raises(InvalidInput, match="not empty"):
+        build_region(busy, size_km=1.0)
+    assert (busy / "notes.txt").exists()
+
+
+def test_cli_builds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from agrisense.sample.__main__ import main
+
+    assert main(["--out", str(tmp_path / "r"), "--size-km", "1", "--max-scenes", "1"]) == 0
+    assert "fields" in capsys.readouterr().out
+    assert main(["--out", str(tmp_path / "r"), "--size-km", "0.1"]) == 2
