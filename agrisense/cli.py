@@ -29,6 +29,12 @@ app.add_typer(train_app, name="train")
 
 err = Console(stderr=True)
 
+
+def _console() -> Console:
+    """A console wide enough for offer tables when output goes to a file or a pipe."""
+    console = Console()
+    return console if console.is_terminal else Console(width=160)
+
 EXIT_CODES: dict[type[AgrisenseError], int] = {
     InvalidInput: 2,
     NotFound: 3,
@@ -89,7 +95,7 @@ def demo(
     if scheduler:
         settings = settings.model_copy(update={"dask_scheduler": scheduler})
     result = services.run_demo(settings, out)
-    print_summary(result, Console())
+    print_summary(result, _console())
 
 
 @app.command()
@@ -114,7 +120,7 @@ def score(
     if as_json:
         sys.stdout.write(text + "\n")
     else:
-        print_offers(run.offers, Console())
+        print_offers(run.offers, _console())
 
 
 @sample_app.command("build")

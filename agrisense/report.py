@@ -126,7 +126,7 @@ def write_map(run: ScoreRun, path: Path) -> None:
         handles=[Patch(edgecolor=c, facecolor="none", label=d) for d, c in DECISION_COLOURS.items()],
         loc="lower right",
     )
-    ax.set_title(f"{run.region.name}: plots by decision over Sentinel-2 true colour (greenest month)")
+    ax.set_title(f"{run.region.name}\nplots by decision over the peak-season Sentinel-2 composite", fontsize=11)
     ax.set_xlabel(f"easting (m, {crs})")
     ax.set_ylabel("northing (m)")
     fig.tight_layout()

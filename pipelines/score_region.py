@@ -17,6 +17,7 @@ from pathlib import Path
 
 import dask
 import numpy as np
+import xarray as xr
 from odc.geo.geobox import GeoBox
 from shapely import from_wkb, to_wkb
 from shapely.geometry.base import BaseGeometry
@@ -226,16 +227,24 @@ def _unit(value: float) -> float:
     return float(min(1.0, max(0.0, value)))
 
 
-def _true_colour(comp) -> np.ndarray | None:  # type: ignore[no-untyped-def]
-    """RGB uint8 of the greenest month, for report maps."""
-    ndvi = comp["ndvi"].values
-    valid = np.isfinite(ndvi).sum(axis=(1, 2))
-    if not valid.any():
+PREVIEW_MONTHS = (9, 8, 10, 7, 11, 6, 5, 4, 3)
+"""Months for report previews, best first: peak season, then its neighbours fill cloud gaps."""
+
+
+def _true_colour(comp: xr.Dataset) -> np.ndarray | None:
+    """RGB uint8 preview of the peak-season composite, gaps filled from neighbouring months."""
+    months = [int(str(p)[5:7]) for p in comp["period"].values]
+    rgb = np.full((*comp["red"].shape[1:], 3), np.nan, dtype=np.float32)
+    for month in PREVIEW_MONTHS:
+        if month not in months:
+            continue
+        k = months.index(month)
+        layer = np.stack([comp[b].values[k] for b in ("red", "green", "blue")], axis=-1)
+        gap = np.isnan(rgb[..., 0])
+        rgb[gap] = layer[gap]
+    if np.isnan(rgb).all():
         return None
-    means = np.where(valid > 0, np.nansum(ndvi, axis=(1, 2)) / np.maximum(valid, 1), -np.inf)
-    k = int(np.argmax(means))
-    rgb = np.stack([comp[b].values[k] for b in ("red", "green", "blue")], axis=-1)
-    rgb = np.clip(np.nan_to_num(rgb, nan=0.0) / 0.25, 0, 1) ** 0.8
+    rgb = np.clip(np.nan_to_num(rgb, nan=0.0) / 0.2, 0, 1) ** 0.8
     return (rgb * 255).astype(np.uint8)
 
 

@@ -46,17 +46,9 @@ def block_split(
     are EXCLUDED, so no field is on two sides. Pixels within ``margin`` of a block edge are EXCLUDED too.
     """
     h, w = labels.shape
-    if (
-        n_blocks < 2
-        or h < n_blocks
-        or w < n_blocks
-        or n_val < 1
-        or n_test < 1
-        or n_val + n_test >= n_blocks**2
-    ):
+    if n_blocks < 2 or h < n_blocks or w < n_blocks or n_val < 1 or n_test < 1 or n_val + n_test >= n_blocks**2:
         raise InvalidInput(
-            f"cannot cut a {h}x{w} region into {n_blocks}x{n_blocks} blocks "
-            f"with {n_val} val and {n_test} test blocks"
+            f"cannot cut a {h}x{w} region into {n_blocks}x{n_blocks} blocks with {n_val} val and {n_test} test blocks"
         )
     block_row = np.minimum(np.arange(h) * n_blocks // h, n_blocks - 1)
     block_col = np.minimum(np.arange(w) * n_blocks // w, n_blocks - 1)
@@ -93,9 +85,7 @@ def class_weights(labels: np.ndarray, n_classes: int, power: float = 0.5) -> np.
     """Loss weights ``freq ** -power``, scaled to a mean of 1 per labelled pixel (absent class -> max)."""
     valid = labels[labels < n_classes].astype(np.int64)
     if valid.size == 0:
-        raise InvalidInput(
-            "no labelled pixel to compute class weights from; check the truth raster and split"
-        )
+        raise InvalidInput("no labelled pixel to compute class weights from; check the truth raster and split")
     freq = np.bincount(valid, minlength=n_classes) / valid.size
     weights = np.where(freq > 0, np.power(np.maximum(freq, 1e-12), -power), 0.0)
     weights = np.where(freq > 0, weights, weights.max())
@@ -153,17 +143,13 @@ class RandomTiles(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             x, y = np.rot90(x, k, axes=(1, 2)), np.rot90(y, k)
             if rng.integers(2):
                 x, y = x[:, :, ::-1], y[:, ::-1]
-        return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(
-            np.ascontiguousarray(y, dtype=np.int64)
-        )
+        return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y, dtype=np.int64))
 
 
 def _window_share(mask: np.ndarray, tile: int) -> np.ndarray:
     """Share of True in every ``tile x tile`` window, indexed by the window's top-left pixel."""
     integral = np.pad(mask.astype(np.int64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-    total = (
-        integral[tile:, tile:] - integral[:-tile, tile:] - integral[tile:, :-tile] + integral[:-tile, :-tile]
-    )
+    total = integral[tile:, tile:] - integral[:-tile, tile:] - integral[tile:, :-tile] + integral[:-tile, :-tile]
     return total / float(tile * tile)
 
 

@@ -130,8 +130,7 @@ def _select_months(composites: xr.Dataset, variables: Sequence[str], months: Seq
     missing = [name for name in variables if name not in composites.data_vars]
     if missing:
         raise InvalidInput(
-            f"composites lack variables {missing}; "
-            "build them with agrisense.imagery.timeseries.build_composites"
+            f"composites lack variables {missing}; build them with agrisense.imagery.timeseries.build_composites"
         )
     if "period" not in composites.dims or not {"y", "x"} <= set(composites.dims):
         raise InvalidInput(f"composites need dims (period, y, x), got {tuple(composites.dims)}")

@@ -71,9 +71,7 @@ def predict_logits(
         ((0, 0), (margin, pad_h), (margin, pad_w)),
         mode="symmetric" if min(height, width) < 2 else "reflect",
     )
-    windows = [
-        (r, c) for r in _starts(x.shape[1], tile_h, overlap) for c in _starts(x.shape[2], tile_w, overlap)
-    ]
+    windows = [(r, c) for r in _starts(x.shape[1], tile_h, overlap) for c in _starts(x.shape[2], tile_w, overlap)]
     ramp = np.outer(_ramp(tile_h, overlap), _ramp(tile_w, overlap)).astype(np.float32)
     n_classes = len(bundle.classes)
     acc = np.zeros((n_classes, *x.shape[1:]), dtype=np.float32)
@@ -108,8 +106,7 @@ def aggregate_plot(
     classes = tuple(classes)
     if probs.ndim != 3 or probs.shape[0] != len(classes) or probs.shape[1:] != weights.shape:
         raise InvalidInput(
-            f"probs {probs.shape} and weights {weights.shape} must be (K, h, w) and (h, w) "
-            f"with K = {len(classes)}"
+            f"probs {probs.shape} and weights {weights.shape} must be (K, h, w) and (h, w) with K = {len(classes)}"
         )
     if NON_CROP not in classes or len(classes) < 2:
         raise InvalidInput(f"classes {classes} must include {NON_CROP!r} and at least one crop")
@@ -125,9 +122,7 @@ def aggregate_plot(
     non_crop = classes.index(NON_CROP)
     crop_idx = [i for i in range(len(classes)) if i != non_crop]
     crop_share = mean[crop_idx]
-    conditional = (
-        crop_share / crop_share.sum() if crop_share.sum() > 0 else np.full(len(crop_idx), 1 / len(crop_idx))
-    )
+    conditional = crop_share / crop_share.sum() if crop_share.sum() > 0 else np.full(len(crop_idx), 1 / len(crop_idx))
     best = int(np.argmax(conditional))
     return PlotPrediction(
         crop=classes[crop_idx[best]],

@@ -18,13 +18,9 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> 
     y_pred = np.asarray(y_pred).ravel()
     if y_true.shape != y_pred.shape:
         raise InvalidInput(f"y_true has {y_true.size} labels but y_pred has {y_pred.size}")
-    if y_true.size and (
-        y_true.min() < 0 or y_true.max() >= n_classes or y_pred.min() < 0 or y_pred.max() >= n_classes
-    ):
+    if y_true.size and (y_true.min() < 0 or y_true.max() >= n_classes or y_pred.min() < 0 or y_pred.max() >= n_classes):
         raise InvalidInput(f"labels must lie in 0..{n_classes - 1}; drop nodata pixels first")
-    return np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes).reshape(
-        n_classes, n_classes
-    )
+    return np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 
 def f1_per_class(cm: np.ndarray) -> np.ndarray:

@@ -77,17 +77,13 @@ class ModelBundle:
         if self.architecture != "unet":
             problems.append(f"architecture {self.architecture!r} (this code builds 'unet')")
         if len(self.channel_mean) != self.in_channels or len(self.channel_std) != self.in_channels:
-            problems.append(
-                f"{len(self.channel_mean)} normalisation channels for {self.in_channels} feature channels"
-            )
+            problems.append(f"{len(self.channel_mean)} normalisation channels for {self.in_channels} feature channels")
         if NON_CROP not in self.classes or len(self.classes) < 2:
             problems.append(f"classes {self.classes} must include {NON_CROP!r} and at least one crop")
         if not self.temperature > 0:
             problems.append(f"temperature {self.temperature} must be > 0")
         if problems:
-            raise ModelUnavailable(
-                f"model bundle {self.name!r} is incompatible: {'; '.join(problems)}; {RETRAIN_HINT}"
-            )
+            raise ModelUnavailable(f"model bundle {self.name!r} is incompatible: {'; '.join(problems)}; {RETRAIN_HINT}")
 
 
 @dataclass(frozen=True)
@@ -158,9 +154,7 @@ def load_model(models_dir: Path, name: str = "landcover_unet", device: str = "au
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
         reference = module.state_dict()
-        module.load_state_dict(
-            {k: v.to(reference[k].dtype) if k in reference else v for k, v in state.items()}
-        )
+        module.load_state_dict({k: v.to(reference[k].dtype) if k in reference else v for k, v in state.items()})
     except (RuntimeError, ValueError, KeyError, OSError, EOFError, pickle.UnpicklingError) as exc:
         raise ModelUnavailable(f"weights {weights} do not match bundle.json ({exc}); {RETRAIN_HINT}") from exc
     module.to(target).eval()

@@ -47,8 +47,7 @@ def build_model(
         raise InvalidInput(f"need in_channels >= 1 and n_classes >= 2, got {in_channels} and {n_classes}")
     if len(decoder_channels) != encoder_depth:
         raise InvalidInput(
-            f"decoder_channels {tuple(decoder_channels)} must have one entry "
-            f"per encoder stage ({encoder_depth})"
+            f"decoder_channels {tuple(decoder_channels)} must have one entry per encoder stage ({encoder_depth})"
         )
     if stem_channels is None:
         stem: nn.Module = nn.Identity()

@@ -12,9 +12,7 @@ from agrisense.ml.features import DEFAULT_BANDS, DEFAULT_INDICES
 CLASSES = ("non_crop", "maize", "sorghum", "groundnut", "beans")
 
 
-def synthetic_truth(
-    height: int, width: int, seed: int = 0, n_fields: int = 40
-) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_truth(height: int, width: int, seed: int = 0, n_fields: int = 40) -> tuple[np.ndarray, np.ndarray]:
     """(labels uint8, field_ids int32): random rectangular fields of classes 1..4 on non-crop."""
     rng = np.random.default_rng(seed)
     labels = np.zeros((height, width), dtype=np.uint8)

@@ -13,10 +13,7 @@ def test_temperature_undoes_overconfidence():
     overconfident = 3.0 * true_logits
     t = fit_temperature(overconfident, labels)
     assert t == pytest.approx(3.0, rel=0.15)
-    assert (
-        negative_log_likelihood(overconfident, labels, t)
-        < negative_log_likelihood(overconfident, labels) - 0.1
-    )
+    assert negative_log_likelihood(overconfident, labels, t) < negative_log_likelihood(overconfident, labels) - 0.1
 
 
 def test_bad_shapes():

@@ -123,9 +123,7 @@ def _write_region(root, labels, field_ids, ds):
     for fid in np.unique(field_ids[field_ids > 0]):
         r, c = np.nonzero(field_ids == fid)
         (x0, y0), (x1, y1) = transform @ (c.min(), r.max() + 1), transform @ (c.max() + 1, r.min())
-        rows.append(
-            {"field_id": f"f{fid}", "crop": CLASSES[labels[r[0], c[0]]], "geometry": box(x0, y0, x1, y1)}
-        )
+        rows.append({"field_id": f"f{fid}", "crop": CLASSES[labels[r[0], c[0]]], "geometry": box(x0, y0, x1, y1)})
     gpd.GeoDataFrame(rows, crs="EPSG:32636").to_parquet(root / "truth" / "fields.parquet")
     write_composite_cache(ds, root / "cache" / "composites.nc", cache_key(root))
     return meta
@@ -152,12 +150,16 @@ def test_train_landcover_writes_a_loadable_bundle(tmp_path):
     assert "SYNTHETIC" in (out / "MODEL_CARD.md").read_text()
     model = load_model(tmp_path / "models", device="cpu")
     assert model.bundle.months == MONTHS and model.bundle.classes == CLASSES
-    assert (
-        model.bundle.metrics["calibration"]["val_nll_after"]
-        <= model.bundle.metrics["calibration"]["val_nll_before"]
-    )
+    assert model.bundle.metrics["calibration"]["val_nll_after"] <= model.bundle.metrics["calibration"]["val_nll_before"]
 
 
 def test_train_landcover_without_region(tmp_path):
     with pytest.raises(NotFound, match="sample build"):
         train_landcover(tmp_path, tmp_path / "out")
+
+
+def test_cli_reports_a_missing_region(tmp_path, capsys):
+    from agrisense.ml.training.__main__ import main
+
+    assert main(["--region", str(tmp_path / "none"), "--out", str(tmp_path / "out")]) == 2
+    assert "agrisense sample build" in capsys.readouterr().err

@@ -13,12 +13,8 @@ from agrisense.ml.training.pipeline import train_landcover
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m agrisense.ml.training", description=__doc__)
-    parser.add_argument(
-        "--region", type=Path, required=True, help="region folder with region.json, stac/, truth/"
-    )
-    parser.add_argument(
-        "--out", type=Path, required=True, help="bundle folder to write, e.g. models/landcover_unet"
-    )
+    parser.add_argument("--region", type=Path, required=True, help="region folder with region.json, stac/, truth/")
+    parser.add_argument("--out", type=Path, required=True, help="bundle folder to write, e.g. models/landcover_unet")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--tile", type=int, default=128)

@@ -25,9 +25,7 @@ def write_model_card(path: Path, bundle: ModelBundle, evaluation: Evaluation, ru
     )
     calibration_rows = "\n".join(
         f"| {split} | "
-        + " | ".join(
-            f"{cal[f'{split}_{m}']:.4f}" for m in ("nll_before", "nll_after", "ece_before", "ece_after")
-        )
+        + " | ".join(f"{cal[f'{split}_{m}']:.4f}" for m in ("nll_before", "nll_after", "ece_before", "ece_after"))
         + " |"
         for split in ("val", "test")
     )

@@ -112,9 +112,7 @@ def field_accuracy(
         if window is None:
             continue
         weights = (field_ids[window] == index).astype(np.float32)
-        prediction = aggregate_plot(
-            probs[(slice(None), *window)], weights, classes, model_version=model_version
-        )
+        prediction = aggregate_plot(probs[(slice(None), *window)], weights, classes, model_version=model_version)
         truth = classes[int(field_classes[index])]
         confusion[crops.index(truth), crops.index(prediction.crop)] += 1
     n = int(confusion.sum())

@@ -81,9 +81,7 @@ def train_landcover(
     start = time.perf_counter()
     region_dir, out_dir = Path(region_dir), Path(out_dir)
     if epochs < 1 or tile < 16 or max_minutes <= 0:
-        raise InvalidInput(
-            f"need epochs >= 1, tile >= 16 and max_minutes > 0; got {epochs}, {tile}, {max_minutes}"
-        )
+        raise InvalidInput(f"need epochs >= 1, tile >= 16 and max_minutes > 0; got {epochs}, {tile}, {max_minutes}")
     torch_device = resolve_device(device)
     meta = read_region_meta(region_dir)
     composites = load_composites(region_dir, meta, use_cache=use_cache, log=log)
@@ -92,9 +90,7 @@ def train_landcover(
     truth = read_truth(region_dir, meta, features.shape[1:])
     n_classes = len(truth.classes)
     split = block_split(truth.labels, n_classes, seed=seed, field_ids=truth.field_ids)
-    counts = {
-        SPLIT_NAMES[s]: int(((split.split == s) & (truth.labels < n_classes)).sum()) for s in SPLIT_NAMES
-    }
+    counts = {SPLIT_NAMES[s]: int(((split.split == s) & (truth.labels < n_classes)).sum()) for s in SPLIT_NAMES}
     log(f"features {features.shape}, labelled pixels per split {counts}, device {torch_device}")
     mean, std = channel_statistics(features, mask=split.split == TRAIN)
 
@@ -159,9 +155,7 @@ def train_landcover(
         "total_seconds": round(total, 1),
         "class_weights": [round(w, 4) for w in fit.class_weights],
     }
-    bundle = replace(
-        bundle, temperature=evaluation.temperature, trained_on=trained_on, metrics=evaluation.to_json()
-    )
+    bundle = replace(bundle, temperature=evaluation.temperature, trained_on=trained_on, metrics=evaluation.to_json())
     save_bundle(fit.module, bundle, out_dir)
     plot_confusion_matrix(
         evaluation.test.confusion,

@@ -35,9 +35,7 @@ def read_region_meta(region_dir: Path) -> dict[str, Any]:
     """region.json of ``region_dir``; NotFound with the command that makes one."""
     path = region_dir / "region.json"
     if not path.is_file():
-        raise NotFound(
-            f"{path} is missing; build the sample region with `agrisense sample build --out {region_dir}`"
-        )
+        raise NotFound(f"{path} is missing; build the sample region with `agrisense sample build --out {region_dir}`")
     meta: dict[str, Any] = json.loads(path.read_text())
     for key in ("crs", "bbox_utm", "imagery_start", "imagery_end", "crops"):
         if key not in meta:
@@ -59,9 +57,7 @@ def read_truth(region_dir: Path, meta: dict[str, Any], shape: tuple[int, int]) -
         labels = src.read(1)
         transform = src.transform
     if labels.shape != shape:
-        raise InvalidInput(
-            f"{tif} is {labels.shape} pixels but the composites are {shape}; rebuild the region"
-        )
+        raise InvalidInput(f"{tif} is {labels.shape} pixels but the composites are {shape}; rebuild the region")
     bad = (labels >= len(classes)) & (labels != NODATA)
     if bad.any():
         raise InvalidInput(f"{tif} holds class ids above {len(classes) - 1} that region.json does not name")
@@ -108,9 +104,7 @@ def load_composites(
     return composites
 
 
-def build_region_composites(
-    region_dir: Path, meta: dict[str, Any], log: Callable[[str], None] = print
-) -> xr.Dataset:
+def build_region_composites(region_dir: Path, meta: dict[str, Any], log: Callable[[str], None] = print) -> xr.Dataset:
     """Monthly composites on the region's UTM grid through ``agrisense.imagery`` (slow: reads every scene)."""
     from odc.geo.geobox import GeoBox
 
@@ -119,9 +113,7 @@ def build_region_composites(
 
     catalog = region_dir / "stac" / "catalog.json"
     if not catalog.is_file():
-        raise NotFound(
-            f"{catalog} is missing; rebuild the region with `agrisense sample build --out {region_dir}`"
-        )
+        raise NotFound(f"{catalog} is missing; rebuild the region with `agrisense sample build --out {region_dir}`")
     geobox = GeoBox.from_bbox(tuple(meta["bbox_utm"]), meta["crs"], resolution=meta.get("resolution", 10))
     log(f"building monthly composites for a {geobox.shape[0]}x{geobox.shape[1]} px grid from {catalog}")
     start, end = (date.fromisoformat(str(meta[k])[:10]) for k in ("imagery_start", "imagery_end"))
@@ -132,9 +124,7 @@ def build_region_composites(
 def write_composite_cache(composites: xr.Dataset, path: Path, key: str) -> Path:
     """Write the band/index variables and n_obs as netCDF-3 (scipy; no extra packages)."""
     keep = [
-        v
-        for v in composites.data_vars
-        if composites[v].dims == ("period", "y", "x") and v not in ("filled", "clear")
+        v for v in composites.data_vars if composites[v].dims == ("period", "y", "x") and v not in ("filled", "clear")
     ]
     ds = composites[keep]
     ds = ds.drop_vars([c for c in ds.coords if c not in ("period", "y", "x")]).copy()
