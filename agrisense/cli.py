@@ -19,6 +19,7 @@ from agrisense.errors import (
     ModelUnavailable,
     NotFound,
     PolicyError,
+    WeatherUnavailable,
 )
 
 app = typer.Typer(help="agrisense: satellite-verified seasonal credit for farmers.", no_args_is_help=True)
@@ -41,6 +42,7 @@ EXIT_CODES: dict[type[AgrisenseError], int] = {
     ImageryUnavailable: 4,
     ModelUnavailable: 5,
     PolicyError: 6,
+    WeatherUnavailable: 7,
     AgrisenseError: 1,
 }
 """One table from error class to exit status (the API has the same table for HTTP statuses)."""
@@ -152,6 +154,19 @@ def train_cropland(
 
     report = train_landcover(region, out, seed=seed, device=device)
     Console().print(report)
+
+
+def _register_area_commands() -> None:
+    """Commands that live with their area (agrisense/commands/*) join the one ``agrisense`` app."""
+    from agrisense.commands.agronomy import calibrate_yield_command
+    from agrisense.commands.credit import quote_command, stress_command
+
+    app.command("quote")(quote_command)
+    app.command("stress")(stress_command)
+    app.command("calibrate-yield")(calibrate_yield_command)
+
+
+_register_area_commands()
 
 
 def main() -> None:  # pragma: no cover

@@ -33,3 +33,7 @@ class ModelUnavailable(AgrisenseError):
 
 class PolicyError(AgrisenseError):
     """A credit policy file is invalid; the message names the key."""
+
+
+class WeatherUnavailable(AgrisenseError):
+    """No usable daily weather for a place and period (service down, refused, incomplete or empty series)."""

@@ -34,39 +34,27 @@ def validate_daily(frame: pd.DataFrame, source: str = "weather table") -> pd.Dat
     """Check and normalise a daily weather table (sorted, unique dates, no NaN, rain >= 0, tmin <= tmax)."""
     missing = [c for c in WEATHER_COLUMNS if c not in frame.columns]
     if missing:
-        raise InvalidInput(
-            f"{source}: missing column(s) {', '.join(missing)}; need {', '.join(WEATHER_COLUMNS)}"
-        )
+        raise InvalidInput(f"{source}: missing column(s) {', '.join(missing)}; need {', '.join(WEATHER_COLUMNS)}")
     out = frame.loc[:, list(WEATHER_COLUMNS)].copy()
     try:
         out["date"] = pd.to_datetime(out["date"]).dt.normalize()
         for col in WEATHER_COLUMNS[1:]:
             out[col] = pd.to_numeric(out[col]).astype("float64")
     except (ValueError, TypeError) as exc:
-        raise InvalidInput(
-            f"{source}: unreadable value ({exc}); dates must be YYYY-MM-DD, the rest numbers"
-        ) from exc
+        raise InvalidInput(f"{source}: unreadable value ({exc}); dates must be YYYY-MM-DD, the rest numbers") from exc
     nan_rows = out[out.isna().any(axis=1)]
     if len(nan_rows):
-        raise InvalidInput(
-            f"{source}: {len(nan_rows)} row(s) with empty values, first on {nan_rows.iloc[0]['date']}"
-        )
+        raise InvalidInput(f"{source}: {len(nan_rows)} row(s) with empty values, first on {nan_rows.iloc[0]['date']}")
     out = out.sort_values("date").reset_index(drop=True)
     dupes = out["date"][out["date"].duplicated()]
     if len(dupes):
-        raise InvalidInput(
-            f"{source}: date {dupes.iloc[0].date()} appears more than once; keep one row per day"
-        )
+        raise InvalidInput(f"{source}: date {dupes.iloc[0].date()} appears more than once; keep one row per day")
     wet = out[out["precip_mm"] < 0]
     if len(wet):
-        raise InvalidInput(
-            f"{source}: negative precip_mm on {wet.iloc[0]['date'].date()}; rain cannot be < 0"
-        )
+        raise InvalidInput(f"{source}: negative precip_mm on {wet.iloc[0]['date'].date()}; rain cannot be < 0")
     hot = out[out["tmin_c"] > out["tmax_c"]]
     if len(hot):
-        raise InvalidInput(
-            f"{source}: tmin_c > tmax_c on {hot.iloc[0]['date'].date()}; swap or fix the values"
-        )
+        raise InvalidInput(f"{source}: tmin_c > tmax_c on {hot.iloc[0]['date'].date()}; swap or fix the values")
     return out
 
 
@@ -86,9 +74,7 @@ class LocalCsvWeather:
     def _load(self) -> pd.DataFrame:
         if self._frame is None:
             if not self.path.is_file():
-                raise NotFound(
-                    f"weather file {self.path} does not exist; check the region's weather/daily.csv"
-                )
+                raise NotFound(f"weather file {self.path} does not exist; check the region's weather/daily.csv")
             self._frame = validate_daily(pd.read_csv(self.path), source=str(self.path))
         return self._frame
 
@@ -107,9 +93,7 @@ class LocalCsvWeather:
         part = frame[(frame["date"] >= pd.Timestamp(start)) & (frame["date"] <= pd.Timestamp(end))]
         gap = _first_gap(part["date"].reset_index(drop=True))
         if gap is not None:
-            raise InvalidInput(
-                f"{self.path}: days missing after {gap.date()}; fill the gap or choose another range"
-            )
+            raise InvalidInput(f"{self.path}: days missing after {gap.date()}; fill the gap or choose another range")
         return part.reset_index(drop=True)
 
 
@@ -204,9 +188,7 @@ def season_loss(
     drought: DroughtClass, heat_days: int, frost_days: int, excess_rain: bool, p: WeatherRiskParameters
 ) -> float:
     """Yield loss fraction of one season from its events (monotone damage functions, combined)."""
-    drought_loss = {"none": 0.0, "moderate": p.loss_drought_moderate, "severe": p.loss_drought_severe}[
-        drought
-    ]
+    drought_loss = {"none": 0.0, "moderate": p.loss_drought_moderate, "severe": p.loss_drought_severe}[drought]
     heat_loss = min(p.max_heat_loss, p.loss_per_heat_day * heat_days)
     frost_loss = min(p.max_frost_loss, p.loss_per_frost_day * frost_days)
     rain_loss = p.loss_excess_rain if excess_rain else 0.0
@@ -253,9 +235,7 @@ def weather_risk(
     long = np.array([rows(*window(c, params.spi_long_days))["precip_mm"].sum() for c in calendars])
     heat_window = (-params.heat_window_days, params.heat_window_days)
     heat = [int((rows(*window(c, heat_window))["tmax_c"] >= threshold).sum()) for c in calendars]
-    frost = [
-        int((rows(c.emergence_date, c.maturity_date)["tmin_c"] <= params.frost_c).sum()) for c in calendars
-    ]
+    frost = [int((rows(c.emergence_date, c.maturity_date)["tmin_c"] <= params.frost_c).sum()) for c in calendars]
     harvest = np.array([rows(c.maturity_date, c.harvest_end)["precip_mm"].sum() for c in calendars])
     rain_limit = max(float(np.quantile(harvest, params.excess_rain_quantile)), params.excess_rain_floor_mm)
     spi_short, spi_long = spi(short), spi(long)

@@ -25,9 +25,7 @@ class YieldDistribution:
     condition_factor: float | None  # None: no imagery evidence (condition drawn from its prior)
     n_draws: int
     seed: int
-    grid: tuple[float, ...] = field(
-        default=(), repr=False, compare=False
-    )  # quantiles at levels linspace(0,1)
+    grid: tuple[float, ...] = field(default=(), repr=False, compare=False)  # quantiles at levels linspace(0,1)
 
     @property
     def spread(self) -> float:
@@ -77,9 +75,7 @@ def yield_distribution(
     if condition_z is not None and not math.isfinite(condition_z):
         raise InvalidInput(f"condition_z={condition_z} must be a finite number or None")
     if weather is not None and weather.crop != ref.crop:
-        raise InvalidInput(
-            f"weather risk was computed for {weather.crop!r}, not {ref.crop!r}; compute it per crop"
-        )
+        raise InvalidInput(f"weather risk was computed for {weather.crop!r}, not {ref.crop!r}; compute it per crop")
     rng = np.random.default_rng(seed)
     z_draws = rng.standard_normal(n_draws)
     year_index = rng.integers(0, len(weather.loss_by_year) if weather else 1, size=n_draws)

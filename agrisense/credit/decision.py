@@ -214,7 +214,7 @@ def decide(
                 "PRICE_CANNOT_COVER_RISK",
                 policy.pricing.uncovered_price_action,
                 cap=cap,
-                needed=price.funding_cost + price.el_rate,
+                needed=price.breakeven_rate,
             )
         )
     elif price.rate_capped:

@@ -139,6 +139,29 @@ class ScheduleRules(_Frozen):
         return self
 
 
+class Monitoring(_Frozen):
+    """In-season early-warning thresholds (``agrisense.credit.monitoring``). Defaults apply to policies
+    written before the section existed (version 2026.1)."""
+
+    min_clear_observations: int = Field(default=2, ge=0)  # fewer clear looks since sowing: no imagery verdict
+    crop_failure_z: float = -2.0  # condition z at or below: CROP_FAILURE (freeze + review)
+    poor_condition_z: float = -1.0  # condition z at or below: CONDITION_POOR (review)
+    good_condition_z: float = 1.0  # condition z at or above, no warning: limit increase may be offered
+    limit_increase: float = Field(default=0.0, ge=0.0, le=1.0)  # share of the limit; 0 = never increase
+    drought_spi: float = -1.0  # season-to-date SPI at or below: DROUGHT_SO_FAR (review)
+    severe_drought_spi: float = -1.5  # at or below: severe, also freeze the undisbursed tranches
+    emergence_grace_days: int = Field(default=15, ge=0)  # after the expected emergence date: NO_EMERGENCE
+    early_harvest_days: int = Field(default=20, ge=0)  # harvest seen this many days before maturity: EARLY_HARVEST
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Monitoring:
+        if not self.crop_failure_z <= self.poor_condition_z < self.good_condition_z:
+            raise ValueError("need crop_failure_z <= poor_condition_z < good_condition_z")
+        if self.severe_drought_spi > self.drought_spi:
+            raise ValueError("severe_drought_spi must be <= drought_spi")
+        return self
+
+
 class Policy(_Frozen):
     """A credit policy: every number the credit engine uses, with its version."""
 
@@ -151,6 +174,7 @@ class Policy(_Frozen):
     pricing: Pricing
     thresholds: Thresholds
     schedule: ScheduleRules
+    monitoring: Monitoring = Monitoring()
 
 
 def _describe(exc: ValidationError) -> str:

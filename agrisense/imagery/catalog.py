@@ -97,6 +97,11 @@ class SceneSource(ABC):
 
     collection: str
 
+    @property
+    @abstractmethod
+    def identity(self) -> str:
+        """A stable text naming the catalog and collection (part of the composite cache key)."""
+
     @abstractmethod
     def search(
         self, bbox_lonlat: LonLatBBox, start: date, end: date, max_cloud: float | None = None
@@ -113,6 +118,10 @@ class StaticCatalogSource(SceneSource):
         self.collection = collection
         self._io = stac_io or RetryingStacIO()
         self._items: list[pystac.Item] | None = None
+
+    @property
+    def identity(self) -> str:
+        return f"static:{self.href}#{self.collection}"
 
     def _all_items(self) -> list[pystac.Item]:
         if self._items is None:
@@ -162,6 +171,10 @@ class StacApiSource(SceneSource):
         self._io = stac_io or _retrying_io()
         self._client: Client | None = None
 
+    @property
+    def identity(self) -> str:
+        return f"api:{self.url.rstrip('/')}#{self.collection}"
+
     def search(
         self, bbox_lonlat: LonLatBBox, start: date, end: date, max_cloud: float | None = None
     ) -> list[pystac.Item]:
@@ -189,16 +202,25 @@ def _is_url(text: str) -> bool:
     return urlparse(text).scheme in {"http", "https"}
 
 
-def open_source(url_or_path: str, collection: str = DEFAULT_COLLECTION) -> SceneSource:
+def open_source(
+    url_or_path: str,
+    collection: str = DEFAULT_COLLECTION,
+    *,
+    max_retries: int = 5,
+    timeout: float = 30.0,
+) -> SceneSource:
     """A SceneSource for a static catalog (local path, or http(s) URL ending in ``.json``) or a STAC API URL.
 
-    A local directory is read as ``<dir>/catalog.json``. Raises NotFound when a local catalog does not exist.
+    A local directory is read as ``<dir>/catalog.json``. HTTP requests retry ``max_retries`` times with
+    backoff and time out after ``timeout`` seconds. Raises NotFound when a local catalog does not exist.
     """
     text = str(url_or_path)
+    if max_retries < 0 or timeout <= 0:
+        raise InvalidInput(f"max_retries must be >= 0 and timeout > 0, got {max_retries} and {timeout}.")
     if _is_url(text):
         if urlparse(text).path.endswith(".json"):
-            return StaticCatalogSource(text, collection)
-        return StacApiSource(text, collection)
+            return StaticCatalogSource(text, collection, RetryingStacIO(max_retries, timeout))
+        return StacApiSource(text, collection, _retrying_io(max_retries, timeout))
     path = Path(text).expanduser()
     if path.is_dir():
         path = path / "catalog.json"

@@ -59,8 +59,9 @@ def composites(
     ``ds`` holds float reflectance bands on ``(time, y, x)`` (NaN = no clear observation) and optionally a
     bool ``clear``. Periods cover ``[start, end)`` (default: the data's time span), even empty ones.
     Runs of at most ``max_gap_periods`` empty periods between two observed ones are filled per pixel by linear
-    interpolation along the period axis (``filled`` is True there, ``n_obs`` stays 0). Indices are computed
-    from the composite bands. Dask-backed input stays lazy.
+    interpolation in time (by days between period mid-points; ``filled`` is True there, ``n_obs`` stays 0).
+    ``n_obs`` counts clear *days*: time steps of one solar day (coordinate ``solar_day`` when present, else the
+    UTC date) count once. Indices are computed from the composite bands. Dask-backed input stays lazy.
     """
     if "time" not in ds.dims:
         raise InvalidInput("composites need a dataset with a 'time' dimension (see load_scenes).")
@@ -77,6 +78,7 @@ def composites(
         end = (times.max() + pd.Timedelta(days=1)) if end is None else end
     starts = period_starts(start, end, period)
     clear = ds["clear"] if "clear" in ds else ds[bands[0]].notnull()
+    days = np.asarray(ds["solar_day"].values if "solar_day" in ds.coords else times.normalize().values)
 
     slices = []
     for lo, hi in period_bounds(starts, period):
@@ -84,7 +86,7 @@ def composites(
         sub = ds[bands].isel(time=inside)
         if len(inside):
             med = _median(sub)
-            n_obs = clear.isel(time=inside).sum("time").astype(np.int16)
+            n_obs = _clear_days(clear.isel(time=inside), days[inside])
         else:
             med = (
                 ds[bands].isel(time=0, drop=True) * np.float32(np.nan)
@@ -93,14 +95,16 @@ def composites(
             )
             n_obs = xr.zeros_like(med[bands[0]], dtype=np.int16)
         slices.append(med.assign(n_obs=n_obs))
-    out = xr.concat(slices, dim=pd.Index(starts, name="period"), coords="minimal", compat="override")
+    out = xr.concat(
+        slices, dim=pd.Index(starts.as_unit("ns"), name="period"), coords="minimal", compat="override"
+    )
     out = out.drop_vars([c for c in out.coords if "time" in out[c].dims or c == "time"], errors="ignore")
     for band in bands:
         out[band] = out[band].astype(np.float32)
 
     before = out[bands[0]].isnull()
     if max_gap_periods > 0 and out.sizes["period"] > 2:
-        filled = _fill_gaps(out[bands], max_gap_periods)
+        filled = _fill_gaps(out[bands], max_gap_periods, _midpoint_days(starts, period))
         for band in bands:
             out[band] = filled[band].astype(np.float32)
     out["filled"] = before & out[bands[0]].notnull()
@@ -109,6 +113,21 @@ def composites(
     out = add_indices(out)
     out.attrs = {PERIOD_FREQ_ATTR: period, "compositing": "per-pixel median of clear observations"}
     return out
+
+
+def _clear_days(clear: xr.DataArray, days: np.ndarray) -> xr.DataArray:
+    """Number of distinct days with a clear observation (several time steps of one day count once)."""
+    unique = list(dict.fromkeys(days.tolist()))
+    if len(unique) == len(days):
+        return clear.sum("time").astype(np.int16)
+    per_day = [clear.isel(time=np.flatnonzero(days == day)).any("time") for day in unique]
+    return xr.concat(per_day, dim="time").sum("time").astype(np.int16)
+
+
+def _midpoint_days(starts: pd.DatetimeIndex, period: str) -> np.ndarray:
+    """Days from the first period's mid-point to every period's mid-point (the interpolation abscissa)."""
+    mids = [lo + (hi - lo) / 2 for lo, hi in period_bounds(starts, period)]
+    return np.asarray([(m - mids[0]) / pd.Timedelta(days=1) for m in mids], dtype=np.float64)
 
 
 def _quiet_nanmedian(values: np.ndarray, axis: int) -> np.ndarray:
@@ -140,12 +159,18 @@ def _empty(ds: xr.Dataset, bands: list[str]) -> xr.Dataset:
     )
 
 
-def fill_short_gaps(values: np.ndarray, max_gap: int, axis: int = 0) -> np.ndarray:
-    """Linear interpolation (by index along ``axis``) over interior NaN runs of at most ``max_gap`` steps.
+def fill_short_gaps(
+    values: np.ndarray, max_gap: int, axis: int = 0, positions: np.ndarray | None = None
+) -> np.ndarray:
+    """Linear interpolation along ``axis`` over interior NaN runs of at most ``max_gap`` steps.
 
-    Leading and trailing NaNs and longer runs stay NaN. Pure numpy; works on any float array."""
+    ``positions`` (increasing, one per step, e.g. days) is the abscissa; by default the step index. Leading and
+    trailing NaNs and longer runs stay NaN. Pure numpy; works on any float array."""
     v = np.moveaxis(np.asarray(values), axis, 0)
     n = v.shape[0]
+    pos = np.arange(n, dtype=np.float64) if positions is None else np.asarray(positions, dtype=np.float64)
+    if pos.shape != (n,) or (n > 1 and not np.all(np.diff(pos) > 0)):
+        raise InvalidInput(f"positions must be {n} strictly increasing numbers, got {positions!r}.")
     valid = ~np.isnan(v)
     idx = np.arange(n).reshape((n,) + (1,) * (v.ndim - 1))
     prev = np.maximum.accumulate(np.where(valid, idx, -1), axis=0)
@@ -156,13 +181,15 @@ def fill_short_gaps(values: np.ndarray, max_gap: int, axis: int = 0) -> np.ndarr
     if todo.any():
         lo = np.take_along_axis(v, np.clip(prev, 0, n - 1), axis=0)
         hi = np.take_along_axis(v, np.clip(nxt, 0, n - 1), axis=0)
-        weight = (idx - prev) / np.maximum(nxt - prev, 1)
+        p_lo, p_hi = pos[np.clip(prev, 0, n - 1)], pos[np.clip(nxt, 0, n - 1)]
+        p_at = pos[idx.reshape(-1)].reshape(idx.shape)
+        weight = (p_at - p_lo) / np.where(p_hi > p_lo, p_hi - p_lo, 1.0)
         out[todo] = (lo + (hi - lo) * weight)[todo]
     return np.moveaxis(out, 0, axis)
 
 
-def _fill_gaps(bands: xr.Dataset, max_gap_periods: int) -> xr.Dataset:
-    """:func:`fill_short_gaps` along ``period`` for every variable (lazy for dask input)."""
+def _fill_gaps(bands: xr.Dataset, max_gap_periods: int, positions: np.ndarray) -> xr.Dataset:
+    """:func:`fill_short_gaps` along ``period`` (abscissa ``positions``) for every variable (lazy for dask)."""
     if any(v.chunks for v in bands.data_vars.values()):
         bands = bands.chunk({"period": -1})
     return xr.apply_ufunc(
@@ -170,7 +197,7 @@ def _fill_gaps(bands: xr.Dataset, max_gap_periods: int) -> xr.Dataset:
         bands,
         input_core_dims=[["period"]],
         output_core_dims=[["period"]],
-        kwargs={"max_gap": max_gap_periods, "axis": -1},
+        kwargs={"max_gap": max_gap_periods, "axis": -1, "positions": positions},
         dask="parallelized",
         output_dtypes=[np.float32],
         keep_attrs=True,

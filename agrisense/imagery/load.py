@@ -148,15 +148,19 @@ def load_scenes(
     min_scene_clear: float = DEFAULT_MIN_SCENE_CLEAR,
     dilation_px: int = 1,
     mask_snow: bool = False,
+    gdal_env: Mapping[str, Any] | None = None,
 ) -> xr.Dataset:
     """Lazy cube of clear-sky reflectance on ``geobox``.
 
     Returns a Dataset with one float32 ``(time, y, x)`` variable per band (NaN = nodata, failed read or not
     clear) and ``clear`` (bool: SCL clear and every band read). Per-time coordinates record the fused items
     (``scene_id``), ``processing_baseline``, ``boa_offset_applied``, ``scale``, ``offset`` (first band) and
-    the SCL ``clear_fraction`` over the geobox; time steps below ``min_scene_clear`` are dropped. The
+    the SCL ``clear_fraction`` over the geobox; time steps whose clear share of their own (valid SCL) pixels
+    on the geobox is below ``min_scene_clear`` are dropped. The
     attribute ``scene_records`` lists every item (used or not) as JSON (read it with :func:`scene_records`).
-    Computes the SCL once (small) to decide which scenes to keep; the bands stay lazy.
+    Reads the SCL once (small; kept in memory with ``persist`` so the composites do not read it again) to
+    decide which scenes to keep; the bands stay lazy. ``gdal_env`` overrides :data:`GDAL_READ_OPTIONS` (e.g.
+    ``{"GDAL_HTTP_TIMEOUT": 5}``).
     """
     bands = list(bands)
     if not items:
@@ -173,7 +177,7 @@ def load_scenes(
     lon = float(geobox.geographic_extent.centroid.coords[0][0])
     groups, keys = _group_items(items, bands, lon)
 
-    with rasterio.Env(**GDAL_READ_OPTIONS):
+    with rasterio.Env(**{**GDAL_READ_OPTIONS, **dict(gdal_env or {})}):
         raw = odc.stac.load(
             items,
             bands=[*bands, SCL_BAND],
@@ -186,20 +190,23 @@ def load_scenes(
     if raw.sizes["time"] != len(groups):  # odc-stac groups exactly as we keyed; guard against API drift
         raise RuntimeError(f"odc-stac returned {raw.sizes['time']} time steps for {len(groups)} item groups")
 
-    scl_clear = clear_mask(raw[SCL_BAND], dilation_px=dilation_px, mask_snow=mask_snow)
-    clear_frac, scl_valid = dask.compute(
-        scl_clear.mean(("y", "x")).data, (raw[SCL_BAND] != 0).mean(("y", "x")).data
-    )
+    scl = raw[SCL_BAND].persist()  # read once: the scene filter and the composites' mask both use it
+    scl_clear = clear_mask(scl, dilation_px=dilation_px, mask_snow=mask_snow)
+    clear_frac, scl_valid = dask.compute(scl_clear.mean(("y", "x")).data, (scl != 0).mean(("y", "x")).data)
     records: list[SceneRecord] = []
     keep: list[int] = []
     for t, group in enumerate(groups):
-        frac = float(clear_frac[t])
+        frac, valid = float(clear_frac[t]), float(scl_valid[t])
         footprint = _footprint_fraction(group.items, geobox)
-        failed = footprint > 0.01 and float(scl_valid[t]) == 0.0
+        failed = footprint > 0.01 and valid == 0.0
+        # cloudiness over the scene's own pixels on the grid: a clear scene that only clips the grid is kept
+        clear_share = frac / valid if valid > 0 else 0.0
         if failed:
             reason = "SCL read failed: no SCL pixels where the item footprint covers the grid"
-        elif frac < min_scene_clear:
-            reason = f"too cloudy: {frac:.1%} of the grid clear < {min_scene_clear:.0%}"
+        elif valid == 0.0:
+            reason = "no pixels on the grid"
+        elif clear_share < min_scene_clear:
+            reason = f"too cloudy: {clear_share:.1%} of its pixels on the grid clear < {min_scene_clear:.0%}"
         else:
             reason = ""
             keep.append(t)
@@ -233,6 +240,7 @@ def load_scenes(
     out["clear"].attrs = {"long_name": "clear-sky observation (SCL clear and every band read)"}
     out = out.assign_coords(
         scene_id=("time", ["|".join(it.id for it in g.items) for g in kept]),
+        solar_day=("time", np.asarray([g.key[0] for g in kept], dtype="datetime64[D]")),
         processing_baseline=(
             "time",
             [

@@ -1,4 +1,5 @@
-"""Real raster products (e.g. openEO / WorldCereal monthly cubes) in the band Dataset form of load_scenes."""
+"""Real raster products (openEO / WorldCereal NetCDF cubes, multi-date GeoTIFF stacks) in the band Dataset
+form of load_scenes, so composites, indices and per-plot statistics run on them unchanged."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from odc.geo.xr import xr_coords
 from rasterio.errors import NotGeoreferencedWarning
 
 from agrisense.errors import InvalidInput, NotFound
+from agrisense.imagery.composite import DateLike
 
 S2_BAND_ASSETS = {
     "B02": "blue",
@@ -93,4 +95,67 @@ def dataset_from_netcdf(
     ds = xr.Dataset({b: (("time", "y", "x"), a) for b, a in bands.items()}, coords=coords)
     ds["clear"] = ds.to_dataarray("band").notnull().all("band")
     ds.attrs = {"source": str(path), "scale": scale, "offset": offset}
+    return ds
+
+
+S2_L1C_BAND_CODES: tuple[str, ...] = (
+    "B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12",
+)
+"""The 13 Sentinel-2 bands in product order (L1C; L2A lacks B10)."""
+
+
+def asset_names(codes: Sequence[str]) -> list[str | None]:
+    """Band codes (``B04``) -> asset names (``red``); bands outside the composites contract -> None."""
+    return [S2_BAND_ASSETS.get(code.upper()) for code in codes]
+
+
+def dataset_from_geotiff(
+    path: str | Path,
+    *,
+    band_map: Sequence[str | None],
+    dates: Sequence[DateLike],
+    scale: float = 1e-4,
+    offset: float = 0.0,
+    nodata: Sequence[int] = (0,),
+    reflectance: str = "BOA",
+) -> xr.Dataset:
+    """A multi-date GeoTIFF stack (bands date-major: all bands of date 0, then date 1, ...) as float32
+    reflectance bands ``(time, y, x)`` named like the STAC assets, NaN at ``nodata`` (and the file's own
+    nodata), plus ``clear`` (every band valid): the form of ``load_scenes``. ``band_map`` names each band
+    within a date block (asset names; None skips a band, e.g. B01); ``reflectance`` records ``"BOA"`` (L2A)
+    or ``"TOA"`` (L1C) in the attributes: TOA indices are biased (no atmospheric correction)."""
+    path = Path(path)
+    if not path.is_file():
+        raise NotFound(f"{path} does not exist.")
+    names = list(band_map)
+    kept = [n for n in names if n is not None]
+    if not kept or len(set(kept)) != len(kept):
+        raise InvalidInput(f"band_map must name distinct bands (None to skip one), got {names}.")
+    times = pd.DatetimeIndex([pd.Timestamp(d) for d in dates])
+    if times.tz is not None:
+        times = times.tz_convert(None)
+    if len(times) == 0 or not times.is_monotonic_increasing:
+        raise InvalidInput(f"dates must be a non-empty increasing sequence, got {list(dates)}.")
+    with rasterio.open(path) as src:
+        if src.count != len(names) * len(times):
+            raise InvalidInput(
+                f"{path} has {src.count} bands, not {len(times)} dates x {len(names)} bands; check band_map "
+                "and dates against the file's band order."
+            )
+        if src.crs is None:
+            raise InvalidInput(f"{path} has no CRS; cannot place it on a grid.")
+        epsg = src.crs.to_epsg()
+        geobox = GeoBox(src.shape, src.transform, f"EPSG:{epsg}" if epsg else src.crs.to_wkt())
+        dn = src.read().reshape(len(times), len(names), *src.shape)
+        invalid = np.asarray([*nodata, *(() if src.nodata is None else (src.nodata,))])
+    data = {}
+    for b, name in enumerate(names):
+        if name is None:
+            continue
+        refl = dn[:, b].astype(np.float32) * np.float32(scale) + np.float32(offset)
+        refl[np.isin(dn[:, b], invalid)] = np.nan
+        data[name] = (("time", "y", "x"), refl)
+    ds = xr.Dataset(data, coords={"time": times, **xr_coords(geobox)})
+    ds["clear"] = ds.to_dataarray("band").notnull().all("band")
+    ds.attrs = {"source": str(path), "scale": scale, "offset": offset, "reflectance": reflectance}
     return ds

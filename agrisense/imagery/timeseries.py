@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -65,16 +66,19 @@ def build_composites(
     min_scene_clear: float = DEFAULT_MIN_SCENE_CLEAR,
     max_cloud: float | None = None,
     max_gap_periods: int = 1,
+    gdal_env: Mapping[str, Any] | None = None,
 ) -> CompositeResult:
     """Search ``source`` over the geobox for ``start``..``end`` (both included), load clear-sky reflectance
     with Dask, composite per ``period`` and compute with the current Dask scheduler (a distributed Client when
-    one is active). Raises ImageryUnavailable when no scene is usable."""
+    one is active). ``gdal_env`` overrides the GDAL read options (timeouts, retries). Raises
+    ImageryUnavailable when no scene is usable. For repeated calls over one area use
+    :func:`agrisense.imagery.cache.build_composites_cached`."""
     if end < start:
         raise InvalidInput(f"end {end} is before start {start}.")
     src = open_source(source) if isinstance(source, str) else source
     bbox = geobox.geographic_extent.boundingbox
     items = src.search((bbox.left, bbox.bottom, bbox.right, bbox.top), start, end, max_cloud=max_cloud)
-    cube = load_scenes(items, geobox, bands, min_scene_clear=min_scene_clear)
+    cube = load_scenes(items, geobox, bands, min_scene_clear=min_scene_clear, gdal_env=gdal_env)
     lazy = composites(
         cube, period=period, start=start, end=end + timedelta(days=1), max_gap_periods=max_gap_periods
     )
@@ -84,7 +88,7 @@ def build_composites(
     scene_valid = cube["clear"].mean(("y", "x")).rename(time="_scene").reset_coords(drop=True)
     computed = lazy.assign({valid_var: scene_valid}).compute()
     valid = computed[valid_var].values
-    computed = computed.drop_vars(valid_var)
+    computed = computed.drop_vars([valid_var, "_scene"])
     records = _mark_failed_reads(scene_records(cube), cube, np.asarray(valid))
     if not any(r.used for r in records):
         raise ImageryUnavailable(

@@ -22,6 +22,8 @@ from agrisense.imagery.scenes import SceneRecord
 Window = tuple[slice, slice]
 EMPTY_WINDOW: Window = (slice(0, 0), slice(0, 0))
 QUANTILES = {"median": 0.5, "p10": 0.1, "p90": 0.9}
+DEFAULT_MIN_CLEAR_FRACTION = 0.5
+"""Below this share of a plot with an observed (not gap-filled) clear composite, a period is flagged."""
 
 
 def plot_coverage(geom_utm: BaseGeometry, geobox: GeoBox, supersample: int = 10) -> tuple[Window, np.ndarray]:
@@ -76,25 +78,36 @@ def _stat_vars(composites: xr.Dataset) -> list[str]:
 
 def _period_scenes(
     scenes: Sequence[SceneRecord] | None, lo: pd.Timestamp, hi: pd.Timestamp
-) -> tuple[list[str], list[str]]:
-    def when(scene: SceneRecord) -> pd.Timestamp:
-        return pd.Timestamp(scene.datetime).tz_localize(None)  # UTC, like the composites' time axis
+) -> tuple[list[str], list[str], list[str]]:
+    """Used scene ids, their baselines, and ``id (reason)`` of failed scenes dated in ``[lo, hi)``."""
 
-    inside = [s for s in scenes or [] if s.used and lo <= when(s) < hi]
-    return [s.id for s in inside], sorted({s.processing_baseline for s in inside if s.processing_baseline})
+    def when(scene: SceneRecord) -> pd.Timestamp:
+        stamp = pd.Timestamp(scene.datetime)  # naive UTC, like the composites' time axis
+        return stamp.tz_convert(None) if stamp.tzinfo else stamp
+
+    inside = [s for s in scenes or [] if lo <= when(s) < hi]
+    used = [s for s in inside if s.used]
+    failed = [f"{s.id} ({s.reason})" for s in inside if s.failed]
+    return [s.id for s in used], sorted({s.processing_baseline for s in used if s.processing_baseline}), failed
 
 
 def plot_statistics(
     composites: xr.Dataset,
     plots: gpd.GeoDataFrame,
     scenes: Sequence[SceneRecord] | None = None,
+    *,
+    min_clear_fraction: float = DEFAULT_MIN_CLEAR_FRACTION,
 ) -> pd.DataFrame:
     """One row per plot x period: coverage-weighted ``<var>_median``, ``<var>_p10``, ``<var>_p90`` of every
     band and index, ``clear_fraction`` (share of the plot's coverage weight with an observed clear composite),
     ``filled_fraction`` (share gap-filled), ``n_obs`` (weighted median), ``grid_fraction`` (share of the plot
-    on the grid), ``scene_ids`` and ``baselines`` of the used scenes dated in the period, and ``status``
-    (``ok``, ``partly_outside_grid``, ``no_clear_observation``, ``outside_grid``, ``empty_geometry``).
-    Values are NaN where nothing was observed; nothing is filled with zeros."""
+    on the grid), ``scene_ids`` and ``baselines`` of the used scenes dated in the period, ``status`` (``ok``,
+    ``partly_outside_grid``, ``too_few_clear_observations`` (``clear_fraction < min_clear_fraction``; values
+    may be gap-filled), ``no_clear_observation``, ``outside_grid``, ``empty_geometry``) and ``reason`` (empty
+    when ``ok``; names failed scenes of the period). Values are NaN where nothing was observed or filled;
+    nothing is filled with zeros."""
+    if not 0.0 <= min_clear_fraction <= 1.0:
+        raise InvalidInput(f"min_clear_fraction must be in [0, 1], got {min_clear_fraction}.")
     if "plot_id" not in plots.columns:
         raise InvalidInput("plots need a 'plot_id' column.")
     if plots.crs is None:
@@ -139,19 +152,38 @@ def plot_statistics(
             else:
                 row["n_obs"] = 0
             row["grid_fraction"] = min(grid_fraction, 1.0)
-            row["scene_ids"], row["baselines"] = provenance[p]
-            row["status"] = _status(geom, total, grid_fraction, bool((weights * finite).sum() > 0))
+            row["scene_ids"], row["baselines"], failed = provenance[p]
+            any_value = bool((weights * finite).sum() > 0)
+            status, reason = _status(
+                geom, total, grid_fraction, any_value, float(row["clear_fraction"]), min_clear_fraction
+            )
+            if failed and status != "ok":
+                reason += f"; failed scenes in the period: {', '.join(failed)}"
+            row["status"], row["reason"] = status, reason
             rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _status(geom: BaseGeometry | None, total: float, grid_fraction: float, any_value: bool) -> str:
+def _status(
+    geom: BaseGeometry | None,
+    total: float,
+    grid_fraction: float,
+    any_value: bool,
+    clear_fraction: float,
+    min_clear_fraction: float,
+) -> tuple[str, str]:
     if geom is None or geom.is_empty:
-        return "empty_geometry"
+        return "empty_geometry", "the plot geometry is empty"
     if total == 0:
-        return "outside_grid"
+        return "outside_grid", "the plot lies outside the imagery grid"
     if not any_value:
-        return "no_clear_observation"
+        return "no_clear_observation", "no clear observation of the plot in the period (cloud, nodata or failed reads)"
+    if clear_fraction < min_clear_fraction:
+        return (
+            "too_few_clear_observations",
+            f"only {clear_fraction:.0%} of the plot had a clear observation (minimum {min_clear_fraction:.0%});"
+            " the rest is gap-filled or missing",
+        )
     if grid_fraction < 0.99:
-        return "partly_outside_grid"
-    return "ok"
+        return "partly_outside_grid", f"only {grid_fraction:.0%} of the plot lies on the imagery grid"
+    return "ok", ""

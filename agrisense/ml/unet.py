@@ -38,10 +38,12 @@ def build_model(
     encoder_depth: int = 4,
     decoder_channels: Sequence[int] = (128, 64, 32, 16),
     stem_channels: int | None = 32,
+    stem_dropout: float = 0.0,
 ) -> LandcoverUNet:
     """A randomly initialised U-Net for ``in_channels`` stacked features and ``n_classes`` classes.
 
-    ``stem_channels=None`` feeds the stacked channels straight into the encoder.
+    ``stem_channels=None`` feeds the stacked channels straight into the encoder. ``stem_dropout`` drops whole
+    stem channels while training (a regulariser; no weights, so bundles do not record it).
     """
     if in_channels < 1 or n_classes < 2:
         raise InvalidInput(f"need in_channels >= 1 and n_classes >= 2, got {in_channels} and {n_classes}")
@@ -57,6 +59,7 @@ def build_model(
             nn.Conv2d(in_channels, stem_channels, kernel_size=1, bias=False),
             nn.BatchNorm2d(stem_channels),
             nn.ReLU(inplace=True),
+            nn.Dropout2d(stem_dropout) if stem_dropout > 0 else nn.Identity(),
         )
         unet_in = stem_channels
     unet = smp.Unet(

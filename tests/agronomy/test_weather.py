@@ -28,9 +28,7 @@ def test_planted_drought_year_is_detected(crops, synthetic_weather):
 def test_heat_and_frost_counted(crops, synthetic_weather):
     daily = synthetic_weather(1990, 2021)
     flower = crop_calendar(crops["maize"], 2000).flowering_date
-    hot = (daily["date"] >= pd.Timestamp(flower)) & (
-        daily["date"] < pd.Timestamp(flower) + pd.Timedelta(days=3)
-    )
+    hot = (daily["date"] >= pd.Timestamp(flower)) & (daily["date"] < pd.Timestamp(flower) + pd.Timedelta(days=3))
     daily.loc[hot, "tmax_c"] = 40.0
     frosty = daily["date"] == pd.Timestamp(crop_calendar(crops["maize"], 2001).emergence_date)
     daily.loc[frosty, "tmin_c"] = -2.0

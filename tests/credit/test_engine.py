@@ -76,9 +76,7 @@ def test_high_pd_refers_or_declines(good_evidence, evidence_with, crops, policy,
 def test_season_too_late_and_supplier(good_evidence, crops, policy, weather):
     late = offer_for(good_evidence, crops, policy, weather, today=date(2026, 9, 1))
     assert late.decision == "decline" and from_codes(late) == {"SEASON_TOO_LATE"}
-    early = offer_for(
-        good_evidence, crops, policy, weather, today=date(2026, 5, 28), input_supplier="Seed Co"
-    )
+    early = offer_for(good_evidence, crops, policy, weather, today=date(2026, 5, 28), input_supplier="Seed Co")
     assert early.disbursements[0].date == date(2026, 5, 28) and early.disbursements[0].payee == "Seed Co"
 
 
@@ -108,9 +106,7 @@ def test_bad_evidence(good_evidence, evidence_with, changes, message):
 
 
 def test_offer_json_schema(crops, policy, weather):
-    offer = quote(
-        "maize", 0.8, season=2026, crops=crops, policy=policy, crop_probability=0.9, weather=weather
-    )
+    offer = quote("maize", 0.8, season=2026, crops=crops, policy=policy, crop_probability=0.9, weather=weather)
     data = json.loads(json.dumps(offer.to_dict(), ensure_ascii=False))
     required = {
         "plot_id", "farmer_id", "crop", "declared_crop", "crop_probability", "area_ha", "area_mu",
@@ -120,12 +116,10 @@ def test_offer_json_schema(crops, policy, weather):
         "policy_version", "model_versions",
     }  # fmt: skip
     assert required <= set(data)
-    assert data["area_mu"] == 12.0 and data["currency"] == "CNY" and data["policy_version"] == "2026.1"
+    assert data["area_mu"] == 12.0 and data["currency"] == "CNY" and data["policy_version"] == "2026.2"
     assert data["yield"]["unit"] == "t/ha" and data["yield"]["p10"] < data["yield"]["p90"]
     for reason in data["reasons"]:
-        assert (
-            reason["code"] in CATALOG and reason["message_zh"] and set(reason["effect"]) >= {"limit_haircut"}
-        )
+        assert reason["code"] in CATALOG and reason["message_zh"] and set(reason["effect"]) >= {"limit_haircut"}
     assert all(d["amount"] > 0 for d in data["disbursements"])
     total = round(sum(i["principal"] for i in data["schedule"]), 2)
     assert total == round(sum(d["amount"] for d in data["disbursements"]), 2) == data["credit_limit"]

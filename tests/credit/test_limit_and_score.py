@@ -107,9 +107,7 @@ def test_scorecard_points_and_pd(policy):
     for changes in ({"crop_probability": 0.5}, {"overlap_fraction": 0.5}, {"condition_z": -2.0}):
         worse = score(scorecard_features(replace(CLEAN, **changes), 0.2, policy), policy.scorecard)
         assert worse.pd > base.pd and worse.score < base.score
-    missing = score(
-        scorecard_features(replace(CLEAN, weather_expected_loss=None), 0.2, policy), policy.scorecard
-    )
+    missing = score(scorecard_features(replace(CLEAN, weather_expected_loss=None), 0.2, policy), policy.scorecard)
     assert missing.factor("weather_expected_loss").value == policy.scorecard.missing_weather_expected_loss
 
 

@@ -93,3 +93,15 @@ def test_principal_reconciles_and_apr_within_cap(crops, policy, amount, crop, wa
     assert sched.principal_cents == amount
     if sched.interest_cents + fee > 0:
         assert sched.apr <= cap
+
+
+def test_breakeven_counts_fee_and_lost_interest():
+    from agrisense.credit.pricing import required_rate
+
+    # (1 - PD)(r L + fee) = c L + PD LGD at the break-even rate
+    pd_, lgd, cost, life, fee = 0.05, 0.6, 0.04, 0.45, 0.005
+    r = required_rate(pd_, lgd, cost, life, fee)
+    assert (1 - pd_) * (r * life + fee) == pytest.approx(cost * life + pd_ * lgd)
+    assert required_rate(0.0, lgd, cost, life, 0.0) == pytest.approx(cost)
+    assert required_rate(0.10, lgd, cost, life, fee) > r  # riskier needs more
+    assert required_rate(pd_, lgd, cost, 0.3, fee) > r  # a shorter loan has less time to earn the loss back

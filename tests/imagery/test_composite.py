@@ -77,3 +77,22 @@ def test_bad_period_is_rejected() -> None:
         composites(ds, period="monthly")
     with pytest.raises(InvalidInput):
         composites(ds.drop_vars(["red", "nir"]))
+
+
+def test_gaps_are_interpolated_by_days_not_by_index() -> None:
+    out = fill_short_gaps(np.array([0.0, NAN, 4.0]), max_gap=1, positions=np.array([0.0, 10.0, 40.0]))
+    np.testing.assert_allclose(out, [0.0, 1.0, 4.0])
+    with pytest.raises(InvalidInput, match="increasing"):
+        fill_short_gaps(np.array([0.0, NAN, 4.0]), max_gap=1, positions=np.array([0.0, 10.0, 5.0]))
+    # semi-monthly periods are unequal (15 and 16-17 days): the filled value follows the day positions
+    ds = _cube(["2026-02-02", "2026-03-02"], [[0.0], [0.3]])
+    red = composites(ds, period="SMS", start="2026-02-01", end="2026-03-15").red.values[:, 0, 0]
+    mids = np.array([7.0, 14 + 7.0, 28 + 7.0])  # Feb 1-14, Feb 15-28, Mar 1-14: mid-points in days
+    np.testing.assert_allclose(red, [0.0, 0.3 * (mids[1] - mids[0]) / (mids[2] - mids[0]), 0.3], rtol=1e-5)
+
+
+def test_two_time_steps_of_one_day_count_once() -> None:
+    ds = _cube(["2026-03-05T08:00", "2026-03-05T08:00:05", "2026-03-20"], [[0.1, 0.1], [0.1, NAN], [0.2, 0.2]])
+    ds = ds.assign_coords(solar_day=("time", np.array(["2026-03-05", "2026-03-05", "2026-03-20"], "datetime64[D]")))
+    out = composites(ds, start="2026-03-01", end="2026-04-01")
+    assert out.n_obs.values[0, 0].tolist() == [2, 2]  # not 3 for the pixel seen twice on 5 March

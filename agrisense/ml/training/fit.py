@@ -29,7 +29,9 @@ class FitConfig:
     batch_size: int = 8
     val_tiles: int = 24
     lr: float = 2e-3
-    weight_decay: float = 1e-4
+    weight_decay: float = 0.05
+    input_noise: float = 0.1
+    stem_dropout: float = 0.1
     class_weight_power: float = 0.5
     seed: int = 0
     max_seconds: float = 15 * 60
@@ -81,7 +83,7 @@ def fit_landcover(
     tile = min(config.tile, *(s // stride * stride for s in labels.shape))
     train_labels = split.labels_for(labels, TRAIN)
     weights = class_weights(train_labels, n_classes, power=config.class_weight_power)
-    train_set = RandomTiles(features, train_labels, tile=tile, n_tiles=config.tiles_per_epoch, seed=config.seed)
+    train_set = RandomTiles(features, train_labels, tile=tile, n_tiles=config.tiles_per_epoch, seed=config.seed, noise=config.input_noise)
     val_set = RandomTiles(
         features,
         split.labels_for(labels, VAL),
@@ -101,6 +103,7 @@ def fit_landcover(
         encoder_depth=config.encoder_depth,
         decoder_channels=config.decoder_channels,
         stem_channels=config.stem_channels,
+        stem_dropout=config.stem_dropout,
     ).to(device)
     loss_fn = nn.CrossEntropyLoss(weight=torch.from_numpy(weights).to(device), ignore_index=IGNORE)
     optimiser = torch.optim.AdamW(module.parameters(), lr=config.lr, weight_decay=config.weight_decay)

@@ -1,0 +1,120 @@
+"""Imagery benchmark on a region folder (default: the sample county).
+
+1. Overhead: the pipeline's load + reflectance + SCL mask + monthly composites vs a bare ``odc.stac.load`` of
+   the same items, bands and grid plus a plain per-month median (goal <= 1.2x).
+2. Composite cache: cold and warm per-plot time series for one plot, then a *new* plot in the cached tile
+   (goal: well under 1 s warm), and with ``--full`` cold and warm for every plot of the region.
+
+    python benchmarks/imagery_load.py --region data/sample_county [--full] [--repeat 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import dask
+import geopandas as gpd
+import numpy as np
+import odc.stac
+import rasterio
+
+from agrisense.imagery.cache import tile_for_bounds
+from agrisense.imagery.catalog import open_source
+from agrisense.imagery.composite import composites
+from agrisense.imagery.load import ALL_BANDS, DEFAULT_CHUNKS, GDAL_READ_OPTIONS, load_scenes
+from agrisense.imagery.plot_series import plot_timeseries
+
+
+def _timed(fn, repeat: int) -> tuple[float, object]:  # type: ignore[no-untyped-def]
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--region", type=Path, default=Path("data/sample_county"))
+    ap.add_argument("--repeat", type=int, default=2, help="runs per timing (best is reported)")
+    ap.add_argument("--full", action="store_true", help="also cold/warm for every plot of the region (slow)")
+    args = ap.parse_args(argv)
+    meta = json.loads((args.region / "region.json").read_text())
+    start, end = (date.fromisoformat(meta[k][:10]) for k in ("imagery_start", "imagery_end"))
+    catalog = str(args.region / "stac" / "catalog.json")
+    plots = gpd.read_file(args.region / "plots.geojson")
+    epsg = int(meta["crs"].split(":")[1])
+    utm = plots.to_crs(epsg)
+    first = utm.geometry.iloc[0]
+    tile = tile_for_bounds(first.bounds, epsg)
+    geobox = tile.geobox()
+    source = open_source(catalog)
+    bbox = geobox.geographic_extent.boundingbox
+    items = source.search((bbox.left, bbox.bottom, bbox.right, bbox.top), start, end)
+    results: dict[str, object] = {
+        "region": str(args.region),
+        "tile": tile.name,
+        "grid_px": list(geobox.shape.yx),
+        "items": len(items),
+        "bands": len(ALL_BANDS),
+    }
+    print(f"tile {tile.name}: {geobox.shape.yx} px, {len(items)} items", file=sys.stderr)
+
+    with dask.config.set(scheduler="threads"):
+
+        def bare() -> object:
+            with rasterio.Env(**GDAL_READ_OPTIONS):
+                ds = odc.stac.load(
+                    items, bands=list(ALL_BANDS), geobox=geobox, groupby="solar_day", chunks=dict(DEFAULT_CHUNKS)
+                )
+            ds = ds.where(ds != 0).astype(np.float32)
+            return ds.resample(time="1MS").median().compute()
+
+        def pipeline() -> object:
+            cube = load_scenes(items, geobox)
+            return composites(cube, start=start, end=end).compute()
+
+        t_bare, _ = _timed(bare, args.repeat)
+        t_pipe, _ = _timed(pipeline, args.repeat)
+        results.update(bare_s=round(t_bare, 2), pipeline_s=round(t_pipe, 2), overhead=round(t_pipe / t_bare, 2))
+        print(f"bare {t_bare:.2f}s  pipeline {t_pipe:.2f}s  overhead {t_pipe / t_bare:.2f}x", file=sys.stderr)
+
+        cache = Path(tempfile.mkdtemp(prefix="agrisense-imagery-cache-"))
+        try:
+            in_tile = [i for i, g in enumerate(utm.geometry) if tile_for_bounds(g.bounds, epsg) == tile]
+            one, other = plots.iloc[[in_tile[0]]], plots.iloc[[in_tile[-1]]]
+            t0 = time.perf_counter()
+            plot_timeseries(source, one, start, end, cache_dir=cache)
+            results["one_plot_cold_s"] = round(time.perf_counter() - t0, 2)
+            t_warm, table = _timed(lambda: plot_timeseries(source, other, start, end, cache_dir=cache), 3)
+            results["new_plot_warm_s"] = round(t_warm, 3)
+            results["plots_in_tile"] = len(in_tile)
+            print(f"one plot cold {results['one_plot_cold_s']}s, new plot warm {t_warm:.3f}s", file=sys.stderr)
+            if args.full:
+                t0 = time.perf_counter()
+                table = plot_timeseries(source, plots, start, end, cache_dir=cache)
+                results["region_cold_s"] = round(time.perf_counter() - t0, 1)
+                t0 = time.perf_counter()
+                table = plot_timeseries(source, plots, start, end, cache_dir=cache)
+                results["region_warm_s"] = round(time.perf_counter() - t0, 2)
+                results["region_plots"] = len(plots)
+                results["region_tiles"] = int(table["tile_id"].nunique())
+                results["status_counts"] = table["status"].value_counts().to_dict()
+            results["cache_mb"] = round(sum(f.stat().st_size for f in cache.rglob("*") if f.is_file()) / 1e6, 1)
+        finally:
+            shutil.rmtree(cache, ignore_errors=True)
+    results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
