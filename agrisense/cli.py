@@ -160,10 +160,12 @@ def _register_area_commands() -> None:
     """Commands that live with their area (agrisense/commands/*) join the one ``agrisense`` app."""
     from agrisense.commands.agronomy import calibrate_yield_command
     from agrisense.commands.credit import quote_command, stress_command
+    from agrisense.commands.imagery import imagery_app
 
     app.command("quote")(quote_command)
     app.command("stress")(stress_command)
     app.command("calibrate-yield")(calibrate_yield_command)
+    app.add_typer(imagery_app, name="imagery")
 
 
 _register_area_commands()

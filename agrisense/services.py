@@ -82,6 +82,7 @@ def score_plots(
         start=region.imagery_start,
         end=region.imagery_end,
         models_dir=settings.models_dir,
+        cache_dir=settings.cache_dir / "composites",
         device=settings.device,
         scheduler_address=settings.dask_scheduler,
         n_workers=settings.dask_workers,

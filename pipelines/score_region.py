@@ -1,13 +1,12 @@
 """Score plots tile by tile: imagery → composites → U-Net probabilities → per-plot evidence, on Dask.
 
-Plots are grouped into square tiles (by centroid, per UTM zone). Each tile loads imagery once for the bounding box
-of its plots plus a context margin, runs the model once, and aggregates every plot inside. Tiles are independent,
-so they run as tasks on a Dask cluster (a LocalCluster by default, or an existing scheduler by address).
+Plots are grouped into the fixed, padded 2.56 km tiles of the imagery cache (per UTM zone). Each tile's composites
+are loaded once (and cached on disk), the model runs once per tile, and every plot inside is aggregated. Tiles are
+independent, so they run as tasks on a Dask cluster (a LocalCluster by default, or an existing scheduler by address).
 """
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,15 +24,11 @@ from shapely.geometry.base import BaseGeometry
 from agrisense.errors import AgrisenseError, ImageryUnavailable
 from agrisense.evidence import PlotEvidence
 from agrisense.geo.plots import Plot
-from agrisense.imagery.timeseries import build_composites
+from agrisense.imagery.cache import TileKey, build_composites_cached, tile_for_bounds
 from agrisense.imagery.zonal import plot_coverage
 from agrisense.ml.features import stack_features
 from agrisense.ml.inference import aggregate_plot, predict_probabilities
 
-TILE_M = 2560.0
-"""Tile size: 256 px at 10 m, a few hundred plots in a smallholder landscape."""
-MARGIN_M = 160.0
-"""Context added around a tile's plots so the U-Net sees beyond each plot's edge."""
 MIN_PLOT_CLEAR = 0.5
 """A period counts as clear for a plot when at least this share of its pixels had a clear composite value."""
 MIN_CLEAR_PERIODS = 3
@@ -69,45 +64,31 @@ class TileResult:
     scenes_failed: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _snap(bbox: tuple[float, float, float, float], res: float) -> tuple[float, float, float, float]:
-    minx, miny, maxx, maxy = bbox
-    return (
-        math.floor(minx / res) * res,
-        math.floor(miny / res) * res,
-        math.ceil(maxx / res) * res,
-        math.ceil(maxy / res) * res,
-    )
+def plan_tiles(plots: Sequence[Plot], *, resolution: float = 10.0) -> list[TileJob]:
+    """Group plots into the fixed imagery-cache tiles (2.56 km, UTM-aligned, padded) they fall in.
 
-
-def plan_tiles(
-    plots: Sequence[Plot], *, tile_m: float = TILE_M, margin_m: float = MARGIN_M, resolution: float = 10.0
-) -> list[TileJob]:
-    """Group plots into tiles by centroid on a fixed grid per UTM zone (deterministic order)."""
+    The grid does not depend on which plots are present, so a later plot in an already-seen area reuses the
+    cached composites of its tile. Deterministic order.
+    """
     import geopandas as gpd
 
-    groups: dict[tuple[int, int, int], list[tuple[str, BaseGeometry]]] = defaultdict(list)
+    groups: dict[TileKey, list[tuple[str, BaseGeometry]]] = defaultdict(list)
     by_zone: dict[int, list[Plot]] = defaultdict(list)
     for plot in plots:
         by_zone[plot.utm_epsg].append(plot)
     for epsg, zone_plots in sorted(by_zone.items()):
         series = gpd.GeoSeries([p.geometry for p in zone_plots], crs="EPSG:4326").to_crs(epsg)
         for plot, geom in zip(zone_plots, series, strict=True):
-            c = geom.centroid
-            groups[(epsg, int(c.x // tile_m), int(c.y // tile_m))].append((plot.plot_id, geom))
+            groups[tile_for_bounds(geom.bounds, epsg)].append((plot.plot_id, geom))
     jobs = []
-    for (epsg, ix, iy), members in sorted(groups.items()):
-        bounds = np.array([g.bounds for _, g in members])
-        bbox = (
-            bounds[:, 0].min() - margin_m,
-            bounds[:, 1].min() - margin_m,
-            bounds[:, 2].max() + margin_m,
-            bounds[:, 3].max() + margin_m,
-        )
+    for key in sorted(groups, key=lambda k: k.name):
+        members = groups[key]
+        geobox = key.geobox(resolution)
         jobs.append(
             TileJob(
-                tile_id=f"{epsg}_{ix}_{iy}",
-                crs=f"EPSG:{epsg}",
-                bbox=_snap(bbox, resolution),
+                tile_id=key.name,
+                crs=f"EPSG:{key.epsg}",
+                bbox=tuple(float(v) for v in geobox.boundingbox),  # type: ignore[arg-type]
                 resolution=resolution,
                 plot_ids=tuple(pid for pid, _ in members),
                 plot_wkb=tuple(to_wkb(g) for _, g in members),
@@ -130,6 +111,7 @@ def score_tile(
     start: date,
     end: date,
     models_dir: str,
+    cache_dir: str,
     device: str = "auto",
     scheduler: str = "threads",
 ) -> TileResult:
@@ -137,7 +119,7 @@ def score_tile(
     geobox = job.geobox()
     try:
         with dask.config.set(scheduler=scheduler):
-            result = build_composites(catalog, geobox, start, end)
+            result = build_composites_cached(catalog, geobox, start, end, cache_dir=Path(cache_dir))
     except ImageryUnavailable as exc:
         missing = tuple(PlotEvidence(pid, "no_clear_imagery", str(exc)) for pid in job.plot_ids)
         return TileResult(job.tile_id, missing, job.crs, job.bbox)
@@ -255,13 +237,16 @@ def run_tiles(
     start: date,
     end: date,
     models_dir: Path,
+    cache_dir: Path,
     device: str = "auto",
     scheduler_address: str | None = None,
     n_workers: int = 2,
     on_done: Callable[[TileResult], None] | None = None,
 ) -> list[TileResult]:
     """Run tiles in-process (one tile) or on a Dask cluster; results in job order."""
-    kwargs = dict(catalog=catalog, start=start, end=end, models_dir=str(models_dir), device=device)
+    kwargs = dict(
+        catalog=catalog, start=start, end=end, models_dir=str(models_dir), cache_dir=str(cache_dir), device=device
+    )
     if len(jobs) <= 1 and scheduler_address is None:
         results = [score_tile(job, **kwargs) for job in jobs]  # type: ignore[arg-type]
         for r in results:

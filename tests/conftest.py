@@ -25,3 +25,11 @@ def small_settings(small_region: Path, tmp_path: Path):  # type: ignore[no-untyp
     from agrisense.config import Settings
 
     return Settings(region_dir=small_region, cache_dir=tmp_path / "cache", dask_workers=2)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never write the imagery cache into the repository's data/cache."""
+    import os
+
+    os.environ["AGRISENSE_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))

@@ -57,8 +57,10 @@ class TileKey:
     @property
     def name(self) -> str:
         """Short id, e.g. ``32636_193_97`` (one tile) or ``32636_193_97_194_97`` (a block)."""
-        corners = (self.ix0, self.iy0) if (self.ix0, self.iy0) == (self.ix1, self.iy1) else (
-            self.ix0, self.iy0, self.ix1, self.iy1
+        corners = (
+            (self.ix0, self.iy0)
+            if (self.ix0, self.iy0) == (self.ix1, self.iy1)
+            else (self.ix0, self.iy0, self.ix1, self.iy1)
         )
         return "_".join(str(v) for v in (self.epsg, *corners))
 

@@ -78,9 +78,7 @@ def _item_time(item: pystac.Item) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def _finish(
-    items: Iterable[pystac.Item], where: str, bbox: LonLatBBox, start: date, end: date
-) -> list[pystac.Item]:
+def _finish(items: Iterable[pystac.Item], where: str, bbox: LonLatBBox, start: date, end: date) -> list[pystac.Item]:
     found = sorted(items, key=lambda it: (_item_time(it), it.id))
     if not found:
         raise ImageryUnavailable(
@@ -136,9 +134,7 @@ class StaticCatalogSource(SceneSource):
             elif isinstance(root, pystac.Catalog):
                 items = root.get_items(recursive=True)
             else:
-                raise InvalidInput(
-                    f"{self.href} is a {type(root).__name__}, not a STAC catalog or collection."
-                )
+                raise InvalidInput(f"{self.href} is a {type(root).__name__}, not a STAC catalog or collection.")
             self._items = [it for it in items if it.collection_id in (None, self.collection)]
         return self._items
 
@@ -180,16 +176,12 @@ class StacApiSource(SceneSource):
     ) -> list[pystac.Item]:
         bbox = check_bbox_lonlat(bbox_lonlat)
         t0, t1 = _utc_range(start, end)
-        window = (
-            f"{t0.isoformat().replace('+00:00', 'Z')}/{(t1 - timedelta(milliseconds=1)).isoformat()[:23]}Z"
-        )
+        window = f"{t0.isoformat().replace('+00:00', 'Z')}/{(t1 - timedelta(milliseconds=1)).isoformat()[:23]}Z"
         query = {"eo:cloud_cover": {"lte": max_cloud}} if max_cloud is not None else None
         try:
             if self._client is None:
                 self._client = Client.open(self.url, stac_io=self._io)
-            found = self._client.search(
-                collections=[self.collection], bbox=bbox, datetime=window, query=query
-            )
+            found = self._client.search(collections=[self.collection], bbox=bbox, datetime=window, query=query)
             items = list(found.items())
         except (APIError, requests.RequestException) as exc:
             raise ImageryUnavailable(

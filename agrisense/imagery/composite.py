@@ -88,16 +88,10 @@ def composites(
             med = _median(sub)
             n_obs = _clear_days(clear.isel(time=inside), days[inside])
         else:
-            med = (
-                ds[bands].isel(time=0, drop=True) * np.float32(np.nan)
-                if ds.sizes["time"]
-                else _empty(ds, bands)
-            )
+            med = ds[bands].isel(time=0, drop=True) * np.float32(np.nan) if ds.sizes["time"] else _empty(ds, bands)
             n_obs = xr.zeros_like(med[bands[0]], dtype=np.int16)
         slices.append(med.assign(n_obs=n_obs))
-    out = xr.concat(
-        slices, dim=pd.Index(starts.as_unit("ns"), name="period"), coords="minimal", compat="override"
-    )
+    out = xr.concat(slices, dim=pd.Index(starts.as_unit("ns"), name="period"), coords="minimal", compat="override")
     out = out.drop_vars([c for c in out.coords if "time" in out[c].dims or c == "time"], errors="ignore")
     for band in bands:
         out[band] = out[band].astype(np.float32)
@@ -159,9 +153,7 @@ def _empty(ds: xr.Dataset, bands: list[str]) -> xr.Dataset:
     )
 
 
-def fill_short_gaps(
-    values: np.ndarray, max_gap: int, axis: int = 0, positions: np.ndarray | None = None
-) -> np.ndarray:
+def fill_short_gaps(values: np.ndarray, max_gap: int, axis: int = 0, positions: np.ndarray | None = None) -> np.ndarray:
     """Linear interpolation along ``axis`` over interior NaN runs of at most ``max_gap`` steps.
 
     ``positions`` (increasing, one per step, e.g. days) is the abscissa; by default the step index. Leading and

@@ -52,9 +52,7 @@ def add_indices(ds: xr.Dataset, names: Sequence[str] | None = None) -> xr.Datase
         if missing:
             if names is None:
                 continue
-            raise InvalidInput(
-                f"index {name!r} needs bands {missing}, which the dataset lacks; load them too."
-            )
+            raise InvalidInput(f"index {name!r} needs bands {missing}, which the dataset lacks; load them too.")
         index = _FORMULAS[name](ds)
         out[name] = index.assign_attrs(long_name=name.upper(), units="1")
     return out

@@ -87,9 +87,7 @@ def _solar_day(item: pystac.Item, lon: float) -> date:
     return (_item_time(item) + timedelta(hours=lon / 15.0)).date()
 
 
-def _group_items(
-    items: Sequence[pystac.Item], bands: Sequence[str], lon: float
-) -> tuple[list[_Group], list[Any]]:
+def _group_items(items: Sequence[pystac.Item], bands: Sequence[str], lon: float) -> tuple[list[_Group], list[Any]]:
     keys: list[Any] = []
     rules: dict[Any, tuple[tuple[float, ...], tuple[float, ...]]] = {}
     members: dict[Any, list[pystac.Item]] = {}
@@ -101,8 +99,7 @@ def _group_items(
         rules[key] = (scales, offsets)
         members.setdefault(key, []).append(item)
     groups = [
-        _Group(k, tuple(sorted(members[k], key=lambda it: (_item_time(it), it.id))), *rules[k])
-        for k in sorted(rules)
+        _Group(k, tuple(sorted(members[k], key=lambda it: (_item_time(it), it.id))), *rules[k]) for k in sorted(rules)
     ]
     return groups, keys
 
@@ -212,9 +209,7 @@ def load_scenes(
             keep.append(t)
         for item in group.items:
             rec = _record(item, group.scales[0], group.offsets[0])
-            records.append(
-                rec.with_outcome(clear_fraction=frac, used=not reason, failed=failed, reason=reason)
-            )
+            records.append(rec.with_outcome(clear_fraction=frac, used=not reason, failed=failed, reason=reason))
     if not keep:
         raise ImageryUnavailable(
             f"all {len(items)} scenes are unusable over this grid (cloudy or unreadable); widen the dates."
@@ -243,10 +238,7 @@ def load_scenes(
         solar_day=("time", np.asarray([g.key[0] for g in kept], dtype="datetime64[D]")),
         processing_baseline=(
             "time",
-            [
-                "|".join(sorted({str(it.properties.get("s2:processing_baseline")) for it in g.items}))
-                for g in kept
-            ],
+            ["|".join(sorted({str(it.properties.get("s2:processing_baseline")) for it in g.items})) for g in kept],
         ),
         boa_offset_applied=(
             "time",

@@ -56,8 +56,7 @@ def group_plots_by_tile(
             tile = tile_for_bounds(geom.bounds, epsg, tile_m=tile_m, pad_m=pad_m)
             members.setdefault(tile, []).append(row)
     groups = [
-        TileGroup(tile, lonlat.iloc[rows].to_crs(tile.epsg).reset_index(drop=True))
-        for tile, rows in members.items()
+        TileGroup(tile, lonlat.iloc[rows].to_crs(tile.epsg).reset_index(drop=True)) for tile, rows in members.items()
     ]
     return sorted(groups, key=lambda g: g.tile.name)
 
@@ -76,9 +75,7 @@ def _crop(composites: xr.Dataset, plots: gpd.GeoDataFrame, margin_px: int = 2) -
     return composites.isel(y=slice(r0, r1), x=slice(c0, c1))
 
 
-def _unavailable_rows(
-    plot_ids: Sequence[str], starts: pd.DatetimeIndex, status: str, reason: str
-) -> pd.DataFrame:
+def _unavailable_rows(plot_ids: Sequence[str], starts: pd.DatetimeIndex, status: str, reason: str) -> pd.DataFrame:
     rows = [
         {
             "plot_id": pid,
@@ -126,8 +123,15 @@ def plot_timeseries(
             result: CompositeResult
             if cache_dir is not None:
                 result = build_composites_cached(
-                    src, geobox, start, end, cache_dir=cache_dir, period=period, bands=bands,
-                    max_cloud=max_cloud, gdal_env=gdal_env,
+                    src,
+                    geobox,
+                    start,
+                    end,
+                    cache_dir=cache_dir,
+                    period=period,
+                    bands=bands,
+                    max_cloud=max_cloud,
+                    gdal_env=gdal_env,
                 )
             else:
                 result = build_composites(

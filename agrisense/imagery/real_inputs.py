@@ -88,9 +88,7 @@ def dataset_from_netcdf(
     geobox, times = next(iter(grids.values()))
     for asset, (grid, band_times) in grids.items():
         if grid != geobox or not band_times.equals(times):
-            raise InvalidInput(
-                f"{variables[asset]} is on a different grid or time axis from the other bands."
-            )
+            raise InvalidInput(f"{variables[asset]} is on a different grid or time axis from the other bands.")
     coords = {"time": times, **xr_coords(geobox)}
     ds = xr.Dataset({b: (("time", "y", "x"), a) for b, a in bands.items()}, coords=coords)
     ds["clear"] = ds.to_dataarray("band").notnull().all("band")
@@ -99,7 +97,19 @@ def dataset_from_netcdf(
 
 
 S2_L1C_BAND_CODES: tuple[str, ...] = (
-    "B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12",
+    "B01",
+    "B02",
+    "B03",
+    "B04",
+    "B05",
+    "B06",
+    "B07",
+    "B08",
+    "B8A",
+    "B09",
+    "B10",
+    "B11",
+    "B12",
 )
 """The 13 Sentinel-2 bands in product order (L1C; L2A lacks B10)."""
 

@@ -22,9 +22,7 @@ def parse_baseline(baseline: Any) -> tuple[int, int] | None:
         return None
     match = _BASELINE.match(str(baseline))
     if match is None:
-        raise InvalidInput(
-            f"s2:processing_baseline {baseline!r} is not 'NN.NN' (e.g. '05.11'); fix the item metadata."
-        )
+        raise InvalidInput(f"s2:processing_baseline {baseline!r} is not 'NN.NN' (e.g. '05.11'); fix the item metadata.")
     return int(match.group(1)), int(match.group(2))
 
 
@@ -38,9 +36,7 @@ def _flag(value: Any) -> bool | None:
     raise InvalidInput(f"earthsearch:boa_offset_applied must be true or false, got {value!r}.")
 
 
-def scale_offset(
-    item_properties: Mapping[str, Any], raster_band: Mapping[str, Any] | None
-) -> tuple[float, float]:
+def scale_offset(item_properties: Mapping[str, Any], raster_band: Mapping[str, Any] | None) -> tuple[float, float]:
     """``(scale, offset)`` such that reflectance = DN * scale + offset for one asset of one item.
 
     - ``earthsearch:boa_offset_applied`` true: offset 0 (the -1000 DN is already out of the pixels, even

@@ -79,9 +79,7 @@ def build_composites(
     bbox = geobox.geographic_extent.boundingbox
     items = src.search((bbox.left, bbox.bottom, bbox.right, bbox.top), start, end, max_cloud=max_cloud)
     cube = load_scenes(items, geobox, bands, min_scene_clear=min_scene_clear, gdal_env=gdal_env)
-    lazy = composites(
-        cube, period=period, start=start, end=end + timedelta(days=1), max_gap_periods=max_gap_periods
-    )
+    lazy = composites(cube, period=period, start=start, end=end + timedelta(days=1), max_gap_periods=max_gap_periods)
     # One pass over the pixels: the per-scene share of readable clear pixels rides along with the composites.
     # (Dataset.compute, not dask.compute(dataset): the latter hits a graph-optimisation bug in dask 2026.8.)
     valid_var = "_scene_valid_fraction"
@@ -91,8 +89,6 @@ def build_composites(
     computed = computed.drop_vars([valid_var, "_scene"])
     records = _mark_failed_reads(scene_records(cube), cube, np.asarray(valid))
     if not any(r.used for r in records):
-        raise ImageryUnavailable(
-            f"none of the {len(records)} scenes could be read; check the catalog's assets."
-        )
+        raise ImageryUnavailable(f"none of the {len(records)} scenes could be read; check the catalog's assets.")
     computed.attrs.pop(SCENE_RECORDS_ATTR, None)
     return CompositeResult(composites=computed, scenes=records)

@@ -111,13 +111,9 @@ def plot_statistics(
     if "plot_id" not in plots.columns:
         raise InvalidInput("plots need a 'plot_id' column.")
     if plots.crs is None:
-        raise InvalidInput(
-            "plots have no CRS; set it (plots.geojson is EPSG:4326) before computing statistics."
-        )
+        raise InvalidInput("plots have no CRS; set it (plots.geojson is EPSG:4326) before computing statistics.")
     if "period" not in composites.dims:
-        raise InvalidInput(
-            "composites need a 'period' dimension (see agrisense.imagery.composite.composites)."
-        )
+        raise InvalidInput("composites need a 'period' dimension (see agrisense.imagery.composite.composites).")
     geobox = composites.odc.geobox
     if geobox is None:
         raise InvalidInput("composites carry no CRS/grid (spatial_ref); build them with agrisense.imagery.")
@@ -144,7 +140,8 @@ def plot_statistics(
                 values = arrays[name][p][window]
                 qs = weighted_quantiles(values, weights, list(QUANTILES.values())) if total else [np.nan] * 3
                 row.update({f"{name}_{label}": float(q) for label, q in zip(QUANTILES, qs, strict=True)})
-            row["clear_fraction"] = float((weights * observed).sum() / total) if total else 0.0
+            clear_fraction = float((weights * observed).sum() / total) if total else 0.0
+            row["clear_fraction"] = clear_fraction
             was_filled = filled[p][window] if filled is not None and total else np.zeros_like(finite)
             row["filled_fraction"] = float((weights * was_filled).sum() / total) if total else 0.0
             if n_obs is not None and total:
@@ -154,9 +151,7 @@ def plot_statistics(
             row["grid_fraction"] = min(grid_fraction, 1.0)
             row["scene_ids"], row["baselines"], failed = provenance[p]
             any_value = bool((weights * finite).sum() > 0)
-            status, reason = _status(
-                geom, total, grid_fraction, any_value, float(row["clear_fraction"]), min_clear_fraction
-            )
+            status, reason = _status(geom, total, grid_fraction, any_value, clear_fraction, min_clear_fraction)
             if failed and status != "ok":
                 reason += f"; failed scenes in the period: {', '.join(failed)}"
             row["status"], row["reason"] = status, reason

@@ -95,8 +95,7 @@ def class_weights(labels: np.ndarray, n_classes: int, power: float = 0.5) -> np.
 class RandomTiles(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     """``n_tiles`` random ``tile``-pixel crops with at least ``min_labelled`` labelled pixels.
 
-    Item ``i`` of epoch ``e`` depends only on ``(seed, e, i)``; ``augment`` applies one of the 8 flips/rot90s
-    and, when ``noise`` > 0, adds Gaussian noise of that standard deviation (in standardised units).
+    Item ``i`` of epoch ``e`` depends only on ``(seed, e, i)``; ``augment`` applies one of the 8 flips/rot90s.
     """
 
     def __init__(
@@ -109,7 +108,6 @@ class RandomTiles(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         seed: int = 0,
         augment: bool = True,
         min_labelled: float = 0.2,
-        noise: float = 0.0,
     ) -> None:
         _, h, w = features.shape
         if labels.shape != (h, w):
@@ -122,7 +120,6 @@ class RandomTiles(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         self.n_tiles = n_tiles
         self.seed = seed
         self.augment = augment
-        self.noise = noise
         self.epoch = 0
         share = _window_share(labels != IGNORE, tile)
         self.origins = np.flatnonzero(share >= min(min_labelled, share.max()))
@@ -146,8 +143,6 @@ class RandomTiles(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             x, y = np.rot90(x, k, axes=(1, 2)), np.rot90(y, k)
             if rng.integers(2):
                 x, y = x[:, :, ::-1], y[:, ::-1]
-            if self.noise > 0:
-                x = x + rng.normal(0.0, self.noise, size=x.shape).astype(np.float32)
         return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y, dtype=np.int64))
 
 

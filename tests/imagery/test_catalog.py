@@ -20,9 +20,7 @@ def test_static_search_filters_dates_and_sorts(s2_catalog: Path) -> None:
 
 
 def test_static_search_by_directory_and_cloud_cover(s2_catalog: Path) -> None:
-    items = open_source(str(s2_catalog.parent)).search(
-        INSIDE, date(2026, 1, 1), date(2026, 12, 31), max_cloud=50
-    )
+    items = open_source(str(s2_catalog.parent)).search(INSIDE, date(2026, 1, 1), date(2026, 12, 31), max_cloud=50)
     assert len(items) == 3 and all(it.properties["eo:cloud_cover"] <= 50 for it in items)
 
 

@@ -32,7 +32,10 @@ def plots_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
         {  # a bow-tie: rejected by agrisense.geo, kept in the output with its reason
             "type": "Feature",
             "properties": {"plot_id": "bowtie"},
-            "geometry": {"type": "Polygon", "coordinates": [[[33, 2], [33.001, 2.001], [33.001, 2], [33, 2.001], [33, 2]]]},
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [[[33, 2], [33.001, 2.001], [33.001, 2], [33, 2.001], [33, 2]]],
+            },
         },
     ]
     path = tmp_path_factory.mktemp("plots") / "plots.geojson"
@@ -60,10 +63,15 @@ def test_http_and_local_catalogs_give_the_same_table(s2_catalog: Path, plots_fil
     rows = local.set_index(["plot_id", "period_start"])
     assert (rows.loc["bowtie"].status == "invalid_plot").all() and "cross" in rows.loc["bowtie"].reason.iloc[0]
     march = rows.loc[("middle", pd.Timestamp("2026-03-01"))]
-    assert march.status == "ok" and march.n_obs == 2 and list(march.scene_ids) == [
-        "S2B_36NXF_20260305_0_L2A",
-        "S2B_36NXF_20260320_0_L2A",
-    ]
+    assert (
+        march.status == "ok"
+        and march.n_obs == 2
+        and list(march.scene_ids)
+        == [
+            "S2B_36NXF_20260305_0_L2A",
+            "S2B_36NXF_20260320_0_L2A",
+        ]
+    )
     assert 0.6 < march.ndvi_median < 0.8
     corner = rows.loc[("corner", pd.Timestamp("2026-03-01"))]
     assert corner.n_obs == 1  # under the 5 March cloud: only the 20 March scene sees it
@@ -78,7 +86,17 @@ def test_bad_arguments_exit_with_a_message(s2_catalog: Path, plots_file: Path, t
     bad_date = CliRunner().invoke(app, [*base, "--start", "2026-13-01", "--end", "2026-05-31", "--out", "x.parquet"])
     assert bad_date.exit_code == 2 and "YYYY-MM-DD" in " ".join(bad_date.output.split())
     missing = CliRunner().invoke(
-        app, ["imagery", "timeseries", "--catalog", str(tmp_path / "nope"), "--plots", str(plots_file), *ARGS,
-              "--out", str(tmp_path / "o.parquet")]
+        app,
+        [
+            "imagery",
+            "timeseries",
+            "--catalog",
+            str(tmp_path / "nope"),
+            "--plots",
+            str(plots_file),
+            *ARGS,
+            "--out",
+            str(tmp_path / "o.parquet"),
+        ],
     )
     assert missing.exit_code == 3 and "does not exist" in " ".join(missing.output.split())

@@ -48,9 +48,7 @@ def test_short_gaps_are_interpolated_and_flagged_long_ones_are_not() -> None:
     assert isinstance(out.red.data, da.Array)  # still lazy
     out = out.compute()
     red = out.red.values[:, 0, :]
-    np.testing.assert_allclose(
-        red[:, 0], [0.1, 0.2, 0.3, NAN, NAN, 0.6], rtol=1e-6
-    )  # Apr-May gap of 2: kept NaN
+    np.testing.assert_allclose(red[:, 0], [0.1, 0.2, 0.3, NAN, NAN, 0.6], rtol=1e-6)  # Apr-May gap of 2: kept NaN
     assert np.isnan(red[1:5, 1]).all()  # four empty months for pixel 1
     assert out.filled.values[:, 0, 0].tolist() == [False, True, False, False, False, False]
     assert out.n_obs.values[1, 0, 0] == 0

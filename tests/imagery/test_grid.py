@@ -30,9 +30,7 @@ def test_region_geobox_is_snapped_to_the_s2_grid() -> None:
     assert region_geobox((33.001, 0.901, 33.019, 0.919), resolution=20).affine.c % 20 == 0
 
 
-@pytest.mark.parametrize(
-    "bbox", [(33.0, 1.0, 32.0, 2.0), (0.9, 33.0, 0.91, 33.01, 1.0), (200.0, 0.0, 201.0, 1.0)]
-)
+@pytest.mark.parametrize("bbox", [(33.0, 1.0, 32.0, 2.0), (0.9, 33.0, 0.91, 33.01, 1.0), (200.0, 0.0, 201.0, 1.0)])
 def test_bad_bbox_is_rejected(bbox: tuple) -> None:
     with pytest.raises(InvalidInput):
         region_geobox(bbox)

@@ -120,9 +120,12 @@ def test_missing_asset_fails_its_scene_and_flags_the_plot_it_leaves_uncovered(
 
 def test_unreachable_catalog_is_imagery_unavailable(s2_catalog: Path, fixture_geobox: GeoBox) -> None:
     faults = {"catalog.json": Fault("status", status=500)}
-    with serve_directory(s2_catalog.parent.parent, faults) as (base, injector):
-        with pytest.raises(ImageryUnavailable, match="cannot read the STAC catalog"):
-            build_composites(open_source(_url(base, s2_catalog), max_retries=1, timeout=2), fixture_geobox, START, END)
+    with (
+        serve_directory(s2_catalog.parent.parent, faults) as (base, injector),
+        pytest.raises(ImageryUnavailable, match="cannot read the STAC catalog"),
+    ):
+        source = open_source(_url(base, s2_catalog), max_retries=1, timeout=2)
+        build_composites(source, fixture_geobox, START, END)
     assert injector.requests["/" + s2_catalog.parent.name + "/catalog.json"] == 2  # one try + one retry
 
 

@@ -6,11 +6,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from shapely.geometry import box
-
 import rasterio
 from rasterio import features
-from shapely.geometry import shape
+from shapely.geometry import box, shape
 from shapely.ops import unary_union
 
 from agrisense.errors import InvalidInput, NotFound
@@ -31,7 +29,11 @@ SLOVENIA_LULC = REAL / "slovenia_lulc_101x100.tif"
 # band orders and dates from /work/shared/data/real/PROVENANCE.md
 AUSTRIA_DATES = ["2021-06-17T10:05:59", "2021-09-25T10:10:19"]
 SLOVENIA_DATES = [
-    "2015-07-11T10:00:08", "2015-07-31T10:00:09", "2015-08-20T10:07:28", "2015-08-30T10:05:47", "2015-09-09T10:00:17",
+    "2015-07-11T10:00:08",
+    "2015-07-31T10:00:09",
+    "2015-08-20T10:07:28",
+    "2015-08-30T10:05:47",
+    "2015-09-09T10:00:17",
 ]
 
 
@@ -128,9 +130,9 @@ def test_slovenia_l1c_toa_per_class_ndvi_is_sensible() -> None:
         )
         for code, name in classes.items()
     }
-    plots = gpd.GeoDataFrame(
-        {"plot_id": list(polygons)}, geometry=list(polygons.values()), crs=crs.to_wkt()
-    ).to_crs(4326)
+    plots = gpd.GeoDataFrame({"plot_id": list(polygons)}, geometry=list(polygons.values()), crs=crs.to_wkt()).to_crs(
+        4326
+    )
     stats = plot_statistics(comp, plots).set_index(["plot_id", "period_start"]).ndvi_median
     for period in comp.period.values:
         assert stats[("forest", period)] > stats[("artificial", period)]

@@ -44,9 +44,7 @@ def test_baseline_compares_numerically() -> None:
     assert parse_baseline("10.00") > parse_baseline("09.99")
 
 
-@pytest.mark.parametrize(
-    "bad", [{"s2:processing_baseline": "N0511"}, {"earthsearch:boa_offset_applied": "yes"}]
-)
+@pytest.mark.parametrize("bad", [{"s2:processing_baseline": "N0511"}, {"earthsearch:boa_offset_applied": "yes"}])
 def test_malformed_metadata_is_reported(bad: dict) -> None:
     with pytest.raises(InvalidInput):
         scale_offset({"s2:processing_baseline": "05.11", **bad}, ES_BAND)

@@ -6,7 +6,8 @@ import geopandas as gpd
 import shapely
 
 from agrisense.geo import make_plot
-from pipelines.score_region import MARGIN_M, plan_tiles
+from agrisense.imagery.cache import TILE_PAD_M
+from pipelines.score_region import plan_tiles
 
 
 def square(pid: str, lon: float, lat: float, d: float = 0.001) -> dict:
@@ -16,6 +17,14 @@ def square(pid: str, lon: float, lat: float, d: float = 0.001) -> dict:
         "properties": {"plot_id": pid},
         "geometry": {"type": "Polygon", "coordinates": [ring]},
     }
+
+
+def test_tiles_are_fixed_cache_tiles_independent_of_the_plot_set() -> None:
+    plots = [make_plot(square(f"p{i}", 33.0 + 0.004 * i, 2.3)) for i in range(6)]
+    alone = plan_tiles(plots[:1])[0]
+    together = next(j for j in plan_tiles(plots) if "p0" in j.plot_ids)
+    assert alone.tile_id == together.tile_id and alone.bbox == together.bbox
+    assert alone.geobox().shape == (320, 320)
 
 
 def test_plots_are_grouped_into_tiles_that_contain_them() -> None:
@@ -30,7 +39,9 @@ def test_plots_are_grouped_into_tiles_that_contain_them() -> None:
         box = shapely.box(minx, miny, maxx, maxy)
         for pid, wkb in zip(job.plot_ids, job.plot_wkb, strict=True):
             geom = shapely.from_wkb(wkb)
-            assert box.contains(geom.buffer(MARGIN_M - 10)), pid
+            assert box.contains(geom), pid
+            # the U-Net sees context around every plot: at least the tile padding on some side
+            assert box.buffer(-TILE_PAD_M / 2).intersects(geom), pid
     assert plan_tiles(plots) == jobs  # deterministic
 
 

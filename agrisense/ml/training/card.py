@@ -65,12 +65,17 @@ and its probability is P(crop | cropland).
 - Spatial split: 4x4 blocks, whole blocks to val (3) and test (3); fields straddling blocks belong to the
   block holding most of their pixels (the rest is left out); 2 px left out along block edges.
   Labelled pixels: {trained_on.get("labelled_pixels")}.
-- Training: class-weighted cross-entropy (weights {trained_on.get("class_weights")}), random
-  {trained_on.get("tile")} px tiles ({trained_on.get("tiles_per_epoch")} per epoch, batch
-  {trained_on.get("batch_size")}) with flips/rot90, AdamW, warm-up + cosine LR, seed
-  {trained_on.get("training_seed")}; {run["epochs_run"]} epochs (of {trained_on.get("epochs_requested")} asked
-  for; fewer when the time budget of {trained_on.get("max_minutes")} min would be overrun) on `{run["device"]}`,
-  best validation epoch {run["best_epoch"]}; {run["fit_seconds"]} s fitting, {run["total_seconds"]} s end to end.
+- Loss: class-weighted cross-entropy, weights {trained_on.get("class_weights")}.
+- Tiles: {trained_on.get("tiles_per_epoch")} random {trained_on.get("tile")} px tiles per epoch, batch
+  {trained_on.get("batch_size")}, flips/rot90, input noise σ {trained_on.get("input_noise", 0.0)}, stem channel
+  dropout {trained_on.get("stem_dropout", 0.0)}.
+- Optimiser: AdamW (weight decay {trained_on.get("weight_decay", 1e-4)}), warm-up + cosine LR,
+  seed {trained_on.get("training_seed")}.
+- Run: {run["epochs_run"]} epochs of {trained_on.get("epochs_requested")} asked for (fewer only when the
+  {trained_on.get("max_minutes")} min budget would be overrun) on `{run["device"]}`; best validation epoch
+  {run["best_epoch"]}; {run["fit_seconds"]} s fitting, {run["total_seconds"]} s end to end.
+- Final train loss {run["final_train_loss"]} vs best validation loss {run["best_val_loss"]}: a large gap means
+  the network memorised the training fields.
 
 ## Test metrics (test blocks, pixels)
 - Overall accuracy **{test.overall_accuracy:.3f}**, macro-F1 **{test.macro_f1:.3f}**, cropland-vs-non-crop IoU
@@ -102,6 +107,8 @@ ECE: top-label expected calibration error, 15 equal-width bins.
 - Synthetic training data (see the top). One season, one region, one set of crop calendars.
 - Class-weighted loss shifts probabilities towards rare classes; temperature scaling fixes confidence, not
   that prior shift.
+- The temperature is fitted on 3 validation blocks only; compare the val and test rows above to see whether
+  it transfers (it need not: blocks differ).
 - Pixels with no clear observation in the whole season get mean-filled features: their predictions are weak.
 - Fields smaller than a few pixels are blurred by the encoder's stride-2 stem.
 
