@@ -30,7 +30,7 @@ demo: $(STAMPS)/venv data
 	$(VENV)/bin/agrisense demo --region $(REGION) --out out/demo
 
 lint: $(STAMPS)/venv
-	$(VENV)/bin/ruff check agrisense pipelines tests app benchmarks
+	$(VENV)/bin/ruff check agrisense pipelines tests benchmarks
 
 typecheck: $(STAMPS)/venv
 	$(VENV)/bin/mypy

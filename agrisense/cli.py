@@ -153,7 +153,12 @@ def train_cropland(
     from agrisense.ml.training import train_landcover
 
     report = train_landcover(region, out, seed=seed, device=device)
-    Console().print(report)
+    test = report.metrics.get("test", {})
+    Console().print(
+        f"model {report.model_version} → {report.out_dir} ({report.weights_bytes / 1e6:.1f} MB) on {report.device}: "
+        f"{report.epochs_run} epochs in {report.total_seconds:.0f} s; test OA {test.get('overall_accuracy')}, "
+        f"macro-F1 {test.get('macro_f1')}, temperature {report.temperature:.2f}"
+    )
 
 
 def _register_area_commands() -> None:

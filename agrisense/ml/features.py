@@ -22,19 +22,9 @@ import numpy.typing as npt
 import xarray as xr
 
 from agrisense.errors import InvalidInput
+from agrisense.imagery.load import ALL_BANDS
 
-DEFAULT_BANDS: tuple[str, ...] = (
-    "blue",
-    "green",
-    "red",
-    "nir",
-    "nir08",
-    "rededge1",
-    "rededge2",
-    "rededge3",
-    "swir16",
-    "swir22",
-)
+DEFAULT_BANDS: tuple[str, ...] = ALL_BANDS
 DEFAULT_INDICES: tuple[str, ...] = ("ndvi", "evi", "ndwi", "ndre")
 DEFAULT_MONTHS: tuple[int, ...] = (3, 4, 5, 6, 7, 8, 9, 10, 11)
 
