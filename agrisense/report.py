@@ -81,7 +81,7 @@ def summarise(run: ScoreRun) -> dict[str, Any]:
 
 def print_summary(run: ScoreRun, console: Console) -> None:
     """The demo's closing summary: offers table (first rows) and totals."""
-    print_offers(run.offers, console, limit=25)
+    print_offers(run.offers, console)
     s = summarise(run)
     table = Table(title=f"Summary — {run.region.name} (season {run.region.season} imagery)")
     table.add_column("measure")
@@ -122,6 +122,15 @@ def write_map(run: ScoreRun, path: Path) -> None:
         sub = frame[frame["decision"] == decision]
         if not sub.empty:
             sub.boundary.plot(ax=ax, color=colour, linewidth=0.8)
+    same_crs = [t.bbox for t in run.tiles if t.crs == crs]
+    if same_crs:  # the imagery tiles, clipped to the region (tiles are padded beyond it)
+        boxes = np.array(same_crs)
+        extent = [boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max()]
+        if crs == run.region.crs:
+            r = run.region.bbox_utm
+            extent = [max(extent[0], r[0]), max(extent[1], r[1]), min(extent[2], r[2]), min(extent[3], r[3])]
+        ax.set_xlim(extent[0], extent[2])
+        ax.set_ylim(extent[1], extent[3])
     ax.legend(
         handles=[Patch(edgecolor=c, facecolor="none", label=d) for d, c in DECISION_COLOURS.items()],
         loc="lower right",

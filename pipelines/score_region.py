@@ -214,7 +214,7 @@ PREVIEW_MONTHS = (9, 8, 10, 7, 11, 6, 5, 4, 3)
 
 
 def _true_colour(comp: xr.Dataset) -> np.ndarray | None:
-    """RGB uint8 preview of the peak-season composite, gaps filled from neighbouring months."""
+    """RGBA uint8 preview of the peak-season composite, gaps filled from neighbouring months (alpha 0: no data)."""
     months = [int(str(p)[5:7]) for p in comp["period"].values]
     rgb = np.full((*comp["red"].shape[1:], 3), np.nan, dtype=np.float32)
     for month in PREVIEW_MONTHS:
@@ -224,10 +224,12 @@ def _true_colour(comp: xr.Dataset) -> np.ndarray | None:
         layer = np.stack([comp[b].values[k] for b in ("red", "green", "blue")], axis=-1)
         gap = np.isnan(rgb[..., 0])
         rgb[gap] = layer[gap]
-    if np.isnan(rgb).all():
+    missing = np.isnan(rgb).any(axis=-1)
+    if missing.all():
         return None
     rgb = np.clip(np.nan_to_num(rgb, nan=0.0) / 0.2, 0, 1) ** 0.8
-    return (rgb * 255).astype(np.uint8)
+    alpha = np.where(missing, 0.0, 1.0)[..., None]
+    return (np.concatenate([rgb, alpha], axis=-1) * 255).astype(np.uint8)
 
 
 def run_tiles(
