@@ -100,7 +100,8 @@ def score_plots(
     offers_by_id: dict[str, dict[str, Any]] = {}
     for plot in plots:
         ev = evidence[plot.plot_id]
-        assessed = ev.crop or plot.declared_crop  # the engine assesses the crop the satellite saw
+        seen = ev.crop if ev.imagery_ok else None
+        assessed = seen or plot.declared_crop  # the engine assesses the crop the satellite saw
         cond = None
         if ev.imagery_ok and ev.crop in curves:
             cond = condition_z(ev.ndvi_by_month, curves[ev.crop]).z
@@ -113,8 +114,9 @@ def score_plots(
             plot_id=plot.plot_id,
             farmer_id=plot.farmer_id or "unknown",
             declared_crop=plot.declared_crop or ev.crop or "unknown",
-            crop=ev.crop,
-            crop_probability=ev.crop_probability or 0.0,
+            # without clear imagery the model's output is no evidence: the engine refers the plot
+            crop=ev.crop if ev.imagery_ok else None,
+            crop_probability=(ev.crop_probability or 0.0) if ev.imagery_ok else 0.0,
             area_ha=plot.area_ha,
             declared_area_ha=plot.declared_area_ha,
             cropland_fraction=ev.cropland_fraction or 0.0,
@@ -171,7 +173,15 @@ def rejected_entry(error: PlotError, *, currency: str) -> dict[str, Any]:
         "credit_limit": 0.0,
         "currency": currency,
         "decision": "refer",
-        "reasons": [{"code": error.code, "message_en": error.message, "message_zh": error.message, "effect": None}],
+        "reasons": [
+            {
+                "code": error.code,
+                "kind": "refer",
+                "message_en": error.message,
+                "message_zh": f"地块边界无法使用，请按提示修改后重新提交：{error.message}",
+                "effect": None,
+            }
+        ],
         "disbursements": [],
         "schedule": [],
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -88,9 +89,7 @@ def test_missing_region_is_a_clear_error(tmp_path: Path, some_plots: Path) -> No
 
 def test_demo_on_small_region_writes_offers_report_and_map(small_region: Path, tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    result = CliRunner().invoke(
-        app, ["demo", "--region", str(small_region), "--out", str(out), "--workers", "2"]
-    )
+    result = CliRunner().invoke(app, ["demo", "--region", str(small_region), "--out", str(out), "--workers", "2"])
     assert result.exit_code == 0, result.output
     offers = json.loads((out / "offers.json").read_text())
     n_plots = len(json.loads((small_region / "plots.geojson").read_text())["features"])
@@ -102,3 +101,19 @@ def test_demo_on_small_region_writes_offers_report_and_map(small_region: Path, t
     summary = json.loads((out / "summary.json").read_text())
     assert summary["plots"] == n_plots
     assert "Summary" in result.output
+
+
+def test_unreadable_imagery_refers_every_plot_never_declines(
+    small_region: Path, some_plots: Path, tmp_path: Path
+) -> None:
+    """Every COG missing (a broken mirror): scenes are recorded as failed, plots are referred, nothing reads as 0."""
+    broken = tmp_path / "broken_region"
+    shutil.copytree(small_region, broken, ignore=shutil.ignore_patterns("*.tif"))
+    result = CliRunner().invoke(app, ["score", str(some_plots), "--json", "--region", str(broken)])
+    assert result.exit_code == 0, result.output
+    offers = json.loads(result.stdout)
+    assert offers and all(o["decision"] == "refer" for o in offers)
+    for offer in offers:
+        assert offer["credit_limit"] == 0
+        assert offer["imagery"]["status"] != "ok"
+        assert "NO_CLEAR_IMAGERY" in {r["code"] for r in offer["reasons"]}

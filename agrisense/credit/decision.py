@@ -93,7 +93,7 @@ def decide(
 
     land = evidence.cropland_fraction
     land_fx: dict[str, Any] = {**cut("cropland_fraction"), "pd_points": points("non_cropland")}
-    if land < t.min_cropland_fraction:
+    if evidence.imagery_ok and land < t.min_cropland_fraction:  # without imagery there is no land evidence
         reasons.append(
             make_reason(
                 "NOT_CROPLAND",

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import dask
+import dask.array as da
 import numpy as np
 import odc.stac
 import pystac
@@ -155,8 +156,9 @@ def load_scenes(
     the SCL ``clear_fraction`` over the geobox; time steps whose clear share of their own (valid SCL) pixels
     on the geobox is below ``min_scene_clear`` are dropped. The
     attribute ``scene_records`` lists every item (used or not) as JSON (read it with :func:`scene_records`).
-    Reads the SCL once (small; kept in memory with ``persist`` so the composites do not read it again) to
-    decide which scenes to keep; the bands stay lazy. ``gdal_env`` overrides :data:`GDAL_READ_OPTIONS` (e.g.
+    Reads the SCL once (small; its dilated clear mask is kept in memory with ``persist`` so the composites do
+    not read it again) to decide which scenes to keep; the bands stay lazy, one fused float32 task per band and
+    chunk (scale/offset, mask, NaN). ``gdal_env`` overrides :data:`GDAL_READ_OPTIONS` (e.g.
     ``{"GDAL_HTTP_TIMEOUT": 5}``).
     """
     bands = list(bands)
@@ -187,13 +189,15 @@ def load_scenes(
     if raw.sizes["time"] != len(groups):  # odc-stac groups exactly as we keyed; guard against API drift
         raise RuntimeError(f"odc-stac returned {raw.sizes['time']} time steps for {len(groups)} item groups")
 
-    scl = raw[SCL_BAND].persist()  # read once: the scene filter and the composites' mask both use it
+    # SCL read once and its dilated clear mask kept in memory: the scene filter and the composites' mask use it
+    scl = raw[SCL_BAND]
     scl_clear = clear_mask(scl, dilation_px=dilation_px, mask_snow=mask_snow)
-    clear_frac, scl_valid = dask.compute(scl_clear.mean(("y", "x")).data, (scl != 0).mean(("y", "x")).data)
+    scl_clear, scl_valid = dask.persist(scl_clear, scl != 0)
+    clear_frac, scl_valid_frac = dask.compute(scl_clear.mean(("y", "x")).data, scl_valid.mean(("y", "x")).data)
     records: list[SceneRecord] = []
     keep: list[int] = []
     for t, group in enumerate(groups):
-        frac, valid = float(clear_frac[t]), float(scl_valid[t])
+        frac, valid = float(clear_frac[t]), float(scl_valid_frac[t])
         footprint = _footprint_fraction(group.items, geobox)
         failed = footprint > 0.01 and valid == 0.0
         # cloudiness over the scene's own pixels on the grid: a clear scene that only clips the grid is kept
@@ -219,20 +223,18 @@ def load_scenes(
     kept = [groups[t] for t in keep]
     scales = np.asarray([g.scales for g in kept], dtype=np.float32)  # (time, band)
     offsets = np.asarray([g.offsets for g in kept], dtype=np.float32)
-    read_ok = raw[bands[0]] != 0
-    for band in bands[1:]:
-        read_ok = read_ok & (raw[band] != 0)
-    clear = (scl_clear.isel(time=keep) & read_ok).rename("clear")
-
+    band_data = [raw[band].data for band in bands]
+    clear_data = da.map_blocks(_clear_and_read, scl_clear.isel(time=keep).data, *band_data, dtype=bool)
+    dims = raw[bands[0]].dims
     out = xr.Dataset(coords=raw[bands[0]].coords)
     for i, band in enumerate(bands):
-        scale = xr.DataArray(scales[:, i], dims="time")
-        offset = xr.DataArray(offsets[:, i], dims="time")
-        refl = (raw[band].astype(np.float32) * scale + offset).where(clear)
-        out[band] = refl.astype(np.float32)
-        out[band].attrs = {"units": "1", "long_name": f"surface reflectance ({band})"}
-    out["clear"] = clear
-    out["clear"].attrs = {"long_name": "clear-sky observation (SCL clear and every band read)"}
+        refl = da.map_blocks(
+            _reflectance, band_data[i], clear_data, scales=scales[:, i], offsets=offsets[:, i], dtype=np.float32
+        )
+        out[band] = xr.DataArray(refl, dims=dims, attrs={"units": "1", "long_name": f"surface reflectance ({band})"})
+    out["clear"] = xr.DataArray(
+        clear_data, dims=dims, attrs={"long_name": "clear-sky observation (SCL clear and every band read)"}
+    )
     out = out.assign_coords(
         scene_id=("time", ["|".join(it.id for it in g.items) for g in kept]),
         solar_day=("time", np.asarray([g.key[0] for g in kept], dtype="datetime64[D]")),
@@ -249,6 +251,31 @@ def load_scenes(
         clear_fraction=("time", np.asarray([clear_frac[t] for t in keep], dtype=np.float32)),
     )
     out.attrs[SCENE_RECORDS_ATTR] = records_to_json(records)
+    return out
+
+
+def _clear_and_read(scl_clear: np.ndarray, *bands: np.ndarray) -> np.ndarray:
+    """SCL clear and every band read (odc-stac fills a failed read with nodata, DN 0)."""
+    ok = scl_clear.copy()
+    for dn in bands:
+        ok &= dn != 0
+    return ok
+
+
+def _reflectance(
+    dn: np.ndarray,
+    clear: np.ndarray,
+    *,
+    scales: np.ndarray,
+    offsets: np.ndarray,
+    block_info: dict[Any, Any] | None = None,
+) -> np.ndarray:
+    """One chunk of DNs to float32 reflectance with each time step's own rule; NaN where not clear."""
+    t0, t1 = block_info[0]["array-location"][0] if block_info else (0, dn.shape[0])
+    out = dn.astype(np.float32)
+    out *= scales[t0:t1, None, None]
+    out += offsets[t0:t1, None, None]
+    out[~clear] = np.nan
     return out
 
 

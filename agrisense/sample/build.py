@@ -151,7 +151,7 @@ def build_region(
     calibration tables.
     """
     t0 = time.perf_counter()
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).resolve()  # relative paths would leak into the STAC asset hrefs
     _validate(size_km, n_farmers, scene_interval_days, season, max_scenes)
     grid = make_grid(size_km)
     inputs = load_inputs(inputs_dir)

@@ -11,14 +11,17 @@ def _files(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_same_seed_is_byte_identical(tmp_path: Path) -> None:
-    a = build_region(tmp_path / "a", seed=11, size_km=1.0, max_scenes=3)
+def test_same_seed_is_byte_identical(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)  # a relative output folder (as `make data` passes) gives the same bytes
+    a = build_region(Path("a"), seed=11, size_km=1.0, max_scenes=3)
     b = build_region(tmp_path / "b", seed=11, size_km=1.0, max_scenes=3)
     fa, fb = _files(a.out_dir), _files(b.out_dir)
     assert fa.keys() == fb.keys()
     assert any(k.endswith(".tif") for k in fa) and any(k.endswith("catalog.json") for k in fa)
     different = [k for k in fa if fa[k] != fb[k]]
     assert different == []
+    item = next(k for k in fa if k.endswith("_L2A.json"))
+    assert b'"href": "./scl.tif"' in fa[item], "asset hrefs are relative to their item"
 
 
 def test_other_seed_differs(tmp_path: Path) -> None:
