@@ -166,11 +166,14 @@ def _register_area_commands() -> None:
     from agrisense.commands.agronomy import calibrate_yield_command
     from agrisense.commands.credit import quote_command, stress_command
     from agrisense.commands.imagery import imagery_app
+    from agrisense.commands.models import classify_samples_command, train_croptype_command
 
     app.command("quote")(quote_command)
     app.command("stress")(stress_command)
     app.command("calibrate-yield")(calibrate_yield_command)
     app.add_typer(imagery_app, name="imagery")
+    train_app.command("crop-type")(train_croptype_command)
+    app.command("classify-samples")(classify_samples_command)
 
 
 _register_area_commands()

@@ -1,0 +1,90 @@
+"""``agrisense train crop-type`` and ``agrisense classify-samples``: the crop-type classifier on sample tables.
+
+``agrisense.cli`` registers them: ``train_app.command("crop-type")(train_croptype_command)`` and
+``app.command("classify-samples")(classify_samples_command)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import pandas as pd
+import typer
+
+from agrisense.errors import InvalidInput, NotFound
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _friendly(fn: F) -> F:
+    """The CLI's error style (``agrisense.cli._friendly``), imported when the command runs (no import cycle)."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from agrisense.cli import _friendly as friendly
+
+        return friendly(fn)(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def read_sample_table(path: Path) -> pd.DataFrame:
+    """A wide sample table from parquet (or CSV by extension); clear errors for a missing or unreadable file."""
+    if not path.is_file():
+        raise NotFound(f"sample table {path} does not exist; pass --samples with a .parquet file")
+    try:
+        return pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"cannot read sample table {path} ({exc}); it must be parquet (or .csv)") from exc
+
+
+@_friendly
+def train_croptype_command(
+    samples: Annotated[
+        Path,
+        typer.Option(help="Labelled wide sample table (.parquet): sample_id, lon, lat, label, {B02..B12}_m00..m11."),
+    ],
+    out: Annotated[Path, typer.Option(help="Model bundle folder.")] = Path("models/croptype_tcnn"),
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    folds: Annotated[int, typer.Option(help="Spatially grouped cross-validation folds.")] = 5,
+) -> None:
+    """Train the crop-type classifier (TempCNN ensemble + logistic regression) with spatial CV and calibration."""
+    from agrisense.ml.croptype.pipeline import train_croptype
+
+    report = train_croptype(read_sample_table(samples), out, seed=seed, device=device, n_folds=folds)
+    for name, scores in report["cv"]["scores"].items():
+        blend = scores["blend"]
+        typer.echo(
+            f"{name}: OA {blend['overall_accuracy']:.3f}  macro-F1 {blend['macro_f1']:.3f}  "
+            f"majority {blend['majority_accuracy']:.3f}  (n={blend['n']})"
+        )
+    cal = report["cv"]["calibration"]
+    typer.echo(
+        f"temperature {cal['temperature']:.2f}; ECE {cal['ece_before']:.3f} -> {cal['ece_after_cross_fitted']:.3f}"
+    )
+    typer.echo(f"model written to {out} in {report['timing_s']['total']:.0f} s")
+
+
+@_friendly
+def classify_samples_command(
+    model: Annotated[Path, typer.Option(help="Crop-type model bundle folder.")],
+    samples: Annotated[Path, typer.Option(help="Wide sample table (.parquet); a label column is ignored.")],
+    out: Annotated[Path, typer.Option(help="Output CSV: sample_id,label,probability.")],
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Predict the crop type of each sample; probability = calibrated probability of the predicted label."""
+    from agrisense.ml.croptype.model import load_model
+
+    classifier = load_model(model)
+    table = read_sample_table(samples)
+    labels, probability = classifier.predict(table, device=device)
+    result = pd.DataFrame(
+        {"sample_id": table["sample_id"].astype(str).to_numpy(), "label": labels, "probability": probability.round(4)}
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.to_csv(out, index=False)
+    typer.echo(f"{len(result)} samples classified -> {out}")
