@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from agrisense.errors import (
-    AgrisenseError,
-    ImageryUnavailable,
-    InvalidInput,
-    ModelUnavailable,
-    NotFound,
-    PolicyError,
-    WeatherUnavailable,
-)
+from agrisense.commands.errors import EXIT_CODES, friendly
+
+__all__ = ["EXIT_CODES", "app"]
 
 app = typer.Typer(help="agrisense: satellite-verified seasonal credit for farmers.", no_args_is_help=True)
 sample_app = typer.Typer(help="The embedded sample county (synthetic).", no_args_is_help=True)
@@ -28,41 +20,13 @@ train_app = typer.Typer(help="Train models.", no_args_is_help=True)
 app.add_typer(sample_app, name="sample")
 app.add_typer(train_app, name="train")
 
-err = Console(stderr=True)
+_friendly = friendly
 
 
 def _console() -> Console:
     """A console wide enough for offer tables when output goes to a file or a pipe."""
     console = Console()
     return console if console.is_terminal else Console(width=160)
-
-EXIT_CODES: dict[type[AgrisenseError], int] = {
-    InvalidInput: 2,
-    NotFound: 3,
-    ImageryUnavailable: 4,
-    ModelUnavailable: 5,
-    PolicyError: 6,
-    WeatherUnavailable: 7,
-    AgrisenseError: 1,
-}
-"""One table from error class to exit status (the API has the same table for HTTP statuses)."""
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _friendly(fn: F) -> F:
-    """Show an ``AgrisenseError`` as a one-line message and exit with its code, never a traceback."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except AgrisenseError as exc:
-            code = next(c for cls, c in EXIT_CODES.items() if isinstance(exc, cls))
-            err.print(f"[bold red]error:[/] {exc}")
-            raise typer.Exit(code) from exc
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _settings(region: Path | None, catalog: str | None = None, workers: int | None = None):  # type: ignore[no-untyped-def]

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from agrisense.commands.credit import _friendly
+from agrisense.commands.errors import friendly as _friendly
 
 MODELS: dict[str, tuple[str, ...]] = {
     "trend": (),

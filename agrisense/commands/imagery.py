@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from agrisense.commands.errors import exit_code
 from agrisense.errors import AgrisenseError, InvalidInput
 from agrisense.geo.plots import PlotError, read_plots
 from agrisense.imagery.composite import period_starts
@@ -45,12 +46,6 @@ def _invalid_rows(errors: list[PlotError], starts: pd.DatetimeIndex) -> pd.DataF
         for start in starts
     ]
     return pd.DataFrame(rows)
-
-
-def _exit_code(exc: AgrisenseError) -> int:
-    from agrisense.cli import EXIT_CODES  # imported late: agrisense.cli imports this module
-
-    return next(code for cls, code in EXIT_CODES.items() if isinstance(exc, cls))
 
 
 @imagery_app.command("timeseries")
@@ -108,7 +103,7 @@ def timeseries(
         table.to_parquet(out, index=False)
     except AgrisenseError as exc:
         _err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(_exit_code(exc)) from exc
+        raise typer.Exit(exit_code(exc)) from exc
     counts = table["status"].value_counts().to_dict() if len(table) else {}
     _err.print(
         f"wrote {len(table)} rows ({len(good)} plots x {len(starts)} periods"

@@ -6,29 +6,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import pandas as pd
 import typer
 
+from agrisense.commands.errors import friendly as _friendly
 from agrisense.errors import InvalidInput, NotFound
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _friendly(fn: F) -> F:
-    """The CLI's error style (``agrisense.cli._friendly``), imported when the command runs (no import cycle)."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from agrisense.cli import _friendly as friendly
-
-        return friendly(fn)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def read_sample_table(path: Path) -> pd.DataFrame:
