@@ -7,7 +7,6 @@ independent, so they run as tasks on a Dask cluster (a LocalCluster by default, 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -24,7 +23,8 @@ from shapely.geometry.base import BaseGeometry
 from agrisense.errors import AgrisenseError, ImageryUnavailable
 from agrisense.evidence import PlotEvidence
 from agrisense.geo.plots import Plot
-from agrisense.imagery.cache import TileKey, build_composites_cached, tile_for_bounds
+from agrisense.imagery.cache import TileKey, build_composites_cached
+from agrisense.imagery.plot_series import group_plots_by_tile
 from agrisense.imagery.zonal import plot_coverage
 from agrisense.ml.features import stack_features
 from agrisense.ml.inference import aggregate_plot, predict_probabilities
@@ -36,17 +36,28 @@ MIN_CLEAR_PERIODS = 3
 
 @dataclass(frozen=True)
 class TileJob:
-    """One tile: its grid (UTM, 10 m) and the plots (UTM geometries as WKB) scored in it."""
+    """One imagery-cache tile and the plots (UTM geometries as WKB) scored in it."""
 
-    tile_id: str
-    crs: str
-    bbox: tuple[float, float, float, float]
+    tile: TileKey
     resolution: float
     plot_ids: tuple[str, ...]
     plot_wkb: tuple[bytes, ...]
 
+    @property
+    def tile_id(self) -> str:
+        return self.tile.name
+
+    @property
+    def crs(self) -> str:
+        return f"EPSG:{self.tile.epsg}"
+
     def geobox(self) -> GeoBox:
-        return GeoBox.from_bbox(self.bbox, crs=self.crs, resolution=self.resolution)
+        return self.tile.geobox(self.resolution)
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]:
+        left, bottom, right, top = self.geobox().boundingbox
+        return (float(left), float(bottom), float(right), float(top))
 
 
 @dataclass(frozen=True)
@@ -68,33 +79,24 @@ def plan_tiles(plots: Sequence[Plot], *, resolution: float = 10.0) -> list[TileJ
     """Group plots into the fixed imagery-cache tiles (2.56 km, UTM-aligned, padded) they fall in.
 
     The grid does not depend on which plots are present, so a later plot in an already-seen area reuses the
-    cached composites of its tile. Deterministic order.
+    cached composites of its tile. Deterministic order (the imagery layer's own grouping).
     """
     import geopandas as gpd
 
-    groups: dict[TileKey, list[tuple[str, BaseGeometry]]] = defaultdict(list)
-    by_zone: dict[int, list[Plot]] = defaultdict(list)
-    for plot in plots:
-        by_zone[plot.utm_epsg].append(plot)
-    for epsg, zone_plots in sorted(by_zone.items()):
-        series = gpd.GeoSeries([p.geometry for p in zone_plots], crs="EPSG:4326").to_crs(epsg)
-        for plot, geom in zip(zone_plots, series, strict=True):
-            groups[tile_for_bounds(geom.bounds, epsg)].append((plot.plot_id, geom))
-    jobs = []
-    for key in sorted(groups, key=lambda k: k.name):
-        members = groups[key]
-        geobox = key.geobox(resolution)
-        jobs.append(
-            TileJob(
-                tile_id=key.name,
-                crs=f"EPSG:{key.epsg}",
-                bbox=tuple(float(v) for v in geobox.boundingbox),  # type: ignore[arg-type]
-                resolution=resolution,
-                plot_ids=tuple(pid for pid, _ in members),
-                plot_wkb=tuple(to_wkb(g) for _, g in members),
-            )
+    if not plots:
+        return []
+    frame = gpd.GeoDataFrame(
+        {"plot_id": [p.plot_id for p in plots]}, geometry=[p.geometry for p in plots], crs="EPSG:4326"
+    )
+    return [
+        TileJob(
+            tile=group.tile,
+            resolution=resolution,
+            plot_ids=tuple(str(pid) for pid in group.plots["plot_id"]),
+            plot_wkb=tuple(to_wkb(g) for g in group.plots.geometry),
         )
-    return jobs
+        for group in group_plots_by_tile(frame)
+    ]
 
 
 @lru_cache(maxsize=2)
