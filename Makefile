@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMPS := .stamps
 REGION := data/sample_county
 
-.PHONY: demo test install data lint typecheck pytest train clean
+.PHONY: demo test install data lint typecheck pytest train clean system web serve dashboard rescore
 
 install: $(STAMPS)/venv
 
@@ -29,16 +29,37 @@ $(REGION)/region.json: | $(STAMPS)/venv
 demo: $(STAMPS)/venv data
 	$(VENV)/bin/agrisense demo --region $(REGION) --out out/demo
 
+# Debian packages for the browser and PostGIS tests (chromium, postgresql-15-postgis-3): installed when missing.
+system:
+	bash scripts/system-deps.sh
+
+# Front-end packages of the farmer app (Leaflet, Leaflet-Geoman) from npm, served locally: no CDN.
+web: app/web/node_modules/.stamp
+
+app/web/node_modules/.stamp: app/web/package.json app/web/package-lock.json
+	cd app/web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 lint: $(STAMPS)/venv
-	$(VENV)/bin/ruff check agrisense pipelines tests benchmarks
+	$(VENV)/bin/ruff check agrisense pipelines app tests benchmarks
 
 typecheck: $(STAMPS)/venv
 	$(VENV)/bin/mypy
 
-pytest: $(STAMPS)/venv
-	$(VENV)/bin/pytest -q
+# PostgreSQL + PostGIS and Chromium tests are required here (they fail instead of skipping when missing).
+pytest: $(STAMPS)/venv system web
+	AGRISENSE_TEST_POSTGRES_URL="$$(bash scripts/postgres.sh)" AGRISENSE_REQUIRE_POSTGRES=1 \
+	AGRISENSE_REQUIRE_BROWSER=1 $(VENV)/bin/pytest -q
 
 test: lint typecheck pytest
+
+# The API and the farmer app on the sample county: http://127.0.0.1:8000 (API docs at /docs).
+serve: $(STAMPS)/venv data web
+	$(VENV)/bin/agrisense serve --host 127.0.0.1 --port 8000
+
+# The analysts' dashboard (Streamlit) over the same database and service layer.
+dashboard: $(STAMPS)/venv data
+	$(VENV)/bin/streamlit run app/dashboard/Home.py --server.headless true
 
 train: $(STAMPS)/venv data
 	$(VENV)/bin/agrisense train cropland --region $(REGION) --out models/landcover_unet

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +43,29 @@ class Settings(BaseSettings):
     )
     dask_workers: int = Field(default=2, ge=1, description="Workers of the default Dask LocalCluster.")
     dask_scheduler: str | None = Field(default=None, description="Address of an existing Dask scheduler.")
+
+    # Service (API, farmer app, dashboard)
+    state_dir: Path = Field(
+        default=REPO_ROOT / "var",
+        description="Runtime state of the service: the SQLite database, the generated signing key, rescore runs.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL. Default: SQLite in state_dir; production: postgresql+psycopg://… with PostGIS.",
+    )
+    auth_secret: SecretStr | None = Field(
+        default=None,
+        description="Token signing key. Default: a random key generated once into state_dir/secret.key (mode 600).",
+    )
+    access_token_minutes: int = Field(default=60, ge=1, le=24 * 60, description="Lifetime of an access token.")
+    terms_version: str = Field(default="2026-11", description="Version of the consent terms farmers agree to.")
+    max_request_bytes: int = Field(default=2_000_000, ge=1024, description="Largest accepted request body.")
+    rate_limit_per_minute: int = Field(default=600, ge=1, description="Requests per minute per client address.")
+
+    @property
+    def database_url_or_default(self) -> str:
+        """The configured database URL, else the embedded SQLite file in state_dir."""
+        return self.database_url or f"sqlite:///{self.state_dir / 'agrisense.db'}"
 
     @property
     def catalog_source(self) -> str:

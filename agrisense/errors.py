@@ -37,3 +37,19 @@ class PolicyError(AgrisenseError):
 
 class WeatherUnavailable(AgrisenseError):
     """No usable daily weather for a place and period (service down, refused, incomplete or empty series)."""
+
+
+class AuthenticationFailed(AgrisenseError):
+    """Wrong phone number or password, or a missing / expired token; the message says to log in again."""
+
+
+class Forbidden(AgrisenseError):
+    """The actor's role may not do this (e.g. a farmer deciding an application)."""
+
+
+class Conflict(AgrisenseError):
+    """The request clashes with the current state (a duplicate submission, an offer already accepted)."""
+
+
+class RateLimited(AgrisenseError):
+    """Too many requests from one client in a short time; the message says when to try again."""

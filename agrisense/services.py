@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -65,13 +65,9 @@ def score_plots(
     on_tile: Callable[[TileResult], None] | None = None,
 ) -> ScoreRun:
     """Offers for validated plots (plus a referral entry for each invalid feature), in input order."""
-    from agrisense.agronomy.yields import yield_distribution
-    from agrisense.credit.engine import CreditEvidence, make_offer
-    from agrisense.ml.growth import condition_z
 
     settings = settings or get_settings()
     region = load_region(settings.region_dir)
-    crops, policy, curves = _reference(settings.reference_dir, settings.policy_file)
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
@@ -92,57 +88,7 @@ def score_plots(
     evidence = {e.plot_id: e for tile in tiles for e in tile.evidence}
 
     t1 = time.perf_counter()
-    overlaps = overlap_fractions(plots)
-    weather = {
-        crop: _weather_risk(region.weather, crop, settings.reference_dir, settings.policy_file) for crop in crops
-    }
-    model_versions = {"landcover": next((e.model_version for e in evidence.values() if e.model_version), "none")}
-    offers_by_id: dict[str, dict[str, Any]] = {}
-    for plot in plots:
-        ev = evidence[plot.plot_id]
-        seen = ev.crop if ev.imagery_ok else None
-        assessed = seen or plot.declared_crop  # the engine assesses the crop the satellite saw
-        cond = None
-        if ev.imagery_ok and ev.crop in curves:
-            cond = condition_z(ev.ndvi_by_month, curves[ev.crop]).z
-        ydist = None
-        if assessed in crops:
-            ydist = yield_distribution(
-                crops[assessed], condition_z=cond, weather=weather.get(assessed), seed=_seed(plot.plot_id)
-            )
-        credit_evidence = CreditEvidence(
-            plot_id=plot.plot_id,
-            farmer_id=plot.farmer_id or "unknown",
-            declared_crop=plot.declared_crop or ev.crop or "unknown",
-            # without clear imagery the model's output is no evidence: the engine refers the plot
-            crop=ev.crop if ev.imagery_ok else None,
-            crop_probability=(ev.crop_probability or 0.0) if ev.imagery_ok else 0.0,
-            area_ha=plot.area_ha,
-            declared_area_ha=plot.declared_area_ha,
-            cropland_fraction=ev.cropland_fraction or 0.0,
-            imagery_ok=ev.imagery_ok,
-            clear_fraction=ev.clear_fraction,
-            n_clear_periods=ev.n_clear_periods,
-            ndvi_condition_z=cond,
-            overlap_fraction=overlaps.get(plot.plot_id, 0.0),
-            existing_exposure=0.0,
-            evidence_season=region.season,
-            finance_season=region.season + 1,
-            model_versions=model_versions,
-        )
-        offer = make_offer(credit_evidence, crops=crops, weather=weather, policy=policy, yield_dist=ydist)
-        payload = offer.to_dict()
-        payload["imagery"] = {
-            "status": ev.status,
-            "reason": ev.reason,
-            "clear_fraction": round(ev.clear_fraction, 3),
-            "n_clear_months": ev.n_clear_periods,
-            "ndvi_by_month": {str(k): round(v, 3) for k, v in sorted(ev.ndvi_by_month.items())},
-            "class_probabilities": {k: round(v, 3) for k, v in ev.class_probabilities.items()},
-            "scenes": len(ev.scene_ids),
-        }
-        payload["geometry"] = json.loads(json.dumps(plot.geometry.__geo_interface__))
-        offers_by_id[plot.plot_id] = payload
+    offers_by_id = build_offers(plots, evidence, region=region, settings=settings)
     timings["credit_s"] = time.perf_counter() - t1
 
     ordered: list[dict[str, Any]] = []
@@ -160,6 +106,81 @@ def _seed(plot_id: str) -> int:
     import zlib
 
     return zlib.crc32(plot_id.encode("utf-8"))
+
+
+def build_offers(
+    plots: Sequence[Plot],
+    evidence: Mapping[str, PlotEvidence],
+    *,
+    region: Region,
+    settings: Settings,
+    overlaps: Mapping[str, float] | None = None,
+    existing_exposure: Mapping[str, float] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Offers (JSON-ready, by plot id) from imagery + model evidence: condition, yield, weather risk, credit engine.
+
+    ``overlaps`` defaults to the overlap among ``plots`` themselves; a service with a database passes the overlap with
+    every other farmer's plots. ``existing_exposure`` is the farmer's outstanding credit by ``farmer_id``.
+    """
+    from agrisense.agronomy.yields import yield_distribution
+    from agrisense.credit.engine import CreditEvidence, make_offer
+    from agrisense.ml.growth import condition_z
+
+    crops, policy, curves = _reference(settings.reference_dir, settings.policy_file)
+    overlaps = overlap_fractions(plots) if overlaps is None else overlaps
+    exposure = existing_exposure or {}
+    weather = {
+        crop: _weather_risk(region.weather, crop, settings.reference_dir, settings.policy_file) for crop in crops
+    }
+    model_versions = {"landcover": next((e.model_version for e in evidence.values() if e.model_version), "none")}
+    offers_by_id: dict[str, dict[str, Any]] = {}
+    for plot in plots:
+        ev = evidence[plot.plot_id]
+        seen = ev.crop if ev.imagery_ok else None
+        assessed = seen or plot.declared_crop  # the engine assesses the crop the satellite saw
+        cond = None
+        if ev.imagery_ok and ev.crop in curves:
+            cond = condition_z(ev.ndvi_by_month, curves[ev.crop]).z
+        ydist = None
+        if assessed in crops:
+            ydist = yield_distribution(
+                crops[assessed], condition_z=cond, weather=weather.get(assessed), seed=_seed(plot.plot_id)
+            )
+        farmer_id = plot.farmer_id or "unknown"
+        credit_evidence = CreditEvidence(
+            plot_id=plot.plot_id,
+            farmer_id=farmer_id,
+            declared_crop=plot.declared_crop or ev.crop or "unknown",
+            # without clear imagery the model's output is no evidence: the engine refers the plot
+            crop=ev.crop if ev.imagery_ok else None,
+            crop_probability=(ev.crop_probability or 0.0) if ev.imagery_ok else 0.0,
+            area_ha=plot.area_ha,
+            declared_area_ha=plot.declared_area_ha,
+            cropland_fraction=ev.cropland_fraction or 0.0,
+            imagery_ok=ev.imagery_ok,
+            clear_fraction=ev.clear_fraction,
+            n_clear_periods=ev.n_clear_periods,
+            ndvi_condition_z=cond,
+            overlap_fraction=overlaps.get(plot.plot_id, 0.0),
+            existing_exposure=exposure.get(farmer_id, 0.0),
+            evidence_season=region.season,
+            finance_season=region.season + 1,
+            model_versions=model_versions,
+        )
+        offer = make_offer(credit_evidence, crops=crops, weather=weather, policy=policy, yield_dist=ydist)
+        payload = offer.to_dict()
+        payload["imagery"] = {
+            "status": ev.status,
+            "reason": ev.reason,
+            "clear_fraction": round(ev.clear_fraction, 3),
+            "n_clear_months": ev.n_clear_periods,
+            "ndvi_by_month": {str(k): round(v, 3) for k, v in sorted(ev.ndvi_by_month.items())},
+            "class_probabilities": {k: round(v, 3) for k, v in ev.class_probabilities.items()},
+            "scenes": len(ev.scene_ids),
+        }
+        payload["geometry"] = json.loads(json.dumps(plot.geometry.__geo_interface__))
+        offers_by_id[plot.plot_id] = payload
+    return offers_by_id
 
 
 def rejected_entry(error: PlotError, *, currency: str) -> dict[str, Any]:

@@ -15,6 +15,9 @@ from rich.console import Console
 
 from agrisense.errors import (
     AgrisenseError,
+    AuthenticationFailed,
+    Conflict,
+    Forbidden,
     ImageryUnavailable,
     InvalidInput,
     ModelUnavailable,
@@ -30,6 +33,9 @@ EXIT_CODES: dict[type[AgrisenseError], int] = {
     ModelUnavailable: 5,
     PolicyError: 6,
     WeatherUnavailable: 7,
+    AuthenticationFailed: 8,
+    Forbidden: 9,
+    Conflict: 10,
     AgrisenseError: 1,
 }
 """Most specific class first: the first matching entry wins."""

@@ -1,0 +1,87 @@
+"""Write a 2-D or 3-D array on a known grid as a Cloud-Optimized GeoTIFF (tiled, overviews, deflate)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.enums import ColorInterp
+from rasterio.shutil import copy as rio_copy
+
+from agrisense.errors import InvalidInput
+
+Colormap = Mapping[int, tuple[int, int, int, int]]
+
+
+def write_cog(
+    path: str | Path,
+    data: np.ndarray,
+    *,
+    transform: Affine,
+    crs: str,
+    nodata: float | int | None = None,
+    band_names: Sequence[str] | None = None,
+    colormap: Colormap | None = None,
+    class_names: Mapping[int, str] | None = None,
+    resampling: str = "nearest",
+) -> Path:
+    """Write ``data`` (``(H, W)`` or ``(bands, H, W)``) as a COG; returns the path.
+
+    Class maps should use ``uint8`` with a ``colormap`` and ``class_names`` (stored as band metadata so QGIS shows a
+    legend-ready palette) and ``resampling="nearest"``; continuous maps (probability, NDVI) ``float32`` with NaN or a
+    ``nodata`` value and ``resampling="average"`` for overviews. The file is written next to its destination and
+    renamed into place, so a reader never sees half a map.
+    """
+    arr = np.asarray(data)
+    if arr.ndim == 2:
+        arr = arr[np.newaxis]
+    if arr.ndim != 3 or arr.shape[1] == 0 or arr.shape[2] == 0:
+        raise InvalidInput(f"a map must be (H, W) or (bands, H, W) with non-empty sides, got shape {data.shape}")
+    if band_names is not None and len(band_names) != arr.shape[0]:
+        raise InvalidInput(f"{len(band_names)} band names for {arr.shape[0]} bands")
+    if colormap is not None and (arr.shape[0] != 1 or arr.dtype != np.uint8):
+        raise InvalidInput("a colormap needs a single-band uint8 class map")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.tif")
+    block = 256 if min(arr.shape[1:]) >= 256 else 128 if min(arr.shape[1:]) >= 128 else 16
+    profile = {
+        "driver": "COG",
+        "height": arr.shape[1],
+        "width": arr.shape[2],
+        "count": arr.shape[0],
+        "dtype": arr.dtype.name,
+        "crs": crs,
+        "transform": transform,
+        "nodata": nodata,
+        "compress": "deflate",
+        "predictor": 2 if np.issubdtype(arr.dtype, np.integer) else 3,
+        "blocksize": block,
+        "overview_resampling": resampling,
+    }
+    try:
+        # The COG driver builds overviews and the tiled layout from an in-memory copy, then writes once.
+        with rasterio.MemoryFile() as mem:
+            gtiff = {k: v for k, v in profile.items() if k not in ("blocksize", "overview_resampling", "predictor")}
+            cog_options = {
+                k: profile[k] for k in ("driver", "compress", "predictor", "blocksize", "overview_resampling")
+            }
+            with mem.open(**{**gtiff, "driver": "GTiff"}) as dst:
+                dst.write(arr)
+                for i, name in enumerate(band_names or [], start=1):
+                    dst.set_band_description(i, name)
+                if colormap is not None:
+                    dst.write_colormap(1, dict(colormap))
+                    dst.colorinterp = [ColorInterp.palette]
+                if class_names:
+                    dst.update_tags(1, **{f"class_{k}": v for k, v in class_names.items()})
+            with mem.open() as src:
+                rio_copy(src, tmp, **cog_options)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
