@@ -130,7 +130,7 @@ def _register_area_commands() -> None:
     from agrisense.commands.agronomy import calibrate_yield_command
     from agrisense.commands.credit import quote_command, stress_command
     from agrisense.commands.imagery import imagery_app
-    from agrisense.commands.models import classify_samples_command, train_croptype_command
+    from agrisense.commands.models import classify_samples_command, evaluate_command, train_croptype_command
 
     app.command("quote")(quote_command)
     app.command("stress")(stress_command)
@@ -138,6 +138,7 @@ def _register_area_commands() -> None:
     app.add_typer(imagery_app, name="imagery")
     train_app.command("crop-type")(train_croptype_command)
     app.command("classify-samples")(classify_samples_command)
+    app.command("evaluate")(evaluate_command)
 
 
 _register_area_commands()

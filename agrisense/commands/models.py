@@ -1,7 +1,8 @@
-"""``agrisense train crop-type`` and ``agrisense classify-samples``: the crop-type classifier on sample tables.
+"""``agrisense train crop-type``, ``agrisense classify-samples`` (crop-type classifier on sample tables) and
+``agrisense evaluate`` (any model against truth).
 
 ``agrisense.cli`` registers them: ``train_app.command("crop-type")(train_croptype_command)`` and
-``app.command("classify-samples")(classify_samples_command)``.
+``app.command("classify-samples")(classify_samples_command)`` and ``app.command("evaluate")(evaluate_command)``.
 """
 
 from __future__ import annotations
@@ -73,3 +74,35 @@ def classify_samples_command(
     out.parent.mkdir(parents=True, exist_ok=True)
     result.to_csv(out, index=False)
     typer.echo(f"{len(result)} samples classified -> {out}")
+
+
+@_friendly
+def evaluate_command(
+    model: Annotated[Path, typer.Option(help="Model bundle folder (landcover U-Net, or crop-type with --samples).")],
+    out: Annotated[Path, typer.Option(help="Output folder: metrics.json, confusion_matrix.png, map COGs.")],
+    region: Annotated[
+        Path | None, typer.Option(help="Region folder with truth/landcover.tif and truth/fields.parquet.")
+    ] = None,
+    samples: Annotated[
+        Path | None, typer.Option(help="Labelled wide sample table (.parquet) for a crop-type model.")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    maps: Annotated[bool, typer.Option(help="Also write crop class / probability / cropland COGs.")] = True,
+) -> None:
+    """Evaluate a model against truth: OA, macro-F1, per-class F1/IoU, ECE before/after temperature, per block."""
+    from agrisense.ml.region_eval import evaluate_region, evaluate_sample_table
+
+    if (region is None) == (samples is None):
+        raise InvalidInput("pass exactly one of --region (landcover U-Net) or --samples (crop-type model)")
+    if region is not None:
+        result = evaluate_region(model, region, out, device=device, write_maps=maps, log=typer.echo)
+    elif samples is not None:
+        result = evaluate_sample_table(model, read_sample_table(samples), out, device=device)
+    cal = result["calibration"]
+    typer.echo(
+        f"{result.get('scope')}: OA {result['overall_accuracy']:.3f}  macro-F1 {result['macro_f1']:.3f}  "
+        f"ECE {cal['ece_before']:.3f} -> {cal['ece_after']:.3f} (T {result['temperature']:.2f})"
+    )
+    if result.get("field_accuracy") is not None:
+        typer.echo(f"per-field crop accuracy {result['field_accuracy']:.3f} over {result['n_fields']} fields")
+    typer.echo(f"metrics -> {out / 'metrics.json'}")

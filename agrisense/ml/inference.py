@@ -45,6 +45,14 @@ def predict_logits(
     model: LoadedModel, features: np.ndarray, *, tile: int = 256, overlap: int = 32, batch_size: int = 4
 ) -> np.ndarray:
     """Blended logits ``(K, H, W)`` float32 for raw (unstandardised) ``features`` ``(C, H, W)``."""
+    out = _blend(model, features, tile, overlap, batch_size)
+    return out.cpu().numpy() if isinstance(out, torch.Tensor) else out
+
+
+def _blend(
+    model: LoadedModel, features: np.ndarray, tile: int, overlap: int, batch_size: int
+) -> np.ndarray | torch.Tensor:
+    """Blended logits: a NumPy array on CPU, a tensor on the model's device for CUDA."""
     bundle = model.bundle
     if features.ndim != 3 or features.shape[0] != bundle.in_channels:
         raise InvalidInput(
@@ -59,15 +67,16 @@ def predict_logits(
             f"tile must be a positive multiple of {stride}, 0 <= overlap < tile and batch_size >= 1; "
             f"got tile={tile}, overlap={overlap}, batch_size={batch_size}"
         )
-    x = standardise(features, bundle.channel_mean, bundle.channel_std)
-    _, height, width = x.shape
+    _, height, width = features.shape
     margin = overlap // 2
     tile_h = min(tile, _round_up(height + 2 * margin, stride))
     tile_w = min(tile, _round_up(width + 2 * margin, stride))
     pad_h = max(height + 2 * margin, tile_h) - height - margin
     pad_w = max(width + 2 * margin, tile_w) - width - margin
+    if model.device.type == "cuda":
+        return _blend_on_device(model, features, margin, (pad_h, pad_w), (tile_h, tile_w), overlap, batch_size)
     x = np.pad(
-        x,
+        standardise(features, bundle.channel_mean, bundle.channel_std),
         ((0, 0), (margin, pad_h), (margin, pad_w)),
         mode="symmetric" if min(height, width) < 2 else "reflect",
     )
@@ -91,7 +100,10 @@ def predict_probabilities(
     model: LoadedModel, features: np.ndarray, *, tile: int = 256, overlap: int = 32, batch_size: int = 4
 ) -> np.ndarray:
     """Calibrated class probabilities ``(K, H, W)`` float32: ``softmax(blended logits / temperature)``."""
-    logits = predict_logits(model, features, tile=tile, overlap=overlap, batch_size=batch_size)
+    logits = _blend(model, features, tile, overlap, batch_size)
+    if isinstance(logits, torch.Tensor):  # CUDA: softmax on the device, one download
+        with torch.inference_mode():
+            return torch.softmax(logits / model.bundle.temperature, dim=0).cpu().numpy()
     return scaled_softmax(logits, model.bundle.temperature, axis=0)
 
 
@@ -165,6 +177,55 @@ def _run_batches(
             rows = [r for r, _ in batch]
             cols = [c for _, c in batch]
             yield (rows, cols), logits.float().cpu().numpy()
+
+
+def _blend_on_device(
+    model: LoadedModel,
+    features: np.ndarray,
+    margin: int,
+    pads: tuple[int, int],
+    size: tuple[int, int],
+    overlap: int,
+    batch_size: int,
+) -> torch.Tensor:
+    """CUDA path: the raw features go to the GPU once; standardising, padding, cutting tiles, the bf16 forward and
+    the blend all run there, so the host neither copies tiles nor accumulates; returns (K, H, W) logits there."""
+    bundle, device = model.bundle, model.device
+    _, height, width = features.shape
+    (pad_h, pad_w), (th, tw) = pads, size
+    with torch.inference_mode():
+        if min(height, width) < 2 or max(margin, pad_h) >= height or max(margin, pad_w) >= width:
+            # torch's reflect padding needs pads smaller than the image: tiny inputs take NumPy's symmetric pad
+            host = np.pad(
+                standardise(features, bundle.channel_mean, bundle.channel_std),
+                ((0, 0), (margin, pad_h), (margin, pad_w)),
+                mode="symmetric" if min(height, width) < 2 else "reflect",
+            )
+            x = torch.from_numpy(host).to(device)
+        else:
+            raw = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)).to(device)
+            mean = torch.tensor(bundle.channel_mean, dtype=torch.float32, device=device)[:, None, None]
+            std = torch.tensor(bundle.channel_std, dtype=torch.float32, device=device)[:, None, None]
+            x = torch.nan_to_num((raw - mean) / torch.where(std > 0, std, torch.ones_like(std)), 0.0, 0.0, 0.0)
+            del raw
+            x = torch.nn.functional.pad(x[None], (margin, pad_w, margin, pad_h), mode="reflect")[0]
+        windows = [(r, c) for r in _starts(x.shape[1], th, overlap) for c in _starts(x.shape[2], tw, overlap)]
+        ramp = torch.from_numpy(np.outer(_ramp(th, overlap), _ramp(tw, overlap)).astype(np.float32)).to(device)
+        acc = torch.zeros((len(bundle.classes), *x.shape[1:]), dtype=torch.float32, device=device)
+        norm = torch.zeros(x.shape[1:], dtype=torch.float32, device=device)
+        for i in range(0, len(windows), batch_size):
+            batch = windows[i : i + batch_size]
+            inputs = torch.stack([x[:, r : r + th, c : c + tw] for r, c in batch])
+            with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+                logits = model.module(inputs).float()
+            for (r, c), tile_logits in zip(batch, logits, strict=True):
+                acc[:, r : r + th, c : c + tw] += tile_logits * ramp
+                norm[r : r + th, c : c + tw] += ramp
+        out = (
+            acc[:, margin : margin + height, margin : margin + width]
+            / norm[margin : margin + height, margin : margin + width]
+        )
+        return out
 
 
 def _starts(length: int, tile: int, overlap: int) -> list[int]:

@@ -1,0 +1,150 @@
+"""``agrisense evaluate``: score a model on a region with truth or on a labelled sample table, write the results.
+
+Outputs in ``out_dir``: ``metrics.json``, ``confusion_matrix.png`` and, for a region, the map COGs of
+``agrisense.ml.maps`` (crop class, probability, cropland) so the errors can be looked at in QGIS.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from agrisense.errors import InvalidInput
+from agrisense.ml.calibration import scaled_softmax
+from agrisense.ml.evaluation import EvaluationResult, evaluate_pixels, evaluate_samples, scoring_mask
+from agrisense.ml.features import stack_features
+from agrisense.ml.inference import predict_logits
+from agrisense.ml.maps import class_layers, write_class_maps
+from agrisense.ml.metrics import plot_confusion_matrix
+from agrisense.ml.registry import load_model
+from agrisense.ml.training.evaluate import field_accuracy
+from agrisense.ml.training.region import load_composites, read_region_meta, read_truth
+
+
+def trained_on_region(trained_on: dict[str, Any], meta: dict[str, Any]) -> bool:
+    """Whether the bundle's training facts name this region (same name, seed and generator)."""
+    return all(trained_on.get(a) == meta.get(b) for a, b in (("region", "name"), ("region_seed", "seed"))) and (
+        trained_on.get("generator_version") == meta.get("generator_version")
+    )
+
+
+def evaluate_region(
+    model_dir: Path,
+    region_dir: Path,
+    out_dir: Path,
+    *,
+    device: str = "auto",
+    write_maps: bool = True,
+    batch_size: int = 4,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Evaluate the land-cover bundle in ``model_dir`` on ``region_dir`` (truth/landcover.tif, truth/fields.parquet)."""
+    import rasterio
+
+    start = time.perf_counter()
+    model_dir, region_dir, out_dir = Path(model_dir), Path(region_dir), Path(out_dir)
+    model = load_model(model_dir.parent, model_dir.name, device=device)
+    bundle = model.bundle
+    meta = read_region_meta(region_dir)
+    composites = load_composites(region_dir, meta, log=log)
+    features = stack_features(composites, bands=bundle.bands, indices=bundle.indices, months=bundle.months)
+    del composites
+    truth = read_truth(region_dir, meta, features.shape[1:])
+    if truth.classes != bundle.classes:
+        raise InvalidInput(
+            f"the region's classes {truth.classes} differ from the model's {bundle.classes}; "
+            "evaluate on a region with the same crops (region.json 'crops')"
+        )
+    t0 = time.perf_counter()
+    logits = predict_logits(model, features, batch_size=batch_size)
+    inference_s = time.perf_counter() - t0
+    trained_here = trained_on_region(bundle.trained_on, meta)
+    seed = int(bundle.trained_on.get("training_seed", 0))
+    mask, scope = scoring_mask(
+        truth.labels, len(bundle.classes), trained_here=trained_here, split_seed=seed, field_ids=truth.field_ids
+    )
+    log(f"scoring {int(mask.sum())} pixels: {scope}")
+    result = evaluate_pixels(logits, truth.labels, mask, bundle.classes, bundle.temperature, scope=scope)
+    probs = scaled_softmax(logits, bundle.temperature, axis=0)
+    accuracy, n_fields, field_confusion = field_accuracy(
+        probs, np.where(mask, truth.field_ids, 0), truth.field_classes, bundle.classes, bundle.version
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    maps: dict[str, str] = {}
+    if write_maps:
+        with rasterio.open(region_dir / "truth" / "landcover.tif") as src:
+            transform = src.transform
+        written = write_class_maps(class_layers(probs, bundle.classes), out_dir, transform=transform, crs=meta["crs"])
+        maps = {k: str(v) for k, v in written.items()}
+    payload = {
+        "model": {"name": bundle.name, "version": bundle.version, "dir": str(model_dir)},
+        "region": {"name": meta.get("name"), "dir": str(region_dir), "shape": list(features.shape[1:])},
+        "trained_on_this_region": trained_here,
+        **_with_fields(result, accuracy, n_fields, field_confusion),
+        "maps": maps,
+        "timing_s": {"inference": round(inference_s, 1), "total": round(time.perf_counter() - start, 1)},
+        "device": str(model.device),
+    }
+    return _write(payload, result, out_dir, f"{bundle.name} {bundle.version} on {meta.get('name')}")
+
+
+def evaluate_sample_table(
+    model_dir: Path, samples: pd.DataFrame, out_dir: Path, *, device: str = "auto"
+) -> dict[str, Any]:
+    """Evaluate a crop-type bundle (``agrisense.ml.croptype``) on a labelled sample table; per-region blocks."""
+    from agrisense.ml.croptype import harmonise_labels
+    from agrisense.ml.croptype import load_model as load_croptype
+
+    if "label" not in samples.columns:
+        raise InvalidInput("the sample table needs a 'label' column with the true crop of each sample")
+    classifier = load_croptype(Path(model_dir))
+    probs = classifier.predict_proba(samples, device=device)
+    labels = harmonise_labels(samples["label"]).tolist()
+    result = evaluate_samples(probs, labels, classifier.classes, classifier.temperature)
+    blocks = []
+    if "region" in samples.columns:
+        for region in sorted(samples["region"].astype(str).unique()):
+            rows = (samples["region"].astype(str) == region).to_numpy()
+            if not any(label in classifier.classes for label, ok in zip(labels, rows, strict=True) if ok):
+                continue
+            sub = evaluate_samples(
+                probs[rows], [lab for lab, ok in zip(labels, rows, strict=True) if ok], classifier.classes, 1.0
+            )
+            blocks.append(
+                {
+                    "region": region,
+                    "n_samples": sub.report.n_pixels,
+                    "overall_accuracy": round(sub.report.overall_accuracy, 4),
+                    "macro_f1": round(sub.report.macro_f1, 4),
+                }
+            )
+    payload = {
+        "model": {"dir": str(model_dir), "kind": "croptype"},
+        **result.to_json(),
+        "blocks": blocks,
+        "device": device,
+    }
+    payload.pop("n_pixels", None)
+    payload["n_samples"] = result.report.n_pixels
+    return _write(payload, result, Path(out_dir), f"crop type on {result.scope}")
+
+
+def _with_fields(result: EvaluationResult, accuracy: float, n_fields: int, confusion: np.ndarray) -> dict[str, Any]:
+    out = result.to_json()
+    out["field_accuracy"] = None if not n_fields else round(accuracy, 4)
+    out["n_fields"] = n_fields
+    out["field_confusion"] = confusion.tolist()
+    return out
+
+
+def _write(payload: dict[str, Any], result: EvaluationResult, out_dir: Path, title: str) -> dict[str, Any]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plot_confusion_matrix(result.report.confusion, result.report.classes, out_dir / "confusion_matrix.png", title)
+    (out_dir / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n")
+    return payload
