@@ -130,6 +130,7 @@ def _register_area_commands() -> None:
     from agrisense.commands.agronomy import calibrate_yield_command
     from agrisense.commands.credit import quote_command, stress_command
     from agrisense.commands.imagery import imagery_app
+    from agrisense.commands.rescore import rescore_command
     from agrisense.commands.models import classify_samples_command, evaluate_command, train_croptype_command
 
     app.command("quote")(quote_command)
@@ -139,6 +140,7 @@ def _register_area_commands() -> None:
     train_app.command("crop-type")(train_croptype_command)
     app.command("classify-samples")(classify_samples_command)
     app.command("evaluate")(evaluate_command)
+    app.command("rescore")(rescore_command)
 
 
 _register_area_commands()

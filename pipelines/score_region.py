@@ -7,6 +7,10 @@ independent, so they run as tasks on a Dask cluster (a LocalCluster by default, 
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -23,11 +27,12 @@ from shapely.geometry.base import BaseGeometry
 from agrisense.errors import AgrisenseError, ImageryUnavailable
 from agrisense.evidence import PlotEvidence
 from agrisense.geo.plots import Plot
-from agrisense.imagery.cache import TileKey, build_composites_cached
+from agrisense.imagery.cache import TileKey, build_composites_keyed
 from agrisense.imagery.plot_series import group_plots_by_tile
 from agrisense.imagery.zonal import plot_coverage
 from agrisense.ml.features import stack_features
 from agrisense.ml.inference import aggregate_plot, predict_probabilities
+from agrisense.ml.maps import class_layers
 
 MIN_PLOT_CLEAR = 0.5
 """A period counts as clear for a plot when at least this share of its pixels had a clear composite value."""
@@ -73,6 +78,8 @@ class TileResult:
     classes: tuple[str, ...] = ()
     scenes_used: int = 0
     scenes_failed: tuple[str, ...] = field(default_factory=tuple)
+    probability: np.ndarray | None = None  # (H, W) float32 probability of the mapped class (``maps=True``)
+    ndvi: np.ndarray | None = None  # (H, W) float32 latest clear NDVI per pixel (``maps=True``)
 
 
 def plan_tiles(plots: Sequence[Plot], *, resolution: float = 10.0) -> list[TileJob]:
@@ -116,20 +123,29 @@ def score_tile(
     cache_dir: str,
     device: str = "auto",
     scheduler: str = "threads",
+    maps: bool = False,
 ) -> TileResult:
-    """Imagery, model and per-plot aggregation for one tile (pure apart from imagery reads and model loading)."""
+    """Imagery, model and per-plot aggregation for one tile (pure apart from imagery reads and model loading).
+
+    ``maps=True`` also returns the probability of the mapped class and the latest clear NDVI per pixel."""
     geobox = job.geobox()
     try:
         with dask.config.set(scheduler=scheduler):
-            result = build_composites_cached(catalog, geobox, start, end, cache_dir=Path(cache_dir))
+            result, entry = build_composites_keyed(catalog, geobox, start, end, cache_dir=Path(cache_dir))
     except ImageryUnavailable as exc:
         missing = tuple(PlotEvidence(pid, "no_clear_imagery", str(exc)) for pid in job.plot_ids)
         return TileResult(job.tile_id, missing, job.crs, job.bbox)
     comp = result.composites
     model = _model(models_dir, device)
     bundle = model.bundle
-    features = stack_features(comp, bands=bundle.bands, indices=bundle.indices, months=bundle.months)
-    probs = predict_probabilities(model, features)
+    probs = cached_probabilities(
+        entry,
+        model_fingerprint(bundle.to_json()),
+        Path(cache_dir) / "probabilities",
+        lambda: predict_probabilities(
+            model, stack_features(comp, bands=bundle.bands, indices=bundle.indices, months=bundle.months)
+        ),
+    )
     tile_view = _TileView(
         geobox=geobox,
         ndvi=comp["ndvi"].values,
@@ -142,17 +158,58 @@ def score_tile(
     evidence = tuple(
         plot_evidence(pid, from_wkb(wkb), tile_view) for pid, wkb in zip(job.plot_ids, job.plot_wkb, strict=True)
     )
+    layers = class_layers(probs, bundle.classes) if maps else None
     return TileResult(
         job.tile_id,
         evidence,
         job.crs,
         job.bbox,
         _true_colour(comp),
-        np.argmax(probs, axis=0).astype(np.uint8),
+        layers.crop_class if layers else np.argmax(probs, axis=0).astype(np.uint8),
         tuple(bundle.classes),
         len(tile_view.scene_ids),
         tuple(s.id for s in result.scenes if s.failed),
+        layers.probability if layers else None,
+        latest_clear(comp["ndvi"].values) if maps else None,
     )
+
+
+def latest_clear(stack: np.ndarray) -> np.ndarray:
+    """Per pixel, the value of the last period with a finite value ``(T, H, W) -> (H, W)``; NaN if none."""
+    out = np.full(stack.shape[1:], np.nan, dtype=np.float32)
+    for layer in stack:
+        ok = np.isfinite(layer)
+        out[ok] = layer[ok]
+    return out
+
+
+def model_fingerprint(bundle_json: dict[str, object]) -> str:
+    """Hex digest of a model bundle's description (name, version, classes, normalisation, temperature…)."""
+    return hashlib.sha256(json.dumps(bundle_json, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def cached_probabilities(
+    composites_id: str, model_id: str, cache_dir: Path, compute: Callable[[], np.ndarray]
+) -> np.ndarray:
+    """The model's class probabilities ``(K, H, W)`` of a tile, from ``cache_dir`` when the same composites
+    (``composites_id`` from :func:`~agrisense.imagery.cache.build_composites_keyed`) went through the same model
+    before, else ``compute()`` stored atomically (``.npy``). A new plot in a scored tile then needs only zonal
+    statistics."""
+    path = cache_dir / f"{hashlib.sha256(f'{composites_id}|{model_id}'.encode()).hexdigest()[:32]}.npy"
+    if path.is_file():
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError):
+            pass  # unreadable entry: recompute and overwrite
+    probs = np.ascontiguousarray(compute(), dtype=np.float32)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp.npy")
+    try:
+        np.save(tmp, probs, allow_pickle=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return probs
 
 
 @dataclass(frozen=True)

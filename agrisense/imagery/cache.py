@@ -3,12 +3,17 @@ already seen needs no imagery reads.
 
 Tiles are a fixed grid per UTM zone: squares of ``TILE_SIZE_M`` aligned to the CRS origin, loaded with a
 ``TILE_PAD_M`` margin so plots near a tile edge still lie on the grid. Every plot in one tile shares one cache
-entry. An entry is keyed by the catalog identity, the exact geobox, the dates, the period, the bands, the
-loading parameters and :data:`CACHE_VERSION`; the key is computed without touching the catalog.
+entry. An entry is named by the catalog identity, the exact geobox, the dates, the period, the bands, the
+loading parameters and :data:`CACHE_VERSION`, and is valid only for the STAC items it was built from: every call
+runs the (cheap) catalog search for the tile and compares :func:`scene_fingerprint` of the hits (item ids and
+``updated``/``created`` timestamps) with the one stored in the entry. A new or reprocessed scene therefore rebuilds
+exactly the tiles it touches; a warm tile still reads no pixels. When the catalog cannot be reached, an existing
+entry is served as it is (logged), so a cached area keeps working offline.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -22,10 +27,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pystac
 import xarray as xr
 from odc.geo.geobox import GeoBox
 
-from agrisense.errors import InvalidInput
+from agrisense.errors import ImageryUnavailable, InvalidInput
 from agrisense.imagery.catalog import SceneSource, open_source
 from agrisense.imagery.indices import INDEX_NAMES, add_indices
 from agrisense.imagery.load import ALL_BANDS, DEFAULT_MIN_SCENE_CLEAR
@@ -39,6 +45,7 @@ CACHE_VERSION = "composites-v2"
 TILE_SIZE_M = 2560.0
 TILE_PAD_M = 320.0
 KEY_ATTR = "agrisense_cache_key"
+SCENES_ATTR = "agrisense_scene_fingerprint"
 _CHUNK_PX = 128
 
 
@@ -142,10 +149,50 @@ def cache_key(
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def _read(path: Path, key: str) -> CompositeResult | None:
+def scene_fingerprint(items: Sequence[pystac.Item]) -> str:
+    """Hex digest of the STAC items a search returned: ids and ``updated`` (else ``created``) timestamps, in any
+    order. A new, removed or reprocessed scene changes it."""
+    stamps = sorted(
+        (item.id, str(item.properties.get("updated") or item.properties.get("created") or "")) for item in items
+    )
+    return hashlib.sha256(json.dumps(stamps).encode()).hexdigest()[:32]
+
+
+def search_tile(
+    source: SceneSource, geobox: GeoBox, start: date, end: date, *, max_cloud: float | None = None
+) -> list[pystac.Item]:
+    """The catalog search that :func:`~agrisense.imagery.timeseries.build_composites` runs for ``geobox``
+    (metadata only, no pixel reads). ImageryUnavailable when no scene matches or the catalog is unreachable."""
+    bbox = geobox.geographic_extent.boundingbox
+    return source.search((bbox.left, bbox.bottom, bbox.right, bbox.top), start, end, max_cloud=max_cloud)
+
+
+class _Replay(SceneSource):
+    """A source that answers the one search already made with its items (no second catalog request)."""
+
+    def __init__(self, inner: SceneSource, items: list[pystac.Item], query: tuple[Any, ...]):
+        self.inner, self.items, self.query, self.collection = inner, items, query, inner.collection
+
+    @property
+    def identity(self) -> str:
+        return self.inner.identity
+
+    def search(
+        self, bbox_lonlat: tuple[float, float, float, float], start: date, end: date, max_cloud: float | None = None
+    ) -> list[pystac.Item]:
+        if (tuple(bbox_lonlat), start, end, max_cloud) == self.query:
+            return self.items
+        return self.inner.search(bbox_lonlat, start, end, max_cloud)
+
+
+def _read(path: Path, key: str, scenes: str | None) -> CompositeResult | None:
+    """The entry at ``path`` if it holds ``key`` and was built from ``scenes`` (None: any scenes)."""
     try:
         with xr.open_zarr(path, consolidated=False) as stored:
             if stored.attrs.get(KEY_ATTR) != key:
+                return None
+            if scenes is not None and stored.attrs.get(SCENES_ATTR) != scenes:
+                log.info("composite cache entry %s is stale: the catalog's scenes changed", path.name)
                 return None
             ds = stored.load()
     except (OSError, ValueError, KeyError) as exc:
@@ -153,13 +200,19 @@ def _read(path: Path, key: str) -> CompositeResult | None:
         return None
     records = records_from_json(ds.attrs.pop(SCENE_RECORDS_ATTR))
     ds.attrs.pop(KEY_ATTR)
+    ds.attrs.pop(SCENES_ATTR, None)
     return CompositeResult(composites=add_indices(ds), scenes=records)
 
 
-def _write(result: CompositeResult, path: Path, key: str) -> None:
+def _write(result: CompositeResult, path: Path, key: str, scenes: str) -> None:
     comp = result.composites
     ds = comp.drop_vars([n for n in INDEX_NAMES if n in comp])  # recomputed on read: bit-identical, smaller
-    ds.attrs = {**comp.attrs, KEY_ATTR: key, SCENE_RECORDS_ATTR: records_to_json(result.scenes)}
+    ds.attrs = {
+        **comp.attrs,
+        KEY_ATTR: key,
+        SCENES_ATTR: scenes,
+        SCENE_RECORDS_ATTR: records_to_json(result.scenes),
+    }
     chunks = {"period": -1, "y": _CHUNK_PX, "x": _CHUNK_PX}
     ds = ds.chunk({d: c for d, c in chunks.items() if d in ds.dims})
     for name in ds.variables:
@@ -168,12 +221,83 @@ def _write(result: CompositeResult, path: Path, key: str) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         ds.to_zarr(tmp, mode="w", consolidated=False)
+        if path.is_dir():  # a stale entry (older scenes): move it aside, then swap the new one in
+            old = path.with_name(f".{path.name}.{uuid.uuid4().hex}.old")
+            with contextlib.suppress(OSError):
+                os.replace(path, old)
+            shutil.rmtree(old, ignore_errors=True)
         os.replace(tmp, path)  # atomic; a concurrent writer of the same key wrote the same content
     except OSError:
         if not path.exists():
             raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def build_composites_keyed(
+    source: SceneSource | str,
+    geobox: GeoBox,
+    start: date,
+    end: date,
+    *,
+    cache_dir: str | Path,
+    period: str = "1MS",
+    bands: Sequence[str] = ALL_BANDS,
+    min_scene_clear: float = DEFAULT_MIN_SCENE_CLEAR,
+    max_cloud: float | None = None,
+    max_gap_periods: int = 1,
+    gdal_env: Mapping[str, Any] | None = None,
+) -> tuple[CompositeResult, str]:
+    """:func:`build_composites_cached` and the id of the cache entry's content (the entry key + the scene
+    fingerprint): equal ids mean identical composites, so derived products (model probabilities) can be cached
+    under it.
+
+    :func:`~agrisense.imagery.timeseries.build_composites`, served from ``cache_dir`` when an entry with
+    the same key was built from the same STAC items (one catalog search, no imagery read), else built and stored
+    (Zarr, one directory per key, written atomically). Use a tile geobox (:meth:`TileKey.geobox`) so nearby
+    plots share entries. When the catalog cannot be searched, an existing entry is served as it is."""
+    src = open_source(source) if isinstance(source, str) else source
+    key = cache_key(
+        src.identity,
+        geobox,
+        start,
+        end,
+        period=period,
+        bands=bands,
+        min_scene_clear=min_scene_clear,
+        max_cloud=max_cloud,
+        max_gap_periods=max_gap_periods,
+    )
+    path = Path(cache_dir) / f"{key}.zarr"
+    try:
+        items = search_tile(src, geobox, start, end, max_cloud=max_cloud)
+    except ImageryUnavailable:
+        offline = _read(path, key, None) if path.is_dir() else None
+        if offline is None:
+            raise
+        log.warning("catalog search failed for cached tile %s; serving the cached composites", path.name)
+        return offline, f"{key}-{_stored_scenes(path)}"
+    scenes = scene_fingerprint(items)
+    if path.is_dir():
+        cached = _read(path, key, scenes)
+        if cached is not None:
+            return cached, f"{key}-{scenes}"
+    bbox = geobox.geographic_extent.boundingbox
+    query = ((bbox.left, bbox.bottom, bbox.right, bbox.top), start, end, max_cloud)
+    result = build_composites(
+        _Replay(src, items, query),
+        geobox,
+        start,
+        end,
+        period=period,
+        bands=bands,
+        min_scene_clear=min_scene_clear,
+        max_cloud=max_cloud,
+        max_gap_periods=max_gap_periods,
+        gdal_env=gdal_env,
+    )
+    _write(result, path, key, scenes)
+    return result, f"{key}-{scenes}"
 
 
 def build_composites_cached(
@@ -191,32 +315,15 @@ def build_composites_cached(
     gdal_env: Mapping[str, Any] | None = None,
 ) -> CompositeResult:
     """:func:`~agrisense.imagery.timeseries.build_composites`, served from ``cache_dir`` when an entry with
-    the same key exists (no catalog request, no imagery read), else built and stored (Zarr, one directory per
-    key, written atomically). Use a tile geobox (:meth:`TileKey.geobox`) so nearby plots share entries.
-
-    The key does not see catalog changes at the same address: clear ``cache_dir`` after a catalog update."""
-    src = open_source(source) if isinstance(source, str) else source
-    key = cache_key(
-        src.identity,
+    the same key was built from the same STAC items (one catalog search, no imagery read), else built and stored
+    (Zarr, one directory per key, written atomically). Use a tile geobox (:meth:`TileKey.geobox`) so nearby
+    plots share entries. When the catalog cannot be searched, an existing entry is served as it is."""
+    result, _ = build_composites_keyed(
+        source,
         geobox,
         start,
         end,
-        period=period,
-        bands=bands,
-        min_scene_clear=min_scene_clear,
-        max_cloud=max_cloud,
-        max_gap_periods=max_gap_periods,
-    )
-    path = Path(cache_dir) / f"{key}.zarr"
-    if path.is_dir():
-        cached = _read(path, key)
-        if cached is not None:
-            return cached
-    result = build_composites(
-        src,
-        geobox,
-        start,
-        end,
+        cache_dir=cache_dir,
         period=period,
         bands=bands,
         min_scene_clear=min_scene_clear,
@@ -224,8 +331,15 @@ def build_composites_cached(
         max_gap_periods=max_gap_periods,
         gdal_env=gdal_env,
     )
-    _write(result, path, key)
     return result
+
+
+def _stored_scenes(path: Path) -> str:
+    try:
+        with xr.open_zarr(path, consolidated=False) as stored:
+            return str(stored.attrs.get(SCENES_ATTR, "unknown"))
+    except (OSError, ValueError, KeyError):
+        return "unknown"
 
 
 __all__ = [
@@ -234,6 +348,9 @@ __all__ = [
     "TILE_SIZE_M",
     "TileKey",
     "build_composites_cached",
+    "build_composites_keyed",
     "cache_key",
+    "scene_fingerprint",
+    "search_tile",
     "tile_for_bounds",
 ]

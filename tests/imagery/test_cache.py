@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from datetime import date
+import json
+from datetime import date, datetime
 from pathlib import Path
 
 import pystac
@@ -8,9 +9,20 @@ import pytest
 import xarray as xr
 from odc.geo.geobox import GeoBox
 
-from agrisense.errors import InvalidInput
-from agrisense.imagery.cache import TileKey, build_composites_cached, cache_key, tile_for_bounds
+import agrisense.imagery.cache as cache_module
+from agrisense.errors import ImageryUnavailable, InvalidInput
+from agrisense.imagery.cache import (
+    TileKey,
+    build_composites_cached,
+    cache_key,
+    scene_fingerprint,
+    search_tile,
+    tile_for_bounds,
+)
 from agrisense.imagery.catalog import SceneSource, open_source
+
+from .conftest import SCENES
+from .s2_fixture import SceneSpec, write_catalog
 
 START, END = date(2026, 3, 1), date(2026, 5, 31)
 
@@ -58,17 +70,105 @@ def test_key_changes_with_everything_that_changes_the_result(fixture_geobox: Geo
     assert len({key, *others}) == 6
 
 
-def test_warm_call_reads_nothing_and_returns_the_same(s2_catalog: Path, fixture_geobox: GeoBox, tmp_path: Path) -> None:
+@pytest.fixture
+def builds(monkeypatch: pytest.MonkeyPatch) -> list[GeoBox]:
+    """Geoboxes for which composites were computed from pixels (a cache miss)."""
+    seen: list[GeoBox] = []
+    real = cache_module.build_composites
+
+    def counting(source, geobox, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(geobox)
+        return real(source, geobox, *args, **kwargs)
+
+    monkeypatch.setattr(cache_module, "build_composites", counting)
+    return seen
+
+
+def test_warm_call_reads_no_pixels_and_returns_the_same(
+    s2_catalog: Path, fixture_geobox: GeoBox, tmp_path: Path, builds: list[GeoBox]
+) -> None:
     source = _Counting(open_source(str(s2_catalog)))
     cold = build_composites_cached(source, fixture_geobox, START, END, cache_dir=tmp_path)
+    assert source.searches == 1  # the build reuses the validity search, no second catalog request
     warm = build_composites_cached(source, fixture_geobox, START, END, cache_dir=tmp_path)
-    assert source.searches == 1
+    assert source.searches == 2 and len(builds) == 1  # warm: one metadata search, no pixel reads
     xr.testing.assert_identical(cold.composites, warm.composites)
     assert cold.scenes == warm.scenes and warm.composites.red.chunks is None
     for name in cold.composites.variables:
         assert warm.composites[name].dtype == cold.composites[name].dtype
     build_composites_cached(source, fixture_geobox, START, END, cache_dir=tmp_path, period="10D")
-    assert source.searches == 2  # another period is another entry
+    assert len(builds) == 2  # another period is another entry
+
+
+def test_fingerprint_sees_new_and_reprocessed_scenes(s2_catalog: Path, fixture_geobox: GeoBox) -> None:
+    items = search_tile(open_source(str(s2_catalog)), fixture_geobox, START, END)
+    base = scene_fingerprint(items)
+    assert base == scene_fingerprint(list(reversed(items)))  # order does not matter
+    assert base != scene_fingerprint(items[:-1])
+    bumped = [it.clone() for it in items]
+    bumped[0].properties["updated"] = "2027-01-01T00:00:00Z"
+    assert base != scene_fingerprint(bumped)
+
+
+def _left_only(catalog: Path, item_id: str, box: GeoBox) -> None:
+    """Shrink an item's footprint to ``box`` (a scene that covers only part of the area)."""
+    (path,) = catalog.parent.rglob(f"{item_id}.json")
+    item = json.loads(path.read_text())
+    b = box.geographic_extent.boundingbox
+    ring = [[b.left, b.bottom], [b.right, b.bottom], [b.right, b.top], [b.left, b.top], [b.left, b.bottom]]
+    item["geometry"], item["bbox"] = {"type": "Polygon", "coordinates": [ring]}, [b.left, b.bottom, b.right, b.top]
+    path.write_text(json.dumps(item))
+
+
+def test_new_scene_at_the_same_catalog_rebuilds_exactly_the_tiles_it_touches(
+    fixture_geobox: GeoBox, tmp_path: Path, builds: list[GeoBox]
+) -> None:
+    root, cache = tmp_path / "stac", tmp_path / "cache"
+    catalog = write_catalog(root, SCENES)
+    left, right = fixture_geobox[:, :24], fixture_geobox[:, 40:]
+    first = {
+        n: build_composites_cached(str(catalog), g, START, END, cache_dir=cache) for n, g in [("l", left), ("r", right)]
+    }
+    assert len(builds) == 2
+    new = SceneSpec(datetime(2026, 4, 25, 8))  # fills the cloudy April
+    write_catalog(root, [*SCENES, new])  # the same catalog address, one more item
+    _left_only(catalog, new.id, left)
+    again_right = build_composites_cached(str(catalog), right, START, END, cache_dir=cache)
+    assert len(builds) == 2  # the new scene does not touch the right tile: still warm
+    xr.testing.assert_identical(again_right.composites, first["r"].composites)
+    again_left = build_composites_cached(str(catalog), left, START, END, cache_dir=cache)
+    assert len(builds) == 3 and builds[-1] == left
+    assert new.id in {s.id for s in again_left.scenes} and new.id not in {s.id for s in first["l"].scenes}
+    april = again_left.composites["n_obs"].sel(period="2026-04-01").values
+    assert int(april.max()) == 1 and int(first["l"].composites["n_obs"].sel(period="2026-04-01").values.max()) == 0
+    build_composites_cached(str(catalog), left, START, END, cache_dir=cache)
+    assert len(builds) == 3  # and the rebuilt entry is warm again
+    assert len(list(cache.glob("*.zarr"))) == 2  # the stale entry was replaced, not kept beside
+
+
+class _Offline(SceneSource):
+    collection = "sentinel-2-l2a"
+
+    def __init__(self, identity: str):
+        self._identity = identity
+
+    @property
+    def identity(self) -> str:
+        return self._identity
+
+    def search(self, bbox_lonlat, start, end, max_cloud=None) -> list[pystac.Item]:  # type: ignore[no-untyped-def]
+        raise ImageryUnavailable("cannot read the STAC catalog (offline)")
+
+
+def test_unreachable_catalog_serves_a_cached_tile_and_fails_a_cold_one(
+    s2_catalog: Path, fixture_geobox: GeoBox, tmp_path: Path
+) -> None:
+    online = open_source(str(s2_catalog))
+    cold = build_composites_cached(online, fixture_geobox, START, END, cache_dir=tmp_path)
+    offline = build_composites_cached(_Offline(online.identity), fixture_geobox, START, END, cache_dir=tmp_path)
+    xr.testing.assert_identical(cold.composites, offline.composites)
+    with pytest.raises(ImageryUnavailable):
+        build_composites_cached(_Offline(online.identity), fixture_geobox[:10, :10], START, END, cache_dir=tmp_path)
 
 
 def test_unreadable_entry_is_rebuilt(s2_catalog: Path, fixture_geobox: GeoBox, tmp_path: Path) -> None:
@@ -77,5 +177,5 @@ def test_unreadable_entry_is_rebuilt(s2_catalog: Path, fixture_geobox: GeoBox, t
     (entry,) = tmp_path.glob("*.zarr")
     (entry / "zarr.json").write_text("{ not json")
     again = build_composites_cached(source, fixture_geobox, START, END, cache_dir=tmp_path)
-    assert source.searches == 2
+    assert source.searches == 2 and len(list(tmp_path.glob("*.zarr"))) == 1
     xr.testing.assert_identical(first.composites, again.composites)

@@ -1,0 +1,214 @@
+"""In-season monitoring of financed plots: their NDVI so far → :class:`SeasonEvidence` → early warnings and actions.
+
+The rules live in :mod:`agrisense.credit.monitoring`; this module turns a re-score's per-plot evidence (monthly
+NDVI up to ``as_of``), the crop's expected curve and calendar, the growth stage
+(:func:`agrisense.ml.growth.growth_stage`) and the season-to-date rainfall into the rules' inputs, and the rules'
+result into warning rows (``OUT/warnings.parquet``, ``agrisense.lending.record_warnings``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from agrisense.agronomy.calendar import CropCalendar, CropReference, crop_calendar
+from agrisense.agronomy.weather import spi
+from agrisense.credit.monitoring import Loan, MonitoringResult, SeasonEvidence, Tranche, monitor
+from agrisense.credit.policy import Policy
+from agrisense.errors import InvalidInput
+from agrisense.ml.growth import ExpectedCurve, GrowthStage, condition_z, growth_stage, ndvi_dates
+
+MIN_SPI_YEARS = 10
+"""Season-to-date SPI needs at least this many earlier years of rainfall."""
+EMERGED_STAGES = ("vegetative", "reproductive", "maturity", "harvested")
+
+
+@dataclass(frozen=True)
+class ActiveLoan:
+    """A financed plot to monitor: the loan terms and where it came from."""
+
+    loan_id: str
+    loan: Loan
+
+
+def _shift(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def loan_from_record(record: Mapping[str, Any], crops: Mapping[str, CropReference], *, season: int) -> ActiveLoan:
+    """An :class:`ActiveLoan` monitored in ``season`` from an accepted offer (``Offer.to_dict()``) or a loan row of
+    ``agrisense.lending.active_loans`` (``loan_id``, ``plot_ids``, ``crop``, ``limit``, optional ``offer``).
+
+    An offer financed for another season (e.g. the demo's offers for next season) is monitored as if financed in
+    ``season``: its calendar and tranche dates move to that year. A loan row without an offer gets one tranche of
+    the whole limit on the crop's typical sowing date."""
+    offer = record.get("offer") if isinstance(record.get("offer"), Mapping) else None
+    if offer is None and "disbursements" in record:
+        offer = record
+    loan_id = str(record.get("loan_id") or record.get("id") or record.get("plot_id") or "")
+    if offer is not None and offer.get("disbursements"):
+        years = season - int(offer.get("finance_season", season))
+        moved = {
+            **offer,
+            "finance_season": season,
+            "disbursements": [
+                {**d, "date": _shift(date.fromisoformat(d["date"]), years).isoformat()} for d in offer["disbursements"]
+            ],
+        }
+        if record is not offer and record.get("limit") is not None:
+            moved["credit_limit"] = float(record["limit"])
+        return ActiveLoan(loan_id or str(offer["plot_id"]), Loan.from_offer(moved, crops))
+    try:
+        plot_ids = record.get("plot_ids") or [record["plot_id"]]
+        crop, limit = str(record["crop"]), float(record["limit"])
+        area = float(record.get("area_ha") or 0.0)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidInput(f"loan record {loan_id!r} lacks {exc}; need plot_ids, crop and limit") from exc
+    if crop not in crops:
+        raise InvalidInput(f"loan {loan_id!r}: crop {crop!r} is not in the crop table")
+    cal = crop_calendar(crops[crop], season)
+    loan = Loan(
+        str(plot_ids[0]),
+        crop,
+        area,
+        limit,
+        (Tranche(cal.sow_date, limit, None),),
+        cal.sow_date,
+        cal.emergence_date,
+        cal.maturity_date,
+    )
+    return ActiveLoan(loan_id, loan)
+
+
+def approved_offers(offers: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The offers that carry a loan: approved with a positive limit and a disbursement plan."""
+    return [
+        o
+        for o in offers
+        if o.get("decision") == "approve" and float(o.get("credit_limit") or 0) > 0 and o.get("disbursements")
+    ]
+
+
+def season_spi(rain: pd.DataFrame, start: date, as_of: date) -> float | None:
+    """SPI of the rain from ``start`` to ``as_of`` against the same days of every earlier year in ``rain``
+    (``date``, ``precip_mm``); None before ``start`` or with too little history."""
+    if as_of < start:
+        return None
+    dates = pd.to_datetime(rain["date"])
+    totals = []
+    for year in range(int(dates.dt.year.min()), as_of.year + 1):
+        lo, hi = pd.Timestamp(_shift(start, year - as_of.year)), pd.Timestamp(_shift(as_of, year - as_of.year))
+        if lo < dates.iloc[0] or hi > dates.iloc[-1]:
+            continue
+        totals.append(float(rain.loc[(dates >= lo) & (dates <= hi), "precip_mm"].sum()))
+    if len(totals) < MIN_SPI_YEARS + 1 or _shift(as_of, 0) > dates.iloc[-1].date():
+        return None
+    return float(spi(np.asarray(totals))[-1])
+
+
+def season_evidence(
+    ndvi_by_month: Mapping[int, float],
+    *,
+    loan: Loan,
+    season: int,
+    as_of: date,
+    curve: ExpectedCurve | None,
+    calendar: CropCalendar,
+    spi_to_date: float | None,
+) -> tuple[SeasonEvidence, GrowthStage]:
+    """The rules' inputs for one plot: mid-month NDVI observations up to ``as_of`` only."""
+    by_date = {d: v for d, v in ndvi_dates(ndvi_by_month, season=season).items() if d <= as_of}
+    seen_months = {d.month: v for d, v in by_date.items()}
+    stage = growth_stage(
+        by_date, as_of=as_of, crop=loan.crop, curves={loan.crop: curve} if curve else None, calendar=calendar
+    )
+    since_sowing = [d for d in by_date if d >= loan.sow_date]
+    cond = condition_z(seen_months, curve).z if curve is not None else None
+    emerged: date | None = None
+    if stage.stage in EMERGED_STAGES:
+        emerged = stage.start_of_season or next((d for d in sorted(since_sowing)), None)
+    harvested = stage.end_of_season if stage.stage == "harvested" else None
+    evidence = SeasonEvidence(
+        as_of=as_of,
+        condition_z=cond,
+        clear_observations=len(since_sowing),
+        emergence_detected=emerged if emerged is not None and emerged <= as_of else None,
+        spi_to_date=spi_to_date,
+        harvest_detected=harvested if harvested is not None and harvested <= as_of else None,
+    )
+    return evidence, stage
+
+
+def warning_rows(
+    result: MonitoringResult, *, loan_id: str, season: int, run_id: str, stage: GrowthStage, ev: SeasonEvidence
+) -> list[dict[str, Any]]:
+    """One row per warning (the shape of ``agrisense.lending.record_warnings``) plus context columns."""
+    actions = ",".join(a.code for a in result.actions)
+    frozen = next((a.amount for a in result.actions if a.code == "freeze_undisbursed"), None)
+    increase = next((a.amount for a in result.actions if a.code == "increase_limit"), None)
+    base = {
+        "plot_id": result.plot_id,
+        "loan_id": loan_id,
+        "season": season,
+        "run_id": run_id,
+        "as_of": result.as_of.isoformat(),
+        "status": result.status,
+        "action": actions,
+        "frozen_amount": frozen,
+        "increase_amount": increase,
+        "stage": stage.stage,
+        "condition_z": ev.condition_z,
+        "spi_to_date": ev.spi_to_date,
+        "policy_version": result.policy_version,
+    }
+    if not result.warnings and increase is not None:
+        return [
+            {
+                **base,
+                "code": "LIMIT_INCREASE_ELIGIBLE",
+                "severity": "info",
+                "message_en": f"Crop condition is good; the limit may rise by {increase:.0f}.",
+                "message_zh": f"作物长势良好，可提高额度 {increase:.0f}。",
+            }
+        ]
+    return [
+        {**base, "code": w.code, "severity": w.severity, "message_en": w.message_en, "message_zh": w.message_zh}
+        for w in result.warnings
+    ]
+
+
+def monitor_plot(
+    active: ActiveLoan,
+    ndvi_by_month: Mapping[int, float],
+    *,
+    season: int,
+    as_of: date,
+    crops: Mapping[str, CropReference],
+    curves: Mapping[str, ExpectedCurve],
+    policy: Policy,
+    rain: pd.DataFrame | None,
+    run_id: str,
+) -> tuple[MonitoringResult, list[dict[str, Any]]]:
+    """Warnings and actions for one financed plot as of ``as_of``."""
+    loan = active.loan
+    calendar = crop_calendar(crops[loan.crop], season)
+    spi_value = season_spi(rain, loan.sow_date, as_of) if rain is not None else None
+    ev, stage = season_evidence(
+        ndvi_by_month,
+        loan=loan,
+        season=season,
+        as_of=as_of,
+        curve=curves.get(loan.crop),
+        calendar=calendar,
+        spi_to_date=spi_value,
+    )
+    result = monitor(loan, ev, policy)
+    return result, warning_rows(result, loan_id=active.loan_id, season=season, run_id=run_id, stage=stage, ev=ev)

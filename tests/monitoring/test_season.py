@@ -1,0 +1,94 @@
+"""In-season evidence from monthly NDVI: no emergence, early harvest, healthy crop; loans from offers."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from agrisense.agronomy.calendar import crop_calendar, load_crop_table
+from agrisense.config import REPO_ROOT
+from agrisense.credit.engine import quote
+from agrisense.credit.policy import load_policy
+from agrisense.errors import InvalidInput
+from agrisense.ml.growth import load_expected_curves
+from agrisense.monitoring.season import approved_offers, loan_from_record, monitor_plot, season_spi
+
+REF = REPO_ROOT / "data" / "reference"
+
+
+@pytest.fixture(scope="module")
+def ctx():  # type: ignore[no-untyped-def]
+    crops = load_crop_table(REF / "crops.csv")
+    policy = load_policy(REPO_ROOT / "agrisense" / "credit" / "policies" / "default.yaml")
+    return crops, policy, load_expected_curves(REF / "ndvi_curves.csv")
+
+
+def _loan(ctx, season=2026):  # type: ignore[no-untyped-def]
+    crops, policy, _ = ctx
+    offer = quote("maize", 1.5, season=season + 1, crops=crops, policy=policy, weather=None, ndvi_anomaly=0.0)
+    return loan_from_record(offer.to_dict(), crops, season=season)
+
+
+def _run(ctx, ndvi, as_of):  # type: ignore[no-untyped-def]
+    crops, policy, curves = ctx
+    return monitor_plot(
+        _loan(ctx), ndvi, season=2026, as_of=as_of, crops=crops, curves=curves, policy=policy, rain=None, run_id="r1"
+    )
+
+
+def test_offer_for_next_season_is_monitored_in_this_season(ctx) -> None:  # type: ignore[no-untyped-def]
+    active = _loan(ctx)
+    cal = crop_calendar(ctx[0]["maize"], 2026)
+    assert active.loan.sow_date == cal.sow_date and all(t.date.year == 2026 for t in active.loan.disbursements)
+
+
+def test_bare_plot_after_the_emergence_date_is_no_emergence(ctx) -> None:  # type: ignore[no-untyped-def]
+    cal = crop_calendar(ctx[0]["maize"], 2026)
+    months = range(3, cal.emergence_date.month + 3)
+    result, rows = _run(ctx, {m: 0.18 for m in months}, date(2026, cal.emergence_date.month + 2, 20))
+    assert "NO_EMERGENCE" in [w.code for w in result.warnings] and result.status == "alert"
+    assert rows and all(r["message_zh"] and r["run_id"] == "r1" and r["loan_id"] for r in rows)
+
+
+def test_expected_curve_gives_no_alert_and_an_early_drop_is_early_harvest(ctx) -> None:  # type: ignore[no-untyped-def]
+    curve = ctx[2]["maize"]
+    healthy = {m: curve.mean[m] for m in range(3, 9)}
+    result, _ = _run(ctx, healthy, date(2026, 8, 20))
+    assert result.status in ("ok", "watch") and "CROP_FAILURE" not in [w.code for w in result.warnings]
+    peak = max(healthy, key=healthy.get)  # type: ignore[arg-type]
+    dropped = {m: (v if m <= peak else 0.15) for m, v in healthy.items()}
+    dropped.update({m: 0.15 for m in range(peak + 1, peak + 3)})
+    result, _ = _run(ctx, dropped, date(2026, peak + 2, 20))
+    codes = [w.code for w in result.warnings]
+    assert "EARLY_HARVEST" in codes or "CROP_FAILURE" in codes
+    assert "freeze_undisbursed" in [a.code for a in result.actions] or "analyst_review" in [
+        a.code for a in result.actions
+    ]
+
+
+def test_approved_offers_and_bad_records(ctx) -> None:  # type: ignore[no-untyped-def]
+    assert (
+        approved_offers(
+            [
+                {"decision": "refer", "credit_limit": 0},
+                {"decision": "approve", "credit_limit": 900, "disbursements": [{"date": "2027-05-01", "amount": 900}]},
+            ]
+        )
+        != []
+    )
+    with pytest.raises(InvalidInput, match="lacks"):
+        loan_from_record({"loan_id": 3}, ctx[0], season=2026)
+    row = loan_from_record({"loan_id": 3, "plot_ids": ["P1"], "crop": "maize", "limit": 2000}, ctx[0], season=2026)
+    assert row.loan.limit == 2000 and row.loan.plot_id == "P1"
+
+
+def test_season_spi_is_low_for_a_dry_year() -> None:
+    days = pd.date_range("1990-01-01", "2026-12-31", freq="D")
+    rng = np.random.default_rng(0)
+    rain = pd.DataFrame({"date": days, "precip_mm": rng.gamma(0.8, 4.0, len(days))})
+    rain.loc[rain["date"].dt.year == 2026, "precip_mm"] *= 0.3
+    assert season_spi(rain, date(2026, 4, 1), date(2026, 6, 30)) < -1.5  # type: ignore[operator]
+    assert season_spi(rain, date(2026, 4, 1), date(2026, 3, 1)) is None

@@ -1,0 +1,170 @@
+"""County re-score: outputs, resume after a failure, incremental re-runs, worker-independent results."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import rasterio
+from typer.testing import CliRunner
+
+import pipelines.rescore as rescore_module
+from agrisense.config import Settings
+from pipelines.rescore import stored_fingerprint, tile_items
+from pipelines.rescore_run import rescore_region
+
+
+@pytest.fixture(scope="module")
+def settings(small_region: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """One composites + probabilities cache for the module: only the first run reads imagery and runs the model."""
+    return Settings(region_dir=small_region, cache_dir=tmp_path_factory.mktemp("rescore_cache"), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def reference(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("reference")
+    rescore_region(settings, out, n_workers=0)
+    return out
+
+
+def _frame(out: Path) -> pd.DataFrame:
+    return gpd.read_parquet(out / "plots.parquet").to_wkb()
+
+
+def test_outputs(reference: Path, small_region: Path) -> None:
+    plots = json.loads((small_region / "plots.geojson").read_text())["features"]
+    frame = gpd.read_parquet(reference / "plots.parquet")
+    assert sorted(frame["plot_id"]) == sorted(str(f["properties"]["plot_id"]) for f in plots)
+    assert frame.crs.to_epsg() == 4326 and frame["decision"].isin(["approve", "refer", "decline"]).all()
+    offer = json.loads(frame["offer"].iloc[0])
+    assert offer["plot_id"] == frame["plot_id"].iloc[0] and "reasons" in offer and "imagery" in offer
+    with rasterio.open(reference / "maps" / "crop_class.tif") as ds:
+        assert ds.driver == "GTiff" and ds.overviews(1) is not None and ds.colormap(1)[1][3] == 255
+        assert ds.crs.to_epsg() == 32636 and ds.res == (10.0, 10.0)
+    for layer in ("probability", "ndvi"):
+        with rasterio.open(reference / "maps" / f"{layer}.tif") as ds:
+            assert ds.dtypes[0] == "float32"
+    run = json.loads((reference / "run.json").read_text())
+    assert run["tiles_run"] == run["tiles"] >= 2 and run["pixels_run"] > 0
+    report = (reference / "report.md").read_text()
+    assert "plots scored" in report and "Exposure by crop" in report and "img/crop_class.png" in report
+    manifest = json.loads((reference / "manifest.json").read_text())
+    assert all(t["done"] for t in manifest["tiles"].values())
+    assert pd.read_parquet(reference / "warnings.parquet").empty
+
+
+def test_rerun_with_nothing_new_does_no_imagery_work(
+    reference: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _frame(reference)
+    calls = []
+    monkeypatch.setattr(rescore_module, "rescore_tile", lambda *a, **k: calls.append(a) or pytest.fail("ran"))
+    run = rescore_region(settings, reference, n_workers=0)
+    assert calls == [] and run.tiles_skipped == run.n_tiles
+    pd.testing.assert_frame_equal(_frame(reference), before)
+
+
+def test_a_failed_run_resumes_with_the_missing_tiles_only(
+    reference: Path, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = rescore_module.rescore_tile
+    ran: list[str] = []
+
+    def dies_after_one(task, cfg):  # type: ignore[no-untyped-def]
+        if ran:
+            raise RuntimeError("worker lost")
+        ran.append(task.job.tile_id)
+        return real(task, cfg)
+
+    monkeypatch.setattr(rescore_module, "rescore_tile", dies_after_one)
+    with pytest.raises(RuntimeError):
+        rescore_region(settings, tmp_path, n_workers=0)
+    assert len(list((tmp_path / "tiles").glob("*.parquet"))) == 1 and not (tmp_path / "plots.parquet").exists()
+
+    resumed: list[str] = []
+    monkeypatch.setattr(
+        rescore_module, "rescore_tile", lambda task, cfg: resumed.append(task.job.tile_id) or real(task, cfg)
+    )
+    run = rescore_region(settings, tmp_path, n_workers=0)
+    assert ran[0] not in resumed and len(resumed) == run.n_tiles - 1
+    pd.testing.assert_frame_equal(_frame(tmp_path), _frame(reference))  # exactly the uninterrupted result
+    assert (
+        json.loads((tmp_path / "run.json").read_text())["run_id"]
+        == json.loads((reference / "run.json").read_text())["run_id"]
+    )
+
+
+def test_changed_plot_reruns_its_tile_only(
+    reference: Path, settings: Settings, small_region: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    region = tmp_path / "region"
+    shutil.copytree(small_region, region)
+    out = tmp_path / "out"
+    shutil.copytree(reference, out)
+    # the same catalog address (only the plots changed)
+    changed = settings.model_copy(update={"region_dir": region, "catalog": settings.catalog_source})
+    collection = json.loads((region / "plots.geojson").read_text())
+    feature = collection["features"][0]
+    feature["properties"]["declared_crop"] = (
+        "beans" if feature["properties"].get("declared_crop") != "beans" else "maize"
+    )
+    (region / "plots.geojson").write_text(json.dumps(collection))
+    real, ran = rescore_module.rescore_tile, []
+    monkeypatch.setattr(rescore_module, "rescore_tile", lambda task, cfg: ran.append(task.plots) or real(task, cfg))
+    rescore_region(changed, out, n_workers=0)
+    assert len(ran) == 1 and str(feature["properties"]["plot_id"]) in {p.plot_id for p in ran[0]}
+    frame = _frame(out).set_index("plot_id")
+    assert frame.loc[str(feature["properties"]["plot_id"]), "declared_crop"] == feature["properties"]["declared_crop"]
+
+
+def test_tile_fingerprints_see_a_reprocessed_scene(settings: Settings, small_region: Path, tmp_path: Path) -> None:
+    from agrisense.geo import read_plots
+    from agrisense.region import load_region
+    from pipelines.rescore import RescoreConfig, plan_tasks, static_inputs_fingerprint, with_season
+
+    region = load_region(small_region)
+    plots, _ = read_plots(region.plots)
+    cfg = RescoreConfig(
+        settings, with_season(region, region.season), region.imagery_start, region.imagery_end, tmp_path
+    )
+    static = static_inputs_fingerprint(settings)
+    before = {t.job.tile_id: t.fingerprint for t in plan_tasks(plots, cfg, static_fingerprint=static)}
+    copy = tmp_path / "region"
+    shutil.copytree(small_region, copy)
+    item_path = next((copy / "stac").rglob("S2*_L2A.json"))
+    item = json.loads(item_path.read_text())
+    item["properties"]["updated"] = "2027-01-01T00:00:00Z"
+    item_path.write_text(json.dumps(item))
+    moved = RescoreConfig(settings.model_copy(update={"region_dir": copy}), cfg.region, cfg.start, cfg.end, tmp_path)
+    items_before = tile_items(
+        cfg.settings.catalog_source, [plan_tasks(plots, cfg, static_fingerprint=static)[0].job], cfg.start, cfg.end
+    )
+    after = {t.job.tile_id: t.fingerprint for t in plan_tasks(plots, moved, static_fingerprint=static)}
+    touched = {tid for tid in before if any(i == item["id"] for i, _ in items_before.get(tid, []))}
+    assert touched and all(before[t] != after[t] for t in touched)
+
+
+def test_dask_cluster_gives_the_same_result(reference: Path, settings: Settings, tmp_path: Path) -> None:
+    run = rescore_region(settings, tmp_path, n_workers=2)
+    assert run.dashboard and run.dashboard.startswith("http")
+    pd.testing.assert_frame_equal(_frame(tmp_path), _frame(reference))
+    assert stored_fingerprint(next((tmp_path / "tiles").glob("*.parquet")))
+
+
+def test_command_rejects_a_bad_date(small_region: Path, tmp_path: Path) -> None:
+    import typer
+
+    from agrisense.commands.rescore import rescore_command
+
+    app = typer.Typer()
+    app.command()(rescore_command)
+    result = CliRunner().invoke(app, ["--region", str(small_region), "--out", str(tmp_path), "--as-of", "July"])
+    assert result.exit_code == 2 and "YYYY-MM-DD" in result.output
+    early = CliRunner().invoke(
+        app, ["--region", str(small_region), "--out", str(tmp_path), "--as-of", "2026-01-05", "--workers", "0"]
+    )
+    assert early.exit_code == 2 and "before the season" in early.output
