@@ -130,8 +130,9 @@ def _register_area_commands() -> None:
     from agrisense.commands.agronomy import calibrate_yield_command
     from agrisense.commands.credit import quote_command, stress_command
     from agrisense.commands.imagery import imagery_app
-    from agrisense.commands.rescore import rescore_command
     from agrisense.commands.models import classify_samples_command, evaluate_command, train_croptype_command
+    from agrisense.commands.rescore import rescore_command
+    from agrisense.commands.serve import create_user_command, db_seed_command, db_upgrade_command, serve_command
 
     app.command("quote")(quote_command)
     app.command("stress")(stress_command)
@@ -141,6 +142,12 @@ def _register_area_commands() -> None:
     app.command("classify-samples")(classify_samples_command)
     app.command("evaluate")(evaluate_command)
     app.command("rescore")(rescore_command)
+    app.command("serve")(serve_command)
+    db_app = typer.Typer(help="The service database (SQLite by default, PostgreSQL + PostGIS in production).")
+    db_app.command("upgrade")(db_upgrade_command)
+    db_app.command("seed")(db_seed_command)
+    db_app.command("create-user")(create_user_command)
+    app.add_typer(db_app, name="db", no_args_is_help=True)
 
 
 _register_area_commands()

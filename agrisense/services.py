@@ -63,8 +63,13 @@ def score_plots(
     errors: Sequence[PlotError] = (),
     settings: Settings | None = None,
     on_tile: Callable[[TileResult], None] | None = None,
+    overlaps: Mapping[str, float] | None = None,
+    existing_exposure: Mapping[str, float] | None = None,
 ) -> ScoreRun:
-    """Offers for validated plots (plus a referral entry for each invalid feature), in input order."""
+    """Offers for validated plots (plus a referral entry for each invalid feature), in input order.
+
+    ``overlaps`` and ``existing_exposure`` are passed to ``build_offers`` (a service with a database knows them).
+    """
 
     settings = settings or get_settings()
     region = load_region(settings.region_dir)
@@ -88,7 +93,9 @@ def score_plots(
     evidence = {e.plot_id: e for tile in tiles for e in tile.evidence}
 
     t1 = time.perf_counter()
-    offers_by_id = build_offers(plots, evidence, region=region, settings=settings)
+    offers_by_id = build_offers(
+        plots, evidence, region=region, settings=settings, overlaps=overlaps, existing_exposure=existing_exposure
+    )
     timings["credit_s"] = time.perf_counter() - t1
 
     ordered: list[dict[str, Any]] = []

@@ -7,9 +7,9 @@ USER_NAME=${AGRISENSE_PG_USER:-agrisense}
 PASS=${AGRISENSE_PG_PASSWORD:-agrisense-local-test}
 PORT=${AGRISENSE_PG_PORT:-5432}
 if ! pg_lsclusters -h 2>/dev/null | grep -q '^15 \+main'; then
-  pg_createcluster 15 main --port "$PORT" >/dev/null
+  pg_createcluster 15 main --port "$PORT" >/dev/null 2>&1
 fi
-pg_ctlcluster 15 main start 2>/dev/null || true
+pg_ctlcluster 15 main start >/dev/null 2>&1 || true
 for _ in $(seq 1 30); do
   pg_isready -q -h localhost -p "$PORT" && break
   sleep 1
@@ -21,5 +21,5 @@ fi
 if [ "$(psql_su "-c \"select 1 from pg_database where datname='$DB'\"")" != "1" ]; then
   psql_su "-c \"create database $DB owner $USER_NAME\"" >/dev/null
 fi
-psql_su "-d $DB -c \"create extension if not exists postgis\"" >/dev/null
+psql_su "-d $DB -c \"create extension if not exists postgis\"" >/dev/null 2>&1
 echo "postgresql+psycopg://$USER_NAME:$PASS@localhost:$PORT/$DB"

@@ -1,0 +1,124 @@
+"""Who is acting: accounts, password hashing (argon2) and the role checks every lending function applies."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal, cast, get_args
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from agrisense.errors import AuthenticationFailed, Conflict, Forbidden, InvalidInput
+from agrisense.store import Database, User
+
+Role = Literal["farmer", "analyst", "admin"]
+ROLES: tuple[str, ...] = get_args(Role)
+STAFF: frozenset[str] = frozenset({"analyst", "admin"})
+MIN_PASSWORD = 8
+MAX_PASSWORD = 128
+_PHONE = re.compile(r"^\+?[0-9]{6,15}$")
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("agrisense-timing-equaliser")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The authenticated user a lending call acts for."""
+
+    user_id: int
+    role: Role
+    name: str
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF
+
+
+def actor_of(user: User) -> Actor:
+    return Actor(user_id=user.id, role=cast(Role, user.role), name=user.name)
+
+
+def require_role(actor: Actor, roles: Iterable[str], what: str) -> None:
+    """Raise ``Forbidden`` unless the actor has one of ``roles``."""
+    allowed = tuple(roles)
+    if actor.role not in allowed:
+        raise Forbidden(
+            f"Only {' or '.join(r + 's' for r in allowed)} can {what}; you are signed in as a {actor.role}."
+        )
+
+
+def normalise_phone(phone: str) -> str:
+    """Digits (with an optional leading +), spaces and dashes removed; ``InvalidInput`` if it is not a number."""
+    cleaned = re.sub(r"[\s\-()]", "", str(phone))
+    if not _PHONE.match(cleaned):
+        raise InvalidInput("Enter your mobile number as digits, e.g. 13800138000 or +8613800138000.")
+    return cleaned
+
+
+def check_password(password: str) -> str:
+    if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InvalidInput(f"Choose a password of {MIN_PASSWORD} to {MAX_PASSWORD} characters.")
+    return password
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(check_password(password))
+
+
+def add_user(session: Session, *, phone: str, name: str, role: str, password_hash: str) -> User:
+    """Insert a user row (the caller has validated the password); ``Conflict`` for a taken phone number."""
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}.")
+    name = str(name).strip()
+    if not 1 <= len(name) <= 100:
+        raise InvalidInput("Enter your name (1 to 100 characters).")
+    phone = normalise_phone(phone)
+    if session.scalar(select(User.id).where(User.phone == phone)) is not None:
+        raise Conflict("This phone number is already registered. Log in instead.")
+    user = User(phone=phone, name=name, role=role, password_hash=password_hash)
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict("This phone number is already registered. Log in instead.") from exc
+    return user
+
+
+def register_user(db: Database, *, phone: str, password: str, name: str, role: str = "farmer") -> Actor:
+    """Create an account (argon2 password hash) and return it as an ``Actor``."""
+    password_hash = hash_password(password)
+    with db.session() as session:
+        user = add_user(session, phone=phone, name=name, role=role, password_hash=password_hash)
+        return actor_of(user)
+
+
+def authenticate(db: Database, phone: str, password: str) -> Actor:
+    """The actor for a phone number and password, or ``AuthenticationFailed`` (same message for either mistake)."""
+    failed = AuthenticationFailed("Wrong phone number or password. Check both and try again.")
+    try:
+        phone = normalise_phone(phone)
+    except InvalidInput:
+        phone = ""
+    with db.session(readonly=True) as session:
+        user = session.scalar(select(User).where(User.phone == phone)) if phone else None
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, str(password))
+    except (VerificationError, InvalidHashError) as exc:
+        raise failed from exc
+    if user is None:
+        raise failed
+    return actor_of(user)
+
+
+def load_actor(db: Database, user_id: int) -> Actor:
+    """The current actor for a user id (role and name from the database); ``AuthenticationFailed`` if gone."""
+    with db.session(readonly=True) as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise AuthenticationFailed("Your account no longer exists or your session is invalid. Log in again.")
+        return actor_of(user)

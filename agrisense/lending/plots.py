@@ -1,0 +1,307 @@
+"""A farmer's plots: validated outlines inside the region's imagery, stored with a spatial copy; overlap queries."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import shapely
+from shapely.errors import GEOSException
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from agrisense.agronomy.calendar import load_crop_table
+from agrisense.config import Settings
+from agrisense.errors import Conflict, InvalidGeometry, InvalidInput, NotFound
+from agrisense.geo import Plot, make_plot
+from agrisense.lending.actors import Actor
+from agrisense.region import Region, load_region
+from agrisense.store import ApplicationPlot, Database, FarmPlot
+
+MAX_PLOTS_PER_FARMER = 50
+
+
+def _check_numbers(geometry: Any) -> None:
+    """Reject NaN / infinite / boolean coordinates before geometry code sees them (``geo`` should absorb this)."""
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list | tuple):
+            for item in node:
+                walk(item)
+        elif isinstance(node, bool) or (isinstance(node, float) and not math.isfinite(node)):
+            raise InvalidGeometry("Every corner must be a [longitude, latitude] pair of finite numbers.")
+
+    if isinstance(geometry, Mapping):
+        walk(geometry.get("coordinates"))
+
+
+def check_plot(
+    geometry: Mapping[str, Any],
+    *,
+    region: Region,
+    plot_id: str = "new",
+    farmer_id: str | None = None,
+    declared_crop: str | None = None,
+    declared_area_ha: float | None = None,
+) -> Plot:
+    """A validated ``Plot`` that lies inside the region's imagery, or ``InvalidGeometry`` / ``InvalidInput``."""
+    _check_numbers(geometry)
+    feature = {
+        "type": "Feature",
+        "geometry": geometry,
+        "properties": {
+            "plot_id": plot_id,
+            "farmer_id": farmer_id,
+            "declared_crop": declared_crop,
+            "declared_area_ha": declared_area_ha,
+        },
+    }
+    try:
+        plot = make_plot(feature, expected_bbox=region.bbox_lonlat)
+    except (ValueError, TypeError, GEOSException) as exc:
+        raise InvalidGeometry(f"The outline could not be read ({exc}). Redraw the field on the map.") from exc
+    minx, miny, maxx, maxy = region.bbox_lonlat
+    coverage = shapely.box(minx, miny, maxx, maxy)
+    if not coverage.intersects(plot.geometry):
+        raise InvalidGeometry(
+            f"This field is outside the area our satellite imagery covers ({region.name}: longitude "
+            f"{minx:.4f} to {maxx:.4f}, latitude {miny:.4f} to {maxy:.4f}). We cannot assess it yet."
+        )
+    if not coverage.contains(plot.geometry):
+        raise InvalidGeometry(
+            "Part of this field lies outside the area our satellite imagery covers. Draw only the part inside "
+            "the county, or contact the branch office."
+        )
+    return plot
+
+
+@cache
+def _known_crops(path: Path) -> list[str]:
+    return sorted(load_crop_table(path))
+
+
+def check_crop(declared_crop: str | None, settings: Settings) -> str | None:
+    """The declared crop in lower case; ``InvalidInput`` naming the known crops if it is not one of them."""
+    if declared_crop is None or not str(declared_crop).strip():
+        return None
+    crop = str(declared_crop).strip().lower()
+    known = _known_crops(settings.reference_dir / "crops.csv")
+    if crop not in known:
+        raise InvalidInput(f"Unknown crop {declared_crop!r}. Choose one of: {', '.join(known)}.")
+    return crop
+
+
+def plot_view(plot: FarmPlot) -> dict[str, Any]:
+    return {
+        "id": plot.id,
+        "ref": plot.ref,
+        "name": plot.name,
+        "village": plot.village,
+        "declared_crop": plot.declared_crop,
+        "declared_area_ha": plot.declared_area_ha,
+        "area_ha": round(plot.area_ha, 4),
+        "area_mu": round(plot.area_ha * 15, 3),
+        "geometry": plot.geometry_json,
+        "created_at": plot.created_at.isoformat(),
+        "updated_at": plot.updated_at.isoformat(),
+    }
+
+
+def _json_coords(geometry: BaseGeometry) -> dict[str, Any]:
+    """GeoJSON with lists (not tuples), so that it round-trips through JSON columns unchanged."""
+    import json
+
+    return json.loads(shapely.to_geojson(geometry))
+
+
+def owned_plot(session: Session, actor: Actor, plot_id: int) -> FarmPlot:
+    """The plot if the actor may see it (its farmer, or staff); ``NotFound`` otherwise (no existence leak)."""
+    plot = session.get(FarmPlot, plot_id)
+    if plot is None or (not actor.is_staff and plot.farmer_id != actor.user_id):
+        raise NotFound(f"Plot {plot_id} was not found among your plots.")
+    return plot
+
+
+def create_plot(
+    db: Database,
+    actor: Actor,
+    *,
+    geometry: Mapping[str, Any],
+    settings: Settings,
+    declared_crop: str | None = None,
+    name: str | None = None,
+    village: str | None = None,
+    declared_area_ha: float | None = None,
+) -> dict[str, Any]:
+    """Validate and store a plot for the acting farmer."""
+    from agrisense.lending.actors import require_role
+
+    require_role(actor, ["farmer"], "draw plots")
+    crop = check_crop(declared_crop, settings)
+    plot = check_plot(
+        geometry, region=load_region(settings.region_dir), declared_crop=crop, declared_area_ha=declared_area_ha
+    )
+    with db.session() as session:
+        count = session.scalar(select(func.count()).select_from(FarmPlot).where(FarmPlot.farmer_id == actor.user_id))
+        if (count or 0) >= MAX_PLOTS_PER_FARMER:
+            raise Conflict(f"You already have {MAX_PLOTS_PER_FARMER} plots. Delete plots you no longer farm first.")
+        row = FarmPlot(
+            ref=f"new-{uuid.uuid4().hex}",  # replaced by plot-<id> once the row has its id
+            farmer_id=actor.user_id,
+            name=name,
+            village=village,
+            declared_crop=crop,
+            declared_area_ha=declared_area_ha,
+        )
+        _store_geometry(row, plot)
+        session.add(row)
+        session.flush()
+        row.ref = f"plot-{row.id}"
+        session.flush()
+        return plot_view(row)
+
+
+def _store_geometry(row: FarmPlot, plot: Plot) -> None:
+    minx, miny, maxx, maxy = plot.geometry.bounds
+    row.geometry_json = _json_coords(plot.geometry)
+    row.geom = plot.geometry
+    row.area_ha = float(plot.area_ha)
+    row.minx, row.miny, row.maxx, row.maxy = float(minx), float(miny), float(maxx), float(maxy)
+
+
+def list_plots(db: Database, actor: Actor) -> list[dict[str, Any]]:
+    """The acting farmer's plots (staff: every plot)."""
+    with db.session(readonly=True) as session:
+        query = select(FarmPlot).order_by(FarmPlot.id)
+        if not actor.is_staff:
+            query = query.where(FarmPlot.farmer_id == actor.user_id)
+        return [plot_view(p) for p in session.scalars(query)]
+
+
+def get_plot(db: Database, actor: Actor, plot_id: int) -> dict[str, Any]:
+    with db.session(readonly=True) as session:
+        return plot_view(owned_plot(session, actor, plot_id))
+
+
+def _locked(session: Session, plot_id: int) -> int | None:
+    """The open application a plot is pledged in, if any."""
+    return session.scalar(
+        select(ApplicationPlot.application_id).where(ApplicationPlot.plot_id == plot_id, ApplicationPlot.active)
+    )
+
+
+def update_plot(
+    db: Database, actor: Actor, plot_id: int, *, settings: Settings, changes: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Change a plot's outline, crop, name or declared area; refused while it is in an open application."""
+    allowed = {"geometry", "declared_crop", "name", "village", "declared_area_ha"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise InvalidInput(f"Cannot change {', '.join(sorted(unknown))}; editable: {', '.join(sorted(allowed))}.")
+    crop_given = "declared_crop" in changes
+    crop = check_crop(changes.get("declared_crop"), settings) if crop_given else None
+    with db.session() as session:
+        row = owned_plot(session, actor, plot_id)
+        if actor.role != "farmer":
+            from agrisense.errors import Forbidden
+
+            raise Forbidden("Only the farmer who drew a plot can change it.")
+        app_id = _locked(session, row.id)
+        if app_id is not None:
+            raise Conflict(
+                f"Plot {plot_id} is part of application {app_id}, which is still open. It cannot change now."
+            )
+        if crop_given:
+            row.declared_crop = crop
+        for key in ("name", "village", "declared_area_ha"):
+            if key in changes:
+                setattr(row, key, changes[key])
+        if "geometry" in changes:
+            if changes["geometry"] is None:
+                raise InvalidGeometry("A plot needs an outline. Draw the field on the map.")
+            plot = check_plot(changes["geometry"], region=load_region(settings.region_dir))
+            _store_geometry(row, plot)
+        session.flush()
+        return plot_view(row)
+
+
+def delete_plot(db: Database, actor: Actor, plot_id: int) -> None:
+    """Delete a plot that is not pledged in an open application."""
+    with db.session() as session:
+        row = owned_plot(session, actor, plot_id)
+        if actor.role != "farmer":
+            from agrisense.errors import Forbidden
+
+            raise Forbidden("Only the farmer who drew a plot can delete it.")
+        app_id = _locked(session, row.id)
+        if app_id is not None:
+            raise Conflict(
+                f"Plot {plot_id} is part of application {app_id}, which is still open. It cannot be deleted."
+            )
+        session.delete(row)
+
+
+def as_plot(row: FarmPlot) -> Plot:
+    """A stored plot as a ``geo.Plot`` for scoring (plot_id = ref, farmer_id = user id)."""
+    feature = {
+        "type": "Feature",
+        "geometry": row.geometry_json,
+        "properties": {
+            "plot_id": row.ref,
+            "farmer_id": str(row.farmer_id),
+            "declared_crop": row.declared_crop,
+            "declared_area_ha": row.declared_area_ha,
+        },
+    }
+    return make_plot(feature)
+
+
+def overlap_with_others(session: Session, plots: Sequence[Plot], farmer_id: int, *, postgis: bool) -> dict[str, float]:
+    """Share of each plot's area also claimed by another farmer's stored plot.
+
+    PostGIS computes it in the database (``ST_Intersects`` on the GiST index, geodesic ``ST_Area``); on SQLite a
+    bounding-box query finds candidates and shapely measures them in UTM.
+    """
+    result: dict[str, float] = {}
+    for plot in plots:
+        if postgis:
+            share = session.execute(
+                text(
+                    "WITH probe AS (SELECT ST_GeomFromText(:wkt, 4326) AS g), "
+                    "shared AS (SELECT ST_Union(ST_Intersection(p.geom, probe.g)) AS u FROM plots p, probe "
+                    "WHERE p.farmer_id <> :farmer AND ST_Intersects(p.geom, probe.g)) "
+                    "SELECT COALESCE(ST_Area(shared.u::geography) / NULLIF(ST_Area(probe.g::geography), 0), 0) "
+                    "FROM shared, probe"
+                ),
+                {"wkt": plot.geometry.wkt, "farmer": farmer_id},
+            ).scalar()
+            result[plot.plot_id] = float(min(1.0, share or 0.0))
+            continue
+        minx, miny, maxx, maxy = plot.geometry.bounds
+        candidates = session.scalars(
+            select(FarmPlot.geometry_json).where(
+                FarmPlot.farmer_id != farmer_id,
+                FarmPlot.minx <= maxx,
+                FarmPlot.maxx >= minx,
+                FarmPlot.miny <= maxy,
+                FarmPlot.maxy >= miny,
+            )
+        ).all()
+        result[plot.plot_id] = _shared_fraction(plot.geometry, [shapely.geometry.shape(g) for g in candidates])
+    return result
+
+
+def _shared_fraction(geom: BaseGeometry, others: Sequence[BaseGeometry]) -> float:
+    others = [o for o in others if o.intersects(geom)]
+    if not others:
+        return 0.0
+    frame = gpd.GeoSeries([geom, shapely.union_all(others)], crs="EPSG:4326")
+    metric = frame.to_crs(frame.estimate_utm_crs())
+    area = metric.iloc[0].area
+    return 0.0 if area == 0 else float(min(1.0, metric.iloc[0].intersection(metric.iloc[1]).area / area))

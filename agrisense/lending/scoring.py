@@ -1,0 +1,149 @@
+"""Score an application's plots with the product's one scorer, batched per imagery tile, in-process.
+
+Scoring a tile costs about the same for one plot as for a hundred (the imagery is loaded and the model run once
+per tile), so concurrent submissions in the same tile are scored together: the first request for a tile becomes
+the batch's leader, waits for a free CPU slot (at most ``concurrency`` scorings run at once), then scores every
+plot queued for that tile meanwhile and hands each request its offers. Requests never start a Dask cluster.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from agrisense.config import Settings
+from agrisense.geo import Plot
+
+
+@dataclass
+class _Request:
+    plots: list[Plot]
+    overlaps: dict[str, float]
+    exposure: dict[str, float]
+    done: threading.Event = field(default_factory=threading.Event)
+    offers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    error: BaseException | None = None
+
+
+@dataclass
+class _Queue:
+    settings: Settings
+    pending: list[_Request] = field(default_factory=list)
+    leader: bool = False
+
+
+class TileBatcher:
+    """Coalesces concurrent scorings of the same tile into one ``services.score_plots`` call."""
+
+    def __init__(self, concurrency: int = 2) -> None:
+        self._lock = threading.Lock()
+        self._queues: dict[tuple[str, ...], _Queue] = {}
+        self._gate = threading.BoundedSemaphore(max(1, concurrency))
+        self.batches = 0
+
+    def score(
+        self,
+        tile_id: str,
+        plots: list[Plot],
+        *,
+        settings: Settings,
+        overlaps: dict[str, float],
+        exposure: dict[str, float],
+    ) -> dict[str, dict[str, Any]]:
+        key = (
+            tile_id,
+            str(settings.region_dir),
+            str(settings.models_dir),
+            str(settings.cache_dir),
+            str(settings.policy_file),
+            str(settings.catalog_source),
+        )
+        request = _Request(plots, overlaps, exposure)
+        with self._lock:
+            queue = self._queues.setdefault(key, _Queue(settings))
+            queue.pending.append(request)
+            lead = not queue.leader
+            queue.leader = queue.leader or lead
+        if lead:
+            self._lead(key, queue)
+        request.done.wait()
+        if request.error is not None:
+            raise request.error
+        return request.offers
+
+    def _lead(self, key: tuple[str, ...], queue: _Queue) -> None:
+        while True:
+            with self._gate:  # wait for a CPU slot; requests queue up for this tile meanwhile
+                with self._lock:
+                    batch, queue.pending = queue.pending, []
+                self._run(batch, queue.settings)
+            with self._lock:
+                if not queue.pending:
+                    queue.leader = False
+                    del self._queues[key]
+                    return
+
+    def _run(self, batch: list[_Request], settings: Settings) -> None:
+        self.batches += 1
+        try:
+            offers = _score([p for r in batch for p in r.plots], batch, settings)
+            for r in batch:
+                r.offers = {p.plot_id: offers[p.plot_id] for p in r.plots}
+        except BaseException as exc:
+            if len(batch) == 1:
+                batch[0].error = exc
+            else:  # one bad request must not fail the others: score them one by one
+                for r in batch:
+                    try:
+                        r.offers = _score(r.plots, [r], settings)
+                    except BaseException as single:
+                        r.error = single
+        finally:
+            for r in batch:
+                r.done.set()
+
+
+def _score(plots: list[Plot], requests: list[_Request], settings: Settings) -> dict[str, dict[str, Any]]:
+    from agrisense import services
+
+    overlaps = {k: v for r in requests for k, v in r.overlaps.items()}
+    exposure = {k: v for r in requests for k, v in r.exposure.items()}
+    run = services.score_plots(plots, settings=settings, overlaps=overlaps, existing_exposure=exposure)
+    return {o["plot_id"]: o for o in run.offers}
+
+
+_batcher = TileBatcher()
+
+
+def set_scoring_concurrency(n: int) -> None:
+    """How many tile scorings may run at once in this process (the API sets one per CPU core at start-up)."""
+    global _batcher
+    _batcher = TileBatcher(n)
+
+
+def score_application(
+    plots: Sequence[Plot],
+    *,
+    settings: Settings,
+    overlaps: Mapping[str, float],
+    existing_exposure: Mapping[str, float],
+) -> list[dict[str, Any]]:
+    """Offers (docs/offer-schema.md) for the plots, in input order, one batched tile scoring per imagery tile."""
+    from pipelines.score_region import plan_tiles
+
+    by_id = {p.plot_id: p for p in plots}
+    offers: dict[str, dict[str, Any]] = {}
+    for job in plan_tiles(plots):
+        group = [by_id[pid] for pid in job.plot_ids]
+        offers.update(
+            _batcher.score(
+                job.tile_id,
+                group,
+                settings=settings,
+                overlaps={p.plot_id: float(overlaps.get(p.plot_id, 0.0)) for p in group},
+                exposure=dict(existing_exposure),
+            )
+        )
+    return [offers[p.plot_id] for p in plots]

@@ -1,0 +1,148 @@
+"""Fill the database with the sample county's farmers, plots, consents and applications from computed offers.
+
+DEMO ONLY: every sample farmer's password is ``DEMO_FARMER_PASSWORD`` and the analyst's ``DEMO_ANALYST_PASSWORD``
+(documented in docs/service.md). Never seed a production database.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import shapely
+from shapely.geometry import shape
+from sqlalchemy import select
+
+from agrisense.config import Settings
+from agrisense.errors import InvalidInput
+from agrisense.lending.actors import hash_password
+from agrisense.lending.applications import CONSENT_PURPOSE, CONSENT_STATEMENT, STATUS_OF, engine_decision, write_audit
+from agrisense.lending.plots import _json_coords
+from agrisense.store import Application, ApplicationPlot, Consent, Database, FarmPlot, User
+
+DEMO_FARMER_PASSWORD = "demo-farmer-2026"
+DEMO_ANALYST_PASSWORD = "demo-analyst-2026"
+DEMO_ANALYST_PHONE = "13900000001"
+DEMO_ADMIN_PHONE = "13900000002"
+
+
+def demo_phone(farmer_id: str, index: int) -> str:
+    """A deterministic demo phone number for a sample farmer (138 + 8 digits from its number)."""
+    digits = re.sub(r"\D", "", farmer_id)
+    return f"138{int(digits or index):08d}"
+
+
+def seed_sample_county(db: Database, settings: Settings, offers: list[dict[str, Any]]) -> dict[str, Any]:
+    """Register sample farmers, their plots, consents and one application each from already computed offers.
+
+    Idempotent: farmers whose phone already exists are skipped. Every second offered application (by farmer
+    number) is accepted, so the portfolio has loans. Application ages are spread over the last 96 hours so the
+    review queue has realistic ages. Returns counts and the demo logins.
+    """
+    usable = [o for o in offers if isinstance(o, dict) and o.get("geometry") and o.get("area_ha")]
+    if not usable:
+        raise InvalidInput("No scored offers with geometry to seed from. Run `make demo` first (out/demo/offers.json).")
+    by_farmer: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for o in usable:
+        by_farmer[str(o.get("farmer_id") or "unknown")].append(o)
+    farmer_hash = hash_password(DEMO_FARMER_PASSWORD)
+    counts = {"farmers": 0, "plots": 0, "applications": 0, "accepted": 0, "skipped_farmers": 0}
+    now = datetime.now(UTC)
+    with db.session() as session:
+        for phone, name, role in (
+            (DEMO_ANALYST_PHONE, "Demo analyst", "analyst"),
+            (DEMO_ADMIN_PHONE, "Demo admin", "admin"),
+        ):
+            if session.scalar(select(User.id).where(User.phone == phone)) is None:
+                session.add(User(phone=phone, name=name, role=role, password_hash=hash_password(DEMO_ANALYST_PASSWORD)))
+        for index, (farmer_ref, farmer_offers) in enumerate(sorted(by_farmer.items()), start=1):
+            phone = demo_phone(farmer_ref, index)
+            if session.scalar(select(User.id).where(User.phone == phone)) is not None:
+                counts["skipped_farmers"] += 1
+                continue
+            user = User(phone=phone, name=f"Farmer {farmer_ref}", role="farmer", password_hash=farmer_hash)
+            session.add(user)
+            session.flush()
+            created = now - timedelta(hours=(index * 7) % 96 + 1)
+            plots = []
+            for o in farmer_offers:
+                geom = shapely.normalize(shape(o["geometry"]))
+                minx, miny, maxx, maxy = geom.bounds
+                plot = FarmPlot(
+                    ref=str(o["plot_id"]),
+                    farmer_id=user.id,
+                    declared_crop=o.get("declared_crop"),
+                    declared_area_ha=(o.get("evidence") or {}).get("declared_area_ha"),
+                    area_ha=float(o["area_ha"]),
+                    geometry_json=_json_coords(geom),
+                    geom=geom,
+                    minx=minx,
+                    miny=miny,
+                    maxx=maxx,
+                    maxy=maxy,
+                    created_at=created,
+                    updated_at=created,
+                )
+                session.add(plot)
+                plots.append(plot)
+            session.flush()
+            consent = Consent(
+                farmer_id=user.id,
+                purpose=CONSENT_PURPOSE,
+                statement=CONSENT_STATEMENT,
+                plot_refs=[p.ref for p in plots],
+                terms_version=settings.terms_version,
+                granted_at=created,
+            )
+            session.add(consent)
+            session.flush()
+            decision = engine_decision(farmer_offers)
+            status = STATUS_OF[decision]
+            limit = round(
+                sum(float(o.get("credit_limit") or 0) for o in farmer_offers if o["decision"] == "approve"), 2
+            )
+            proposed = round(
+                sum(float(o.get("credit_limit") or 0) for o in farmer_offers if o["decision"] != "decline"), 2
+            )
+            accepted = status == "offered" and limit > 0 and index % 2 == 0
+            app = Application(
+                farmer_id=user.id,
+                consent_id=consent.id,
+                status="accepted" if accepted else status,
+                engine_decision=decision,
+                credit_limit=limit if decision == "approve" else 0.0,
+                proposed_limit=proposed,
+                currency=str(farmer_offers[0].get("currency") or "CNY"),
+                crop=farmer_offers[0].get("assessed_crop") or farmer_offers[0].get("crop"),
+                area_ha=float(sum(float(o["area_ha"]) for o in farmer_offers)),
+                finance_season=farmer_offers[0].get("finance_season"),
+                offers=farmer_offers,
+                created_at=created,
+                updated_at=created,
+                accepted_at=created + timedelta(hours=1) if accepted else None,
+            )
+            session.add(app)
+            session.flush()
+            for p in plots:
+                session.add(ApplicationPlot(application_id=app.id, plot_id=p.id, active=status != "declined"))
+            write_audit(
+                session,
+                None,
+                "engine_decision",
+                application_id=app.id,
+                subject_user_id=user.id,
+                reason="seeded from sample county offers",
+                details={"decision": decision, "credit_limit": limit},
+            )
+            counts["farmers"] += 1
+            counts["plots"] += len(plots)
+            counts["applications"] += 1
+            counts["accepted"] += int(accepted)
+    return {
+        **counts,
+        "demo_farmer_password": DEMO_FARMER_PASSWORD,
+        "demo_analyst": {"phone": DEMO_ANALYST_PHONE, "password": DEMO_ANALYST_PASSWORD},
+        "demo_admin": {"phone": DEMO_ADMIN_PHONE, "password": DEMO_ANALYST_PASSWORD},
+    }

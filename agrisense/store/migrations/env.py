@@ -1,0 +1,14 @@
+"""Alembic environment: runs on the connection ``Database.upgrade`` passes in (no alembic.ini, no URL here)."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from agrisense.store.models import Base
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection, target_metadata=Base.metadata, render_as_batch=connection.dialect.name == "sqlite"
+)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,182 @@
+"""The service's tables (SQLAlchemy 2 declarative). The Alembic migrations in ``migrations/`` create them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from agrisense.store.types import GeometryType
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    plots: Mapped[list[FarmPlot]] = relationship(back_populates="farmer", cascade="all, delete-orphan")
+
+
+class FarmPlot(Base):
+    """A farmer's plot: GeoJSON as drawn (validated, EPSG:4326), a spatial copy for queries, and its bbox."""
+
+    __tablename__ = "plots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ref: Mapped[str] = mapped_column(String(64), unique=True)
+    farmer_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str | None] = mapped_column(String(100))
+    village: Mapped[str | None] = mapped_column(String(100))
+    declared_crop: Mapped[str | None] = mapped_column(String(32))
+    declared_area_ha: Mapped[float | None] = mapped_column(Float)
+    area_ha: Mapped[float] = mapped_column(Float)
+    geometry_json: Mapped[dict[str, Any]] = mapped_column(JSON)
+    geom: Mapped[BaseGeometry] = mapped_column(GeometryType(), deferred=True)
+    minx: Mapped[float] = mapped_column(Float)
+    miny: Mapped[float] = mapped_column(Float)
+    maxx: Mapped[float] = mapped_column(Float)
+    maxy: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    farmer: Mapped[User] = relationship(back_populates="plots")
+
+    __table_args__ = (Index("ix_plots_bbox", "minx", "maxx", "miny", "maxy"),)
+
+
+class Consent(Base):
+    """An explicit, separate consent: what the farmer agreed to, when, and under which terms version."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    farmer_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(64))
+    statement: Mapped[str] = mapped_column(Text)
+    plot_refs: Mapped[list[Any]] = mapped_column(JSON)
+    terms_version: Mapped[str] = mapped_column(String(32))
+    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Application(Base):
+    """A credit application: the plots, the engine's offers (frozen JSON) and where it stands."""
+
+    __tablename__ = "applications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    farmer_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    engine_decision: Mapped[str] = mapped_column(String(16))
+    credit_limit: Mapped[float] = mapped_column(Float)
+    proposed_limit: Mapped[float] = mapped_column(Float)
+    currency: Mapped[str] = mapped_column(String(3))
+    crop: Mapped[str | None] = mapped_column(String(32))
+    area_ha: Mapped[float] = mapped_column(Float)
+    finance_season: Mapped[int | None] = mapped_column(Integer)
+    offers: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    links: Mapped[list[ApplicationPlot]] = relationship(cascade="all, delete-orphan")
+    farmer: Mapped[User] = relationship()
+
+
+class ApplicationPlot(Base):
+    """A plot in an application; ``active`` while the application is open, so one plot is pledged at most once."""
+
+    __tablename__ = "application_plots"
+
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), primary_key=True)
+    plot_id: Mapped[int] = mapped_column(ForeignKey("plots.id", ondelete="CASCADE"), primary_key=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    plot: Mapped[FarmPlot] = relationship()
+
+    __table_args__ = (
+        Index(
+            "uq_application_plots_active",
+            "plot_id",
+            unique=True,
+            sqlite_where=text("active = 1"),
+            postgresql_where=text("active"),
+        ),
+    )
+
+
+class AuditEntry(Base):
+    """Append-only log of every decision and override (database triggers refuse UPDATE and DELETE)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    application_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    subject_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class RescoreRow(Base):
+    """One plot of a county re-score run (idempotent per run and plot)."""
+
+    __tablename__ = "rescore_rows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(64))
+    season: Mapped[int] = mapped_column(Integer)
+    plot_id: Mapped[str] = mapped_column(String(64), index=True)
+    farmer_id: Mapped[str | None] = mapped_column(String(64))
+    crop: Mapped[str | None] = mapped_column(String(32))
+    crop_probability: Mapped[float | None] = mapped_column(Float)
+    area_ha: Mapped[float | None] = mapped_column(Float)
+    decision: Mapped[str | None] = mapped_column(String(16))
+    credit_limit: Mapped[float | None] = mapped_column(Float)
+    expected_loss: Mapped[float | None] = mapped_column(Float)
+    pd: Mapped[float | None] = mapped_column(Float)
+    geometry: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("run_id", "plot_id", name="uq_rescore_run_plot"),)
+
+
+class MonitoringWarning(Base):
+    """An in-season warning about a financed plot (idempotent per run, plot and code)."""
+
+    __tablename__ = "warnings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(64))
+    season: Mapped[int | None] = mapped_column(Integer)
+    plot_id: Mapped[str] = mapped_column(String(64), index=True)
+    loan_id: Mapped[int | None] = mapped_column(Integer)
+    farmer_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    message_en: Mapped[str] = mapped_column(Text)
+    message_zh: Mapped[str] = mapped_column(Text)
+    action: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("run_id", "plot_id", "code", name="uq_warning_run_plot_code"),)

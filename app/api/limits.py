@@ -1,0 +1,138 @@
+"""Request size and rate limits as plain ASGI middleware (they answer before a body is read or a route runs)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+Scope = dict[str, Any]
+Receive = Callable[[], Any]
+Send = Callable[[dict[str, Any]], Any]
+ASGIApp = Callable[[Scope, Receive, Send], Any]
+
+
+async def _reply(send: Send, status: int, message: str, error: str, headers: list[tuple[bytes, bytes]]) -> None:
+    body = json.dumps({"detail": message, "error": error}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodySizeLimit:
+    """413 for a body larger than ``max_bytes`` (by Content-Length up front, or counted while streaming)."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        message = (
+            f"The request is larger than {self.max_bytes // 1000:,} kB. Simplify the plot outline "
+            "(fewer corners) or send fewer items at once."
+        )
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await _reply(send, 413, message, "RequestTooLarge", [])
+            return
+        seen = 0
+        started = False
+        refused = False
+
+        async def counting_receive() -> dict[str, Any]:
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            event = await receive()
+            if event["type"] == "http.request":
+                seen += len(event.get("body", b""))
+                if seen > self.max_bytes:
+                    # answer now and tell the app the client is gone, so no route runs on a truncated body
+                    refused = True
+                    if not started:
+                        await _reply(send, 413, message, "RequestTooLarge", [])
+                    return {"type": "http.disconnect"}
+            return event
+
+        async def guarded_send(event: dict[str, Any]) -> None:
+            nonlocal started
+            if refused:
+                return
+            if event["type"] == "http.response.start":
+                started = True
+            await send(event)
+
+        await self.app(scope, counting_receive, guarded_send)
+
+
+class RateLimiter:
+    """Sliding one-minute window per key: at most ``per_minute`` requests, then ``RateLimited`` with a wait time."""
+
+    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self.clock = clock
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: str) -> float | None:
+        """Record a request; ``None`` if allowed, else the seconds until the next one is."""
+        now = self.clock()
+        with self._lock:
+            window = self._hits.setdefault(key, deque())
+            while window and now - window[0] >= 60.0:
+                window.popleft()
+            if len(window) >= self.per_minute:
+                return max(0.0, 60.0 - (now - window[0]))
+            window.append(now)
+            if len(self._hits) > 100_000:  # forget idle clients
+                for k in [k for k, w in self._hits.items() if not w or now - w[-1] >= 60.0]:
+                    del self._hits[k]
+            return None
+
+
+class RateLimit:
+    """429 once a client exceeds the limit; the key is the signed-in user when a bearer token names one, else the
+    client address (so many farmers behind one carrier NAT are not throttled together)."""
+
+    def __init__(self, app: ASGIApp, *, limiter: RateLimiter, user_of: Callable[[str], int | None]) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.user_of = user_of
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") == "/healthz":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        key = None
+        auth = headers.get(b"authorization", b"").decode("latin-1")
+        if auth.lower().startswith("bearer "):
+            user = self.user_of(auth[7:].strip())
+            key = None if user is None else f"user:{user}"
+        if key is None:
+            client = scope.get("client")
+            key = f"ip:{client[0] if client else 'unknown'}"
+        wait = self.limiter.hit(key)
+        if wait is not None:
+            seconds = max(1, int(wait + 0.999))
+            await _reply(
+                send,
+                429,
+                f"Too many requests. Wait {seconds} seconds and try again.",
+                "RateLimited",
+                [(b"retry-after", str(seconds).encode())],
+            )
+            return
+        await self.app(scope, receive, send)

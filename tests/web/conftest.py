@@ -1,0 +1,105 @@
+"""Fixtures of the farmer-app tests: a real service on a loopback port, and headless Chromium.
+
+Browser tests skip when Chromium or Playwright is missing, and FAIL instead when AGRISENSE_REQUIRE_BROWSER=1."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agrisense.config import Settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-sync",
+]
+PHONE_VIEWPORT = {"width": 360, "height": 740}
+ARTIFACTS = Path(__file__).resolve().parent.parent / "_artifacts"
+NODE_MODULES = Path(__file__).resolve().parents[2] / "app" / "web" / "node_modules"
+
+
+def _missing_browser() -> str | None:
+    if not CHROMIUM.exists():
+        return f"Chromium is not installed at {CHROMIUM} (install it with `make system`)."
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright for Python is not installed (pip install playwright)."
+    if not (NODE_MODULES / "leaflet" / "dist" / "leaflet.js").is_file():
+        return f"The farmer app's npm packages are missing from {NODE_MODULES} (run `make web`)."
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Chromium through Playwright (the system Chromium; never `playwright install`)."""
+    reason = _missing_browser()
+    if reason is not None:
+        if os.environ.get("AGRISENSE_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"browser tests are required (AGRISENSE_REQUIRE_BROWSER=1) but: {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@dataclass
+class LiveService:
+    url: str
+    settings: Settings
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_service(small_region: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
+    """The real app (API, tiles, farmer app) served by uvicorn on a free loopback port, its map imagery warm."""
+    import uvicorn
+
+    from agrisense.imagery.tiles import warm_region_tiles
+    from app.api.main import create_app
+
+    settings = Settings(
+        region_dir=small_region, state_dir=tmp_path_factory.mktemp("web-state"), rate_limit_per_minute=100_000
+    )
+    warm_region_tiles(settings)  # the session's imagery cache (shared with the tile tests)
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name="agrisense-test-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    try:
+        yield LiveService(f"http://127.0.0.1:{port}", settings)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
