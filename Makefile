@@ -59,7 +59,7 @@ serve: $(STAMPS)/venv data web
 
 # The analysts' dashboard (Streamlit) over the same database and service layer.
 dashboard: $(STAMPS)/venv data
-	$(VENV)/bin/streamlit run app/dashboard/Home.py --server.headless true
+	$(VENV)/bin/streamlit run app/dashboard/Home.py --server.headless true --browser.gatherUsageStats false
 
 train: $(STAMPS)/venv data
 	$(VENV)/bin/agrisense train cropland --region $(REGION) --out models/landcover_unet

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     )
     dask_workers: int = Field(default=2, ge=1, description="Workers of the default Dask LocalCluster.")
     dask_scheduler: str | None = Field(default=None, description="Address of an existing Dask scheduler.")
+    tile_reuse_s: float | None = Field(
+        default=None,
+        ge=0,
+        description="Seconds a process reuses a scored imagery tile from memory before it asks the catalog for new "
+        "scenes again. Default: 300 in the API service, 0 (always ask) in commands and batch jobs.",
+    )
 
     # Service (API, farmer app, dashboard)
     state_dir: Path = Field(

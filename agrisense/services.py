@@ -88,6 +88,7 @@ def score_plots(
         scheduler_address=settings.dask_scheduler,
         n_workers=settings.dask_workers,
         on_done=on_tile,
+        reuse_s=settings.tile_reuse_s or 0.0,
     )
     timings["imagery_and_model_s"] = time.perf_counter() - t0
     evidence = {e.plot_id: e for tile in tiles for e in tile.evidence}

@@ -10,7 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
+import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -124,10 +127,107 @@ def score_tile(
     device: str = "auto",
     scheduler: str = "threads",
     maps: bool = False,
+    reuse_s: float = 0.0,
 ) -> TileResult:
     """Imagery, model and per-plot aggregation for one tile (pure apart from imagery reads and model loading).
 
-    ``maps=True`` also returns the probability of the mapped class and the latest clear NDVI per pixel."""
+    ``maps=True`` also returns the probability of the mapped class and the latest clear NDVI per pixel.
+    ``reuse_s > 0`` (serving processes): a tile scored in this process less than ``reuse_s`` seconds ago is reused
+    from memory without a catalog search, so a new plot there costs only its zonal statistics; 0 (batch jobs)
+    always checks the catalog for new scenes."""
+    key = (job.tile.name, job.resolution, catalog, start, end, models_dir, cache_dir, device, maps)
+    base = _recent_tile(key, reuse_s)
+    if base is None:
+        built = _score_tile_base(
+            job,
+            catalog=catalog,
+            start=start,
+            end=end,
+            models_dir=models_dir,
+            cache_dir=cache_dir,
+            device=device,
+            scheduler=scheduler,
+            maps=maps,
+        )
+        if isinstance(built, TileResult):  # no imagery: nothing to reuse
+            return built
+        base = built
+        if reuse_s > 0:
+            _remember_tile(key, base)
+    evidence = tuple(
+        plot_evidence(pid, from_wkb(wkb), base.view) for pid, wkb in zip(job.plot_ids, job.plot_wkb, strict=True)
+    )
+    return TileResult(
+        job.tile_id,
+        evidence,
+        job.crs,
+        job.bbox,
+        base.rgb,
+        base.crop_class,
+        base.view.classes,
+        len(base.view.scene_ids),
+        base.scenes_failed,
+        base.probability,
+        base.ndvi,
+    )
+
+
+@dataclass(frozen=True)
+class _TileBase:
+    """Everything of a scored tile that does not depend on which plots are in it."""
+
+    view: _TileView
+    rgb: np.ndarray | None
+    crop_class: np.ndarray
+    scenes_failed: tuple[str, ...]
+    probability: np.ndarray | None
+    ndvi: np.ndarray | None
+
+
+_RECENT_TILES: OrderedDict[tuple[object, ...], tuple[float, _TileBase]] = OrderedDict()
+_RECENT_LOCK = threading.Lock()
+RECENT_TILES_MAX = 16
+"""Scored tiles kept in memory by a serving process (about 7 MB each without maps)."""
+
+
+def _recent_tile(key: tuple[object, ...], reuse_s: float) -> _TileBase | None:
+    if reuse_s <= 0:
+        return None
+    with _RECENT_LOCK:
+        hit = _RECENT_TILES.get(key)
+        if hit is None or time.monotonic() - hit[0] > reuse_s:
+            return None
+        _RECENT_TILES.move_to_end(key)
+        return hit[1]
+
+
+def _remember_tile(key: tuple[object, ...], base: _TileBase) -> None:
+    with _RECENT_LOCK:
+        _RECENT_TILES[key] = (time.monotonic(), base)
+        _RECENT_TILES.move_to_end(key)
+        while len(_RECENT_TILES) > RECENT_TILES_MAX:
+            _RECENT_TILES.popitem(last=False)
+
+
+def forget_recent_tiles() -> None:
+    """Drop the in-memory tiles (the next scoring asks the catalog and the caches again)."""
+    with _RECENT_LOCK:
+        _RECENT_TILES.clear()
+
+
+def _score_tile_base(
+    job: TileJob,
+    *,
+    catalog: str,
+    start: date,
+    end: date,
+    models_dir: str,
+    cache_dir: str,
+    device: str,
+    scheduler: str,
+    maps: bool,
+) -> _TileBase | TileResult:
+    """Composites (cache), model probabilities (cache) and maps of a tile; a TileResult when it has no imagery."""
     geobox = job.geobox()
     try:
         with dask.config.set(scheduler=scheduler):
@@ -146,7 +246,7 @@ def score_tile(
             model, stack_features(comp, bands=bundle.bands, indices=bundle.indices, months=bundle.months)
         ),
     )
-    tile_view = _TileView(
+    view = _TileView(
         geobox=geobox,
         ndvi=comp["ndvi"].values,
         months=tuple(int(str(p)[5:7]) for p in comp["period"].values),
@@ -155,22 +255,14 @@ def score_tile(
         model_version=bundle.version,
         scene_ids=tuple(s.id for s in result.scenes if s.used),
     )
-    evidence = tuple(
-        plot_evidence(pid, from_wkb(wkb), tile_view) for pid, wkb in zip(job.plot_ids, job.plot_wkb, strict=True)
-    )
     layers = class_layers(probs, bundle.classes) if maps else None
-    return TileResult(
-        job.tile_id,
-        evidence,
-        job.crs,
-        job.bbox,
-        _true_colour(comp),
-        layers.crop_class if layers else np.argmax(probs, axis=0).astype(np.uint8),
-        tuple(bundle.classes),
-        len(tile_view.scene_ids),
-        tuple(s.id for s in result.scenes if s.failed),
-        layers.probability if layers else None,
-        latest_clear(comp["ndvi"].values) if maps else None,
+    return _TileBase(
+        view=view,
+        rgb=_true_colour(comp),
+        crop_class=layers.crop_class if layers else np.argmax(probs, axis=0).astype(np.uint8),
+        scenes_failed=tuple(s.id for s in result.scenes if s.failed),
+        probability=layers.probability if layers else None,
+        ndvi=latest_clear(comp["ndvi"].values) if maps else None,
     )
 
 
@@ -303,13 +395,15 @@ def run_tiles(
     scheduler_address: str | None = None,
     n_workers: int = 2,
     on_done: Callable[[TileResult], None] | None = None,
+    reuse_s: float = 0.0,
 ) -> list[TileResult]:
-    """Run tiles in-process (one tile) or on a Dask cluster; results in job order."""
+    """Run tiles in-process (one tile) or on a Dask cluster; results in job order. ``reuse_s``: see score_tile
+    (in-process only)."""
     kwargs = dict(
         catalog=catalog, start=start, end=end, models_dir=str(models_dir), cache_dir=str(cache_dir), device=device
     )
     if len(jobs) <= 1 and scheduler_address is None:
-        results = [score_tile(job, **kwargs) for job in jobs]  # type: ignore[arg-type]
+        results = [score_tile(job, reuse_s=reuse_s, **kwargs) for job in jobs]  # type: ignore[arg-type]
         for r in results:
             if on_done:
                 on_done(r)

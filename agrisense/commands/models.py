@@ -38,7 +38,7 @@ def train_croptype_command(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     folds: Annotated[int, typer.Option(help="Spatially grouped cross-validation folds.")] = 5,
 ) -> None:
-    """Train the crop-type classifier (TempCNN ensemble + logistic regression) with spatial CV and calibration."""
+    """Train the crop-type classifier (TempCNN ensemble + random forest) with spatial CV and calibration."""
     from agrisense.ml.croptype.pipeline import train_croptype
 
     report = train_croptype(read_sample_table(samples), out, seed=seed, device=device, n_folds=folds)

@@ -108,6 +108,8 @@ class TileBatcher:
 def _score(plots: list[Plot], requests: list[_Request], settings: Settings) -> dict[str, dict[str, Any]]:
     from agrisense import services
 
+    if settings.tile_reuse_s is None:  # a serving process: reuse a scored tile for a while (see Settings)
+        settings = settings.model_copy(update={"tile_reuse_s": SERVICE_TILE_REUSE_S})
     overlaps = {k: v for r in requests for k, v in r.overlaps.items()}
     exposure = {k: v for r in requests for k, v in r.exposure.items()}
     run = services.score_plots(plots, settings=settings, overlaps=overlaps, existing_exposure=exposure)
@@ -115,6 +117,8 @@ def _score(plots: list[Plot], requests: list[_Request], settings: Settings) -> d
 
 
 _batcher = TileBatcher()
+SERVICE_TILE_REUSE_S = 300.0
+"""How long the API reuses a scored tile from memory before asking the catalog for new scenes again."""
 
 
 def set_scoring_concurrency(n: int) -> None:

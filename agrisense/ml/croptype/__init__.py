@@ -1,5 +1,5 @@
-"""Crop-type classification of point samples (12 monthly Sentinel-2 composites): TempCNN ensemble + logistic
-regression, spatially grouped CV, temperature scaling. See docs/croptype.md."""
+"""Crop-type classification of point samples (12 monthly Sentinel-2 composites): TempCNN ensemble + random
+forest, spatially grouped CV, temperature scaling. See docs/croptype.md."""
 
 from agrisense.ml.croptype.model import CropTypeModel, load_model, save_model
 from agrisense.ml.croptype.pipeline import train_croptype

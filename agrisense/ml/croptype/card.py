@@ -19,6 +19,20 @@ def _row(name: str, s: dict[str, Any]) -> str:
     return f"| {name} | {s['n']} | {s['overall_accuracy']:.3f} | {s['macro_f1']:.3f} | {s['majority_accuracy']:.3f} |"
 
 
+def _temperature_reading(cal: dict[str, Any]) -> str:
+    t = cal["temperature"]
+    if abs(t - 1) < 0.1:
+        return "The blend is already close to calibrated, so T is near 1."
+    return f"T {'>' if t > 1 else '<'} 1: the raw blend was {'over' if t > 1 else 'under'}-confident."
+
+
+def _margin(scores: dict[str, Any]) -> str:
+    region = next((r for r in scores if r.startswith("east_africa")), "pooled")
+    s = scores[region]["blend"]
+    gain = 100 * (s["overall_accuracy"] - s["majority_accuracy"])
+    return f"{gain:.0f} points of accuracy above always predicting the majority class ({region}, spatial CV);"
+
+
 def render_card(report: dict[str, Any]) -> str:
     """Markdown: data, classes, CV metrics per region and model part, calibration, limits, how to retrain."""
     trained, cv = report["trained_on"], report["cv"]
@@ -26,10 +40,11 @@ def render_card(report: dict[str, Any]) -> str:
     lines = [
         "# Model card: croptype_tcnn",
         "",
-        "Crop type of a point sample from 12 monthly Sentinel-2 composites (10 bands + NDVI, NDWI, NDRE, NDMI +",
-        "a clear-month flag): the mean log-probability of a seeded ensemble of "
-        f"{trained['fit']['members']} TempCNNs and an L2 logistic regression, temperature-scaled. "
-        "Code: `agrisense/ml/croptype/`; docs: `docs/croptype.md`.",
+        "Crop type of a point sample from 12 monthly Sentinel-2 composites (10 bands, 10 normalised-difference",
+        "indices, the same indices minus their per-sample seasonal mean, and a clear-month flag): the mean",
+        f"log-probability of a seeded ensemble of {trained['fit']['members']} TempCNNs (flatten head) and a "
+        f"{trained['fit']['forest']['n_trees']}-tree random forest, temperature-scaled. "
+        "Code: `agrisense/ml/croptype/`; docs: `docs/croptype.md` (experiments and their grouped-CV numbers).",
         "",
         "## Data",
         "",
@@ -67,15 +82,14 @@ def render_card(report: dict[str, Any]) -> str:
         f"Temperature {cal['temperature']:.3f}, fitted on the out-of-fold log-probabilities. ECE (15 bins) "
         f"{cal['ece_before']:.3f} before, {cal['ece_after_in_sample']:.3f} after (same data), "
         f"{cal['ece_after_cross_fitted']:.3f} after with T fitted on the other folds; NLL {cal['nll_before']:.3f} "
-        f"-> {cal['nll_after_in_sample']:.3f} / {cal['nll_after_cross_fitted']:.3f}. The ensemble is already close "
-        "to calibrated, so T is near 1.",
+        f"-> {cal['nll_after_in_sample']:.3f} / {cal['nll_after_cross_fitted']:.3f}. {_temperature_reading(cal)}",
         "",
         "## Limits",
         "",
-        "- Little data: classes with < 20 samples (oilseeds, pulses, sunflower, fibre, root crops) are rarely "
-        "right; macro-F1 is low. Sorghum vs maize is the only distinction learned with some skill.",
-        "- Only modestly better than the majority class in East Africa; do not use a single prediction as proof "
-        "of a crop - use the probability, and verify low-probability plots.",
+        "- Little data: classes with < 20 samples (pulses, sunflower, fibre, root crops) are essentially never "
+        "right; macro-F1 is low. Sorghum vs maize is learned with some skill, oilseeds and trees a little.",
+        f"- {_margin(scores)} do not use a single prediction as proof of a crop - use the probability, and verify "
+        "low-probability plots.",
         "- Trained on 2017 East Africa and 2021 Flanders composites; another season, region or compositing "
         "method shifts the inputs. Retrain on the bank's own labelled samples.",
         "- Samples with no clear month get the most frequent training class with probability 1/K (no evidence).",

@@ -1,4 +1,4 @@
-"""The crop-type classifier: TempCNN ensemble + logistic regression, averaged log-probabilities, temperature."""
+"""The crop-type classifier: TempCNN ensemble + random forest, averaged log-probabilities, temperature."""
 
 from __future__ import annotations
 
@@ -14,32 +14,39 @@ from scipy.special import log_softmax, softmax
 
 from agrisense.errors import ModelUnavailable
 from agrisense.ml.croptype.fit import FitConfig, fit_ensemble, predict_logits, resolve_device
-from agrisense.ml.croptype.linear import LinearModel, fit_linear
+from agrisense.ml.croptype.forest import Forest, fit_forest
 from agrisense.ml.croptype.network import NetConfig, TempCNN
-from agrisense.ml.croptype.table import CHANNELS, Standardiser, build_features, class_weights_for, validate_table
+from agrisense.ml.croptype.table import CHANNELS, Standardiser, build_features, validate_table
 
-BUNDLE_FORMAT = 1
+BUNDLE_FORMAT = 2
+#: floor added to the forest's class shares before the log (a leaf share of 0 is not proof of absence)
+FOREST_FLOOR = 1e-4
 RETRAIN_HINT = "run `agrisense train crop-type --samples SAMPLES.parquet --out models/croptype_tcnn`"
 
 
 @dataclass(frozen=True)
 class CropTypeModel:
-    """A fitted classifier: standardiser, CNN members, linear model, classes and temperature."""
+    """A fitted classifier: standardiser, CNN members, random forest, classes and temperature."""
 
     classes: tuple[str, ...]
     standardiser: Standardiser
     members: tuple[TempCNN, ...]
-    linear: LinearModel
+    forest: Forest
     temperature: float = 1.0
     net: NetConfig = field(default_factory=NetConfig)
     fallback_class: int = 0
 
-    def log_probs(self, values: np.ndarray, device: torch.device) -> np.ndarray:
-        """Uncalibrated blended log-probabilities ``(N, K)`` for raw features ``(N, T, C)``."""
+    def part_log_probs(self, values: np.ndarray, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+        """``(cnn, forest)`` log-probabilities ``(N, K)`` each, for raw features ``(N, T, C)``."""
         x = self.standardiser.apply(values)
         cnn = predict_logits(list(self.members), x, device)
-        lin = log_softmax(self.linear.logits(x), axis=1)
-        return log_softmax(0.5 * (cnn + lin), axis=1)
+        share = self.forest.proba(x) + FOREST_FLOOR
+        return cnn, np.log(share / share.sum(axis=1, keepdims=True))
+
+    def log_probs(self, values: np.ndarray, device: torch.device) -> np.ndarray:
+        """Uncalibrated blended log-probabilities ``(N, K)``: the mean of the two parts' log-probabilities."""
+        cnn, forest = self.part_log_probs(values, device)
+        return np.asarray(log_softmax(0.5 * (cnn + forest), axis=1))
 
     def predict_proba(self, table: pd.DataFrame, device: str = "auto") -> np.ndarray:
         """Calibrated ``(N, K)`` probabilities; rows without any clear month get the uniform distribution."""
@@ -60,24 +67,22 @@ class CropTypeModel:
 def fit_model(
     values: np.ndarray, y: np.ndarray, classes: tuple[str, ...], config: FitConfig, seed: int, device: torch.device
 ) -> CropTypeModel:
-    """Fit standardiser, ``config.members`` CNNs and the linear model on ``(values, y)``."""
+    """Fit standardiser, ``config.members`` CNNs and the random forest on ``(values, y)``."""
     standardiser = Standardiser.fit(values)
     x = standardiser.apply(values)
     members = fit_ensemble(x, y, len(classes), config, seed, device)
-    weight = class_weights_for(y, len(classes), config.class_weight_power)
-    linear = fit_linear(x, y, len(classes), l2=config.linear_l2, sample_weight=weight)
+    forest = fit_forest(x, y, len(classes), config.forest, seed)
     fallback = int(np.bincount(y, minlength=len(classes)).argmax())
-    return CropTypeModel(classes, standardiser, tuple(m.cpu() for m in members), linear, 1.0, config.net, fallback)
+    return CropTypeModel(classes, standardiser, tuple(m.cpu() for m in members), forest, 1.0, config.net, fallback)
 
 
 def save_model(model: CropTypeModel, out_dir: Path, info: dict[str, Any]) -> None:
-    """``model.pt`` (fp32 state dicts + linear weights) and ``bundle.json`` (everything else + ``info``)."""
+    """``model.pt`` (fp32 state dicts + the forest's arrays) and ``bundle.json`` (everything else + ``info``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.save(
         {
             "members": [m.state_dict() for m in model.members],
-            "linear_weights": torch.from_numpy(model.linear.weights.astype(np.float32)),
-            "linear_bias": torch.from_numpy(model.linear.bias.astype(np.float32)),
+            "forest": {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in model.forest.arrays().items()},
         },
         out_dir / "model.pt",
     )
@@ -108,15 +113,13 @@ def load_model(model_dir: Path) -> CropTypeModel:
             raise ValueError("bundle format or feature channels differ from this version of agrisense")
         state = torch.load(weights_path, map_location="cpu", weights_only=True)
         net = NetConfig(**{**bundle["net"], "widths": tuple(bundle["net"]["widths"])})
+        forest = Forest(**{k: v.numpy() for k, v in state["forest"].items()})
         classes = tuple(bundle["classes"])
         members = []
         for member_state in state["members"]:
             member = TempCNN(len(CHANNELS), len(classes), net)
             member.load_state_dict(member_state)
             members.append(member.eval())
-        linear = LinearModel(
-            weights=state["linear_weights"].double().numpy(), bias=state["linear_bias"].double().numpy()
-        )
         standardiser = Standardiser(
             mean=np.asarray(bundle["channel_mean"], dtype=np.float32),
             std=np.asarray(bundle["channel_std"], dtype=np.float32),
@@ -124,4 +127,4 @@ def load_model(model_dir: Path) -> CropTypeModel:
     except (KeyError, ValueError, RuntimeError, TypeError, json.JSONDecodeError) as exc:
         raise ModelUnavailable(f"the crop-type model in {model_dir} cannot be loaded ({exc}); {RETRAIN_HINT}") from exc
     fallback = classes.index(bundle["fallback_class"]) if bundle.get("fallback_class") in classes else 0
-    return CropTypeModel(classes, standardiser, tuple(members), linear, float(bundle["temperature"]), net, fallback)
+    return CropTypeModel(classes, standardiser, tuple(members), forest, float(bundle["temperature"]), net, fallback)

@@ -10,16 +10,22 @@ from torch import nn
 
 @dataclass(frozen=True)
 class NetConfig:
-    """Architecture of ``TempCNN``: channel widths of the conv blocks, kernel size, dropout."""
+    """Architecture of ``TempCNN``: conv widths, kernel size, dropout, head width and how time is reduced.
+
+    ``head="flatten"`` keeps each month's position (as in Pelletier et al.: green-up *timing* separates crops);
+    ``head="pool"`` (mean + max over months) is shift-invariant and was measured weaker (docs/croptype.md).
+    """
 
     widths: tuple[int, ...] = (32, 32, 32)
     kernel: int = 3
     dropout: float = 0.3
     hidden: int = 64
+    head: str = "flatten"
+    n_months: int = 12
 
 
 class TempCNN(nn.Module):
-    """TempCNN-style classifier (Pelletier et al. 2019): conv-BN-ReLU-dropout blocks, then mean+max pool, MLP.
+    """TempCNN (Pelletier et al. 2019): conv-BN-ReLU-dropout blocks over months, then flatten (or pool), MLP.
 
     Input ``(N, T, C)``; output logits ``(N, K)``.
     """
@@ -37,8 +43,11 @@ class TempCNN(nn.Module):
             ]
             prev = width
         self.body = nn.Sequential(*layers)
+        if config.head not in ("flatten", "pool"):
+            raise ValueError(f"NetConfig.head must be 'flatten' or 'pool', got {config.head!r}")
+        self.flatten = config.head == "flatten"
         self.head = nn.Sequential(
-            nn.Linear(2 * prev, config.hidden),
+            nn.Linear(prev * (config.n_months if self.flatten else 2), config.hidden),
             nn.BatchNorm1d(config.hidden),
             nn.ReLU(),
             nn.Dropout(config.dropout),
@@ -47,6 +56,8 @@ class TempCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.body(x.transpose(1, 2))
+        if self.flatten:
+            return self.head(h.flatten(1))
         return self.head(torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1))
 
 

@@ -9,13 +9,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import log_softmax, softmax
+from scipy.special import softmax
 
 from agrisense.errors import InvalidInput
 from agrisense.ml.calibration import fit_temperature, negative_log_likelihood
 from agrisense.ml.croptype.card import write_card
 from agrisense.ml.croptype.cv import grouped_folds, out_of_fold_logits, spatial_groups
-from agrisense.ml.croptype.fit import FitConfig, predict_logits, resolve_device
+from agrisense.ml.croptype.fit import FitConfig, resolve_device
 from agrisense.ml.croptype.model import fit_model, save_model
 from agrisense.ml.croptype.table import LABEL_SYNONYMS, build_features, harmonise_labels, validate_table
 from agrisense.ml.metrics import confusion_matrix, expected_calibration_error, f1_per_class, plot_confusion_matrix
@@ -100,11 +100,9 @@ def train_croptype(
 
     def fit_predict(train: np.ndarray, test: np.ndarray) -> np.ndarray:
         model = fit_model(features.values[train], y[train], classes, config, seed, torch_device)
-        x = model.standardiser.apply(features.values[test])
-        cnn = predict_logits(list(model.members), x, torch_device)
-        lin = log_softmax(model.linear.logits(x), axis=1)
+        cnn, forest = model.part_log_probs(features.values[test], torch_device)
         parts.setdefault("cnn", np.zeros((len(y), len(classes))))[test] = cnn
-        parts.setdefault("linear", np.zeros((len(y), len(classes))))[test] = lin
+        parts.setdefault("forest", np.zeros((len(y), len(classes))))[test] = forest
         return model.log_probs(features.values[test], torch_device)
 
     oof = out_of_fold_logits(folds, len(classes), fit_predict)
@@ -115,7 +113,7 @@ def train_croptype(
         cv[name] = {
             "blend": asdict(score(y[mask], oof[mask].argmax(1), classes)),
             "tempcnn_only": asdict(score(y[mask], parts["cnn"][mask].argmax(1), classes)),
-            "linear_only": asdict(score(y[mask], parts["linear"][mask].argmax(1), classes)),
+            "forest_only": asdict(score(y[mask], parts["forest"][mask].argmax(1), classes)),
         }
     ece_cf, nll_cf = _ece_cross_fitted(oof, y, folds)
     calibration = {

@@ -19,8 +19,19 @@ INDICES: tuple[tuple[str, str, str], ...] = (
     ("ndwi", "B03", "B08"),
     ("ndre", "B08", "B05"),
     ("ndmi", "B08", "B11"),
+    ("nbr", "B08", "B12"),
+    ("re1", "B06", "B05"),
+    ("re2", "B07", "B05"),
+    ("ndre2", "B8A", "B05"),
+    ("swir", "B11", "B12"),
+    ("gndvi", "B08", "B03"),
 )
-CHANNELS: tuple[str, ...] = (*BANDS, *(name for name, _, _ in INDICES), "valid")
+CHANNELS: tuple[str, ...] = (
+    *BANDS,
+    *(name for name, _, _ in INDICES),
+    *(f"{name}_anom" for name, _, _ in INDICES),
+    "valid",
+)
 
 #: label synonyms applied before pooling regions (Flanders LPIS names -> East Africa ``sampling_label`` groups);
 #: see docs/croptype.md for the reasoning behind each line.
@@ -99,10 +110,12 @@ class SampleFeatures:
 
 
 def build_features(table: pd.DataFrame) -> SampleFeatures:
-    """Reflectance (/10000), indices and a per-month valid flag, gaps interpolated along time.
+    """Reflectance (/10000), indices, index anomalies and a per-month valid flag, gaps interpolated along time.
 
     A month counts as valid when any band is observed. Reflectance outside [0, 2] is treated as missing. A band
     never observed in a sample (Flanders B8A) stays NaN here and becomes the training mean after standardisation.
+    An index anomaly is the index minus its mean over the sample's valid months (a per-sample normalisation that
+    keeps the seasonal shape but not the level, which shifts with soil, region and compositing).
     """
     raw = table[band_columns()].to_numpy(dtype=np.float64).reshape(len(table), len(BANDS), N_MONTHS)
     refl = np.transpose(raw, (0, 2, 1)) / 10000.0  # (N, T, B)
@@ -115,7 +128,11 @@ def build_features(table: pd.DataFrame) -> SampleFeatures:
             np.clip((filled[..., idx[a]] - filled[..., idx[b]]) / (filled[..., idx[a]] + filled[..., idx[b]]), -1, 1)
             for _, a, b in INDICES
         ]
-    values = np.concatenate([filled, np.stack(indices, axis=2), valid[..., None].astype(np.float64)], axis=2)
+    index = np.stack(indices, axis=2)
+    weight = valid[..., None].astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        level = np.nansum(index * weight, axis=1, keepdims=True) / np.maximum(weight.sum(axis=1, keepdims=True), 1)
+    values = np.concatenate([filled, index, index - level, weight], axis=2)
     return SampleFeatures(values=values.astype(np.float32), valid_fraction=valid.mean(axis=1).astype(np.float32))
 
 
@@ -141,11 +158,3 @@ class Standardiser:
 
     def apply(self, values: np.ndarray) -> np.ndarray:
         return np.nan_to_num((values - self.mean) / self.std, nan=0.0).astype(np.float32)
-
-
-def class_weights_for(y: np.ndarray, n_classes: int, power: float) -> np.ndarray:
-    """Per-sample weights proportional to class frequency**-power, mean 1."""
-    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
-    w = np.where(counts > 0, np.maximum(counts, 1) ** -power, 0.0)
-    per_sample = w[y]
-    return per_sample / per_sample.mean() if per_sample.size else per_sample

@@ -11,11 +11,12 @@ from typer.testing import CliRunner
 
 from agrisense.commands.models import classify_samples_command, train_croptype_command
 from agrisense.ml.croptype.fit import FitConfig
+from agrisense.ml.croptype.forest import ForestConfig
 from agrisense.ml.croptype.pipeline import train_croptype
 
 from .helpers import synthetic_table
 
-FAST = FitConfig(epochs=10, max_steps=30, members=1)
+FAST = FitConfig(epochs=10, max_steps=30, members=1, forest=ForestConfig(n_trees=20, n_jobs=1))
 SHARED = (
     Path(__file__).resolve().parents[3].parent / "shared" / "data" / "real" / "crop_samples" / "dev_samples.parquet"
 )
@@ -45,6 +46,19 @@ def test_training_beats_chance_and_writes_bundle(trained: tuple[Path, dict]) -> 
     cal = report["cv"]["calibration"]
     assert cal["nll_after_in_sample"] <= cal["nll_before"] + 1e-9
     assert json.loads((out / "bundle.json").read_text())["classes"] == ["maize", "sorghum", "trees_mixed"]
+    for part in ("tempcnn_only", "forest_only"):
+        assert report["cv"]["scores"]["pooled"][part]["overall_accuracy"] > 0.6
+
+
+def test_saved_model_predicts_like_the_fitted_one(trained: tuple[Path, dict]) -> None:
+    from agrisense.ml.croptype.model import load_model
+
+    model = load_model(trained[0])
+    table = synthetic_table(n_per_class=3, seed=4)
+    probs = model.predict_proba(table, device="cpu")
+    again = load_model(trained[0]).predict_proba(table, device="cpu")
+    np.testing.assert_array_equal(probs, again)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
 
 
 def test_classify_samples_without_labels(trained: tuple[Path, dict], tmp_path: Path) -> None:
@@ -84,11 +98,23 @@ def test_train_command_and_bad_input(tmp_path: Path) -> None:
 @pytest.mark.skipif(not SHARED.is_file(), reason="real sample table (../shared) not present")
 def test_real_table_builds_features_and_groups() -> None:
     from agrisense.ml.croptype.cv import spatial_groups
-    from agrisense.ml.croptype.table import build_features, validate_table
+    from agrisense.ml.croptype.table import CHANNELS, build_features, validate_table
 
     table = pd.read_parquet(SHARED)
     validate_table(table, need_label=True)
     f = build_features(table)
-    assert f.values.shape == (len(table), 12, 15)
+    assert f.values.shape == (len(table), 12, len(CHANNELS))
     groups = spatial_groups(table["lon"].to_numpy(), table["lat"].to_numpy())
     assert len(np.unique(groups)) > 20
+
+
+def test_training_is_deterministic_for_a_seed(trained: tuple[Path, dict], tmp_path: Path) -> None:
+    from agrisense.ml.croptype.model import load_model
+
+    report = train_croptype(synthetic_table(seed=0), tmp_path, seed=0, device="cpu", n_folds=3, config=FAST)
+    assert report["cv"] == trained[1]["cv"]
+    table = synthetic_table(n_per_class=3, seed=5)
+    np.testing.assert_array_equal(
+        load_model(tmp_path).predict_proba(table, device="cpu"),
+        load_model(trained[0]).predict_proba(table, device="cpu"),
+    )

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from scipy.special import softmax
 
 from agrisense.ml.calibration import fit_temperature, negative_log_likelihood
 from agrisense.ml.croptype.cv import grouped_folds, spatial_groups
 from agrisense.ml.croptype.fit import FitConfig, fit_member
-from agrisense.ml.croptype.network import AugmentConfig, TempCNN, augment
+from agrisense.ml.croptype.forest import ForestConfig, fit_forest, tree_features
+from agrisense.ml.croptype.network import AugmentConfig, NetConfig, TempCNN, augment
 from agrisense.ml.croptype.table import CHANNELS
 from agrisense.ml.metrics import expected_calibration_error
 
@@ -17,6 +19,32 @@ FAST = FitConfig(epochs=10, max_steps=10, members=1)
 def test_forward_shape() -> None:
     model = TempCNN(len(CHANNELS), 5).eval()
     assert model(torch.zeros(7, 12, len(CHANNELS))).shape == (7, 5)
+
+
+def test_flatten_head_sees_month_position() -> None:
+    x = torch.zeros(1, 12, len(CHANNELS))
+    x[0, 2, 0] = 3.0
+    shifted = torch.roll(x, 5, dims=1)
+    torch.manual_seed(0)
+    flat = TempCNN(len(CHANNELS), 3, NetConfig(dropout=0.0)).eval()
+    assert not torch.allclose(flat(x), flat(shifted))
+    assert TempCNN(len(CHANNELS), 3, NetConfig(head="pool")).eval()(x).shape == (1, 3)
+    with pytest.raises(ValueError, match="head"):
+        TempCNN(3, 2, NetConfig(head="attention"))
+
+
+def test_forest_arrays_predict_exactly_like_scikit_learn() -> None:
+    from sklearn.ensemble import RandomForestClassifier
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(60, 12, 4)).astype(np.float32)
+    y = rng.choice([0, 2], 60)  # class 1 absent from training: share 0
+    forest = fit_forest(x, y, 3, ForestConfig(n_trees=15, n_jobs=1), seed=7)
+    reference = RandomForestClassifier(15, max_features="sqrt", random_state=7).fit(tree_features(x), y)
+    test = rng.normal(size=(25, 12, 4)).astype(np.float32)
+    probs = forest.proba(test)
+    np.testing.assert_allclose(probs[:, [0, 2]], reference.predict_proba(tree_features(test)), atol=1e-3)
+    assert (probs[:, 1] == 0).all()
 
 
 def test_augment_keeps_shape_and_blanks_whole_months() -> None:

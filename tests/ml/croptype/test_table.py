@@ -43,6 +43,15 @@ def test_gaps_interpolated_along_time_and_ends_held() -> None:
     assert f.valid_fraction[0] == pytest.approx(3 / 12)
 
 
+def test_index_anomaly_is_index_minus_its_mean_over_clear_months() -> None:
+    table = _one_row({"B04_m02": 1000.0, "B08_m02": 3000.0, "B04_m06": 1000.0, "B08_m06": 1000.0})
+    f = build_features(table)
+    ndvi = f.values[0, :, CHANNELS.index("ndvi")]
+    anom = f.values[0, :, CHANNELS.index("ndvi_anom")]
+    np.testing.assert_allclose(ndvi[[2, 6]], [0.5, 0.0], atol=1e-6)
+    np.testing.assert_allclose(anom, ndvi - 0.25, atol=1e-6)  # mean over the two clear months m02, m06
+
+
 def test_impossible_reflectance_is_missing_and_all_nan_row_survives() -> None:
     table = _one_row({"B05_m01": 61600.0})
     f = build_features(table)

@@ -1,0 +1,185 @@
+"""Tables the pages show, built from the lending service's plain dicts (pure: no Streamlit, no database)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from agrisense.errors import InvalidInput
+
+DECISIONS = ("approve", "decline", "change_limit")
+DECISION_LABELS = {"approve": "Approve", "decline": "Decline", "change_limit": "Change limit"}
+
+
+def reason_codes(reasons: Iterable[Any]) -> str:
+    """Codes of the decisive reasons (decline, refer) first, comma-separated."""
+    codes = []
+    for r in reasons or ():
+        if isinstance(r, Mapping):
+            if r.get("kind") in ("decline", "refer") or "kind" not in r:
+                codes.append(str(r.get("code", "")))
+        else:
+            codes.append(str(r))
+    return ", ".join(c for c in codes if c)
+
+
+def queue_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The review queue as a table, oldest first (decisive reason codes last: they are the longest)."""
+    columns = ["id", "farmer", "status", "age_h", "crop", "area_ha", "plots", "engine_decision", "limit", "proposed",
+               "reasons"]  # fmt: skip
+    records = [
+        {
+            "id": int(r["id"]),
+            "farmer": r.get("farmer_name"),
+            "status": r.get("status"),
+            "age_h": round(float(r.get("age_hours") or 0.0), 1),
+            "crop": r.get("crop"),
+            "area_ha": r.get("area_ha"),
+            "plots": ", ".join(str(p) for p in r.get("plots") or ()),
+            "engine_decision": r.get("engine_decision"),
+            "limit": r.get("credit_limit"),
+            "proposed": r.get("proposed_limit"),
+            "reasons": reason_codes(r.get("reasons") or ()),
+        }
+        for r in rows
+    ]
+    frame = pd.DataFrame(records, columns=columns)
+    return frame.sort_values("age_h", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def offers_frame(offers: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """One line per plot offer: verified crop and its probability, decision, limit, PD, expected loss, APR."""
+    columns = ["plot", "crop", "p_crop", "decision", "limit", "pd", "expected_loss", "apr"]
+    rows = [
+        [
+            o.get("plot_id"),
+            o.get("crop"),
+            o.get("crop_probability"),
+            o.get("decision"),
+            o.get("credit_limit"),
+            o.get("pd"),
+            o.get("expected_loss"),
+            o.get("apr"),
+        ]
+        for o in offers
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def reasons_frame(reasons: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """An offer's reasons with the effect of each on the decision, the limit and the score."""
+    rows = []
+    for r in reasons:
+        effect = r.get("effect") or {}
+        rows.append(
+            {
+                "kind": r.get("kind"),
+                "code": r.get("code"),
+                "reason": r.get("message_en"),
+                "原因": r.get("message_zh"),
+                "limit_haircut": effect.get("limit_haircut"),
+                "score_points": effect.get("pd_points"),
+            }
+        )
+    return pd.DataFrame(rows, columns=["kind", "code", "reason", "原因", "limit_haircut", "score_points"])
+
+
+def schedule_frame(offer: Mapping[str, Any]) -> pd.DataFrame:
+    """Money out (disbursements) and in (repayments) of one offer, in date order."""
+    rows = [
+        {
+            "date": d["date"],
+            "flow": "disbursement",
+            "amount": -float(d["amount"]),
+            "principal": None,
+            "interest": None,
+            "fees": None,
+            "note": d.get("condition") or d.get("payee"),
+        }
+        for d in offer.get("disbursements") or ()
+    ]
+    rows += [
+        {
+            "date": s["date"],
+            "flow": "repayment",
+            "amount": float(s["total"]),
+            "principal": s.get("principal"),
+            "interest": s.get("interest"),
+            "fees": s.get("fees"),
+            "note": None,
+        }
+        for s in offer.get("schedule") or ()
+    ]
+    frame = pd.DataFrame(rows, columns=["date", "flow", "amount", "principal", "interest", "fees", "note"])
+    return frame.sort_values("date", kind="stable").reset_index(drop=True)
+
+
+def validate_decision(decision: str, reason: str, new_limit: float | None) -> str:
+    """The trimmed reason, or InvalidInput saying what is missing (checked before anything is written)."""
+    if decision not in DECISIONS:
+        raise InvalidInput(f"decision must be one of {', '.join(DECISIONS)}, got {decision!r}")
+    text = (reason or "").strip()
+    if not text:
+        raise InvalidInput("A reason is required for every decision: write why you approve, decline or change it.")
+    if decision == "change_limit" and (new_limit is None or not new_limit > 0):
+        raise InvalidInput("Changing the limit needs the new limit, a positive amount (to refuse credit, decline).")
+    return text
+
+
+def audit_frame(entries: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Audit entries, oldest first, with their details as compact JSON text."""
+    import json
+
+    columns = ["at", "actor_role", "actor_id", "action", "reason", "details"]
+    rows = [
+        {**{c: e.get(c) for c in columns}, "details": json.dumps(e.get("details") or {}, sort_keys=True)}
+        for e in entries
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def group_exposure(rows: Sequence[Mapping[str, Any]], by: str) -> pd.DataFrame:
+    """Loans, exposure, expected loss and EL rate per value of ``by`` (e.g. crop, village), largest first."""
+    frame = pd.DataFrame(
+        {
+            by: [r.get(by) or "(unknown)" for r in rows],
+            "exposure": [float(r.get("exposure") or 0.0) for r in rows],
+            "expected_loss": [float(r.get("expected_loss") or 0.0) for r in rows],
+        }
+    )
+    if frame.empty:
+        return pd.DataFrame(columns=[by, "loans", "exposure", "expected_loss", "el_rate"])
+    table = frame.groupby(by, as_index=False).agg(
+        loans=("exposure", "size"), exposure=("exposure", "sum"), expected_loss=("expected_loss", "sum")
+    )
+    table["el_rate"] = table["expected_loss"] / table["exposure"].where(table["exposure"] > 0)
+    return table.sort_values("exposure", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def geo_frame(rows: Sequence[Mapping[str, Any]], geometry_key: str = "geometry") -> Any:
+    """A GeoDataFrame (EPSG:4326) of the rows that carry a GeoJSON geometry."""
+    import geopandas as gpd
+    from shapely.geometry import shape
+
+    kept = [dict(r) for r in rows if r.get(geometry_key)]
+    geoms = [shape(r.pop(geometry_key)) for r in kept]
+    return gpd.GeoDataFrame(kept, geometry=geoms, crs="EPSG:4326")
+
+
+def scaled_offer(offer: Mapping[str, Any], limit: float) -> dict[str, Any]:
+    """The offer at a limit an analyst changed: principal, interest, fees and disbursements scale with it."""
+    base = float(offer.get("credit_limit") or 0.0)
+    if base <= 0 or abs(base - limit) < 0.005:
+        return dict(offer)
+    k = limit / base
+    out = dict(offer)
+    out["credit_limit"] = limit
+    out["expected_loss"] = float(offer.get("expected_loss") or 0.0) * k
+    out["disbursements"] = [{**d, "amount": float(d["amount"]) * k} for d in offer.get("disbursements") or ()]
+    out["schedule"] = [
+        {**s, **{f: float(s[f]) * k for f in ("principal", "interest", "fees", "total") if f in s}}
+        for s in offer.get("schedule") or ()
+    ]
+    return out

@@ -1,0 +1,286 @@
+"""Every dashboard page and action through Streamlit's AppTest, on a seeded database of real small-region offers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from agrisense.config import Settings
+from agrisense.lending import audit_log, get_application, list_review_queue, portfolio
+from agrisense.lending.seed import DEMO_FARMER_PASSWORD, demo_phone
+from agrisense.store import Database
+from app.dashboard.drift import drift_table
+from app.dashboard.rescore import find_runs, read_run
+from tests.dashboard.conftest import ANALYST_PHONE, DashboardData
+
+HOME = str(Path(__file__).resolve().parents[2] / "app" / "dashboard" / "Home.py")
+TIMEOUT = 120
+
+
+def _db(env: dict[str, str]) -> Database:
+    return Database(env["AGRISENSE_DATABASE_URL"])
+
+
+def _app() -> AppTest:
+    at = AppTest.from_file(HOME, default_timeout=TIMEOUT)
+    at.run()
+    return at
+
+
+def _login(at: AppTest, phone: str, password: str) -> AppTest:
+    at.text_input(key="login_phone").input(phone)
+    at.text_input(key="login_password").input(password)
+    at.button[0].click()
+    return at.run()
+
+
+def _analyst(data: DashboardData) -> AppTest:
+    at = _login(_app(), ANALYST_PHONE, data.analyst_password)
+    assert "actor" in at.session_state, [e.value for e in at.error]
+    return at
+
+
+def _no_exceptions(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_login_refuses_a_wrong_password_and_farmers(dashboard_data: DashboardData, dashboard_env: dict) -> None:
+    at = _login(_app(), ANALYST_PHONE, "not-the-password")
+    assert "actor" not in at.session_state
+    assert "Wrong phone number or password" in at.error[0].value
+    assert not at.metric  # nothing of the book is shown before a log-in
+
+    farmer = str(dashboard_data.offers[0]["farmer_id"])
+    farmers = sorted({str(o["farmer_id"]) for o in dashboard_data.offers})
+    at = _login(_app(), demo_phone(farmer, farmers.index(farmer) + 1), DEMO_FARMER_PASSWORD)
+    assert "actor" not in at.session_state
+    assert "for credit analysts" in at.error[0].value
+
+
+def test_home_shows_the_queue_and_book_totals(dashboard_data: DashboardData, dashboard_env: dict) -> None:
+    at = _analyst(dashboard_data)
+    _no_exceptions(at)
+    db = _db(dashboard_env)
+    analyst = at.session_state["actor"]
+    waiting = list_review_queue(db, analyst, status="in_review")
+    book = portfolio(db, analyst)
+    assert _metric(at, "Awaiting review") == str(len(waiting))
+    assert _metric(at, "Financed plots") == str(len(book)) != "0"
+    assert _metric(at, "Exposure") == f"{sum(r['exposure'] for r in book):,.0f}"
+    at.button(key="logout").click().run()
+    assert "actor" not in at.session_state and at.text_input(key="login_phone")
+
+
+def test_pages_ask_for_a_login_first(dashboard_env: dict) -> None:
+    for page in (
+        "pages/1_Review_queue.py",
+        "pages/2_Application.py",
+        "pages/3_Portfolio.py",
+        "pages/4_Model_monitoring.py",
+    ):
+        at = _app().switch_page(page).run()
+        _no_exceptions(at)
+        assert at.text_input(key="login_phone") and not at.dataframe and not at.metric, page
+
+
+def test_queue_filters(dashboard_data: DashboardData, dashboard_env: dict) -> None:
+    at = _analyst(dashboard_data).switch_page("pages/1_Review_queue.py").run()
+    _no_exceptions(at)
+    db = _db(dashboard_env)
+    analyst = at.session_state["actor"]
+    everything = list_review_queue(db, analyst)
+    table = at.dataframe[0].value
+    assert len(table) == len(everything) > 0
+    assert list(table["age_h"]) == sorted(table["age_h"], reverse=True)  # oldest first
+
+    at.selectbox(key="queue_status").select("in_review").run()
+    table = at.dataframe[0].value
+    assert set(table["status"]) == {"in_review"}
+    assert len(table) == len(list_review_queue(db, analyst, status="in_review"))
+
+    crop = sorted({r["crop"] for r in everything if r["status"] == "in_review"})[0]
+    at.selectbox(key="queue_crop").select(crop).run()
+    assert set(at.dataframe[0].value["crop"]) == {crop}
+
+    at.number_input(key="queue_older").set_value(10_000.0).run()
+    assert at.dataframe[0].value.empty
+    assert "No application matches" in at.info[0].value
+
+
+def test_queue_opens_an_application(dashboard_data: DashboardData, dashboard_env: dict) -> None:
+    at = _analyst(dashboard_data).switch_page("pages/1_Review_queue.py").run()
+    chosen = at.dataframe[0].value["id"].iloc[-1]
+    at.selectbox(key="queue_open_id").select(chosen).run()
+    at.button(key="queue_open").click().run()
+    _no_exceptions(at)
+    assert at.session_state["app_id"] == chosen
+    assert at.selectbox(key="application_pick").value == chosen
+
+
+def _open_application(data: DashboardData, env: dict, status: str = "in_review") -> tuple[AppTest, dict]:
+    at = _analyst(data)
+    analyst = at.session_state["actor"]
+    row = next(r for r in list_review_queue(_db(env), analyst, status=status) if r["proposed_limit"] > 0)
+    at.session_state["app_id"] = row["id"]
+    at.switch_page("pages/2_Application.py").run()
+    _no_exceptions(at)
+    return at, get_application(_db(env), analyst, row["id"])
+
+
+def test_application_page_shows_the_evidence(dashboard_data: DashboardData, dashboard_env: dict) -> None:
+    at, application = _open_application(dashboard_data, dashboard_env)
+    offers = application["offer"]["offers"]
+    assert _metric(at, "Status") == "in_review"
+    assert _metric(at, "Engine decision") == application["engine_decision"]
+    assert at.tabs and [t.label for t in at.tabs] == [o["plot_id"] for o in offers]
+    # map + crop probabilities, NDVI, yield and weather per plot (all real: the offers come from imagery)
+    assert len(at.get("image")) == 1 + 4 * len(offers)
+    per_plot = at.dataframe[0].value
+    assert list(per_plot["plot"]) == [o["plot_id"] for o in offers]
+    reasons = at.dataframe[1].value
+    assert list(reasons["code"]) == [r["code"] for r in offers[0]["reasons"]]
+    schedule = at.dataframe[2].value
+    assert schedule.loc[schedule["flow"] == "repayment", "principal"].sum() == pytest.approx(offers[0]["credit_limit"])
+    audit = at.dataframe[-1].value
+    assert "engine_decision" in set(audit["action"])
+
+
+def _decide(at: AppTest, decision: str, reason: str, new_limit: float | None = None) -> AppTest:
+    at.radio(key="decide_decision").set_value(decision)
+    if new_limit is not None:
+        at.number_input(key="decide_limit").set_value(new_limit)
+    at.text_area(key="decide_reason").input(reason)
+    at.button(key="FormSubmitter:decide-Record decision").click()
+    return at.run()
+
+
+@pytest.mark.parametrize("decision", ["approve", "decline", "change_limit"])
+def test_a_decision_without_a_reason_is_refused_and_nothing_is_written(
+    decision: str, dashboard_data: DashboardData, dashboard_env: dict
+) -> None:
+    at, before = _open_application(dashboard_data, dashboard_env)
+    analyst = at.session_state["actor"]
+    entries = audit_log(_db(dashboard_env), analyst, app_id=before["id"])
+    at = _decide(at, decision, "   ", new_limit=700.0 if decision == "change_limit" else None)
+    _no_exceptions(at)
+    assert any("A reason is required" in e.value and "Nothing was recorded" in e.value for e in at.error)
+    after = get_application(_db(dashboard_env), analyst, before["id"])
+    assert (after["status"], after["credit_limit"]) == (before["status"], before["credit_limit"])
+    assert audit_log(_db(dashboard_env), analyst, app_id=before["id"]) == entries
+
+
+def test_approve_with_a_reason_is_recorded_and_audited(dashboard_data: DashboardData, dashboard_env: dict) -> None:
+    at, before = _open_application(dashboard_data, dashboard_env)
+    at = _decide(at, "approve", "Crop confirmed on a field visit")
+    _no_exceptions(at)
+    assert any("Recorded: Approve" in s.value for s in at.success)
+    after = get_application(_db(dashboard_env), at.session_state["actor"], before["id"])
+    assert after["status"] == "offered" and after["credit_limit"] == before["proposed_limit"]
+    last = after["decisions"][-1]
+    assert (last["action"], last["reason"], last["actor_role"]) == (
+        "approve",
+        "Crop confirmed on a field visit",
+        "analyst",
+    )
+    assert _metric(at, "Status") == "offered"  # the page shows the new state at once
+    assert "approve" in set(at.dataframe[-1].value["action"])
+
+
+def test_decline_with_a_reason(dashboard_data: DashboardData, dashboard_env: dict) -> None:
+    at, before = _open_application(dashboard_data, dashboard_env)
+    at = _decide(at, "decline", "Plot overlaps a neighbour's claim")
+    _no_exceptions(at)
+    after = get_application(_db(dashboard_env), at.session_state["actor"], before["id"])
+    assert (after["status"], after["credit_limit"]) == ("declined", 0.0)
+    assert after["decisions"][-1]["reason"] == "Plot overlaps a neighbour's claim"
+
+
+def test_change_limit_needs_a_positive_limit_and_a_reason(dashboard_data: DashboardData, dashboard_env: dict) -> None:
+    at, before = _open_application(dashboard_data, dashboard_env)
+    at = _decide(at, "change_limit", "smaller first loan", new_limit=0.0)
+    assert any("positive amount" in e.value for e in at.error)
+    analyst = at.session_state["actor"]
+    assert get_application(_db(dashboard_env), analyst, before["id"])["decisions"] == before["decisions"]
+    at = _decide(at, "change_limit", "Smaller first loan for a new borrower", new_limit=650.0)
+    _no_exceptions(at)
+    after = get_application(_db(dashboard_env), analyst, before["id"])
+    assert (after["status"], after["credit_limit"]) == ("offered", 650.0)
+    assert after["decisions"][-1]["details"]["after"]["credit_limit"] == 650.0
+
+
+def test_portfolio_page(dashboard_data: DashboardData, dashboard_env: dict) -> None:
+    at = _analyst(dashboard_data).switch_page("pages/3_Portfolio.py").run()
+    _no_exceptions(at)
+    book = portfolio(_db(dashboard_env), at.session_state["actor"])
+    assert _metric(at, "Financed plots") == str(len(book))
+    assert _metric(at, "Expected loss").startswith(f"{sum(r['expected_loss'] for r in book):,.0f}")
+    by_crop = at.dataframe[0].value
+    assert by_crop["exposure"].sum() == pytest.approx(sum(r["exposure"] for r in book))
+    stress = at.dataframe[2].value  # one row per price shock, the first without a shock
+    assert list(stress["price_shock"]) == [0.0, -0.3]
+    assert (stress["expected_loss"] >= 0).all() and stress["worst_loss"].iloc[1] >= stress["worst_loss"].iloc[0]
+    assert len(at.get("image")) == 4  # map, two group bar charts, stress chart
+    at.multiselect(key="portfolio_shocks").select(-0.5).run()
+    _no_exceptions(at)
+    assert list(at.dataframe[2].value["price_shock"]) == [0.0, -0.3, -0.5]
+
+
+def test_monitoring_page_compares_the_last_two_runs(dashboard_data: DashboardData, dashboard_env: dict) -> None:
+    at = _analyst(dashboard_data).switch_page("pages/4_Model_monitoring.py").run()
+    _no_exceptions(at)
+    baseline, current = (read_run(p) for p in find_runs(dashboard_data.rescore_dir))
+    expected = drift_table(baseline.plots, current.plots)
+    shown = at.dataframe[0].value
+    assert (
+        list(shown["variable"])
+        == list(expected["variable"])
+        == ["crop_probability", "pd", "credit_limit", "crop", "decision"]
+    )
+    assert shown["psi"].to_numpy() == pytest.approx(expected["psi"].to_numpy())
+    assert _metric(at, "Plots (baseline → current)") == f"{len(baseline.plots)} → {len(current.plots)}"
+
+
+def test_monitoring_explains_what_is_missing_with_one_run(
+    dashboard_data: DashboardData, dashboard_env: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGRISENSE_DASHBOARD_RESCORE_DIR", str(dashboard_data.rescore_dir / "2026-main"))
+    at = _analyst(dashboard_data).switch_page("pages/4_Model_monitoring.py").run()
+    _no_exceptions(at)
+    assert "compares two re-score runs; 1 found" in at.info[0].value
+
+
+def test_settings_default_rescore_dir_is_in_the_state_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from app.dashboard.config import load_config
+
+    monkeypatch.delenv("AGRISENSE_DASHBOARD_RESCORE_DIR", raising=False)
+    monkeypatch.setenv("AGRISENSE_STATE_DIR", str(tmp_path))
+    assert load_config().rescore_dir == tmp_path / "rescore"
+    assert load_config().settings == Settings(state_dir=tmp_path)
+
+
+def test_an_application_link_opens_that_application(dashboard_data: DashboardData, dashboard_env: dict) -> None:
+    at = _analyst(dashboard_data)
+    wanted = list_review_queue(_db(dashboard_env), at.session_state["actor"])[-1]["id"]
+    at.query_params["app"] = str(wanted)
+    at.switch_page("pages/2_Application.py").run()
+    _no_exceptions(at)
+    assert at.selectbox(key="application_pick").value == wanted
+    assert at.session_state["app_id"] == wanted
+
+
+def test_picking_another_application_shows_it(dashboard_data: DashboardData, dashboard_env: dict) -> None:
+    at = _analyst(dashboard_data)
+    queue = list_review_queue(_db(dashboard_env), at.session_state["actor"])
+    at.query_params["app"] = str(queue[0]["id"])
+    at.switch_page("pages/2_Application.py").run()
+    at.selectbox(key="application_pick").set_value(queue[1]["id"]).run()
+    _no_exceptions(at)
+    assert at.session_state["app_id"] == queue[1]["id"]
+    assert at.query_params["app"] == str(queue[1]["id"])
+    assert _metric(at, "Engine decision") == queue[1]["engine_decision"]

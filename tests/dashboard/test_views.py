@@ -1,0 +1,173 @@
+"""Tables, decision checks and re-score run reading (no Streamlit)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from agrisense.errors import InvalidInput, NotFound
+from app.dashboard.rescore import find_runs, ndvi_by_month, plot_history, read_run
+from app.dashboard.views import (
+    audit_frame,
+    group_exposure,
+    queue_frame,
+    reasons_frame,
+    scaled_offer,
+    schedule_frame,
+    validate_decision,
+)
+
+OFFER = {
+    "plot_id": "P1",
+    "credit_limit": 900.0,
+    "expected_loss": 36.0,
+    "disbursements": [
+        {"date": "2026-05-23", "amount": 540.0, "payee": "borrower", "condition": None},
+        {"date": "2026-06-05", "amount": 360.0, "payee": "borrower", "condition": "emergence_confirmed"},
+    ],
+    "schedule": [{"date": "2026-11-24", "principal": 900.0, "interest": 59.62, "fees": 4.5, "total": 964.12}],
+    "reasons": [
+        {
+            "code": "NO_WEATHER_HISTORY",
+            "kind": "info",
+            "message_en": "No weather history.",
+            "message_zh": "缺少历史气象数据。",
+            "effect": {"limit_haircut": 231.39, "pd_points": -18.8},
+        }
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("decision", "reason", "limit", "message"),
+    [
+        ("approve", "", None, "A reason is required"),
+        ("decline", " \n\t", None, "A reason is required"),
+        ("change_limit", "smaller loan", None, "positive amount"),
+        ("change_limit", "smaller loan", 0.0, "positive amount"),
+        ("cancel", "why not", None, "decision must be one of"),
+    ],
+)
+def test_decisions_without_what_they_need_are_refused(
+    decision: str, reason: str, limit: float | None, message: str
+) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        validate_decision(decision, reason, limit)
+
+
+def test_a_valid_decision_returns_the_trimmed_reason() -> None:
+    assert validate_decision("change_limit", "  first loan  ", 650.0) == "first loan"
+
+
+def test_queue_frame_orders_oldest_first_and_lists_codes() -> None:
+    rows = [
+        {
+            "id": 1,
+            "farmer_name": "A",
+            "plots": ["P1"],
+            "crop": "maize",
+            "area_ha": 1.0,
+            "engine_decision": "refer",
+            "credit_limit": 0.0,
+            "reasons": ["LOW_CROP_CONFIDENCE", "AREA_MISMATCH"],
+            "age_hours": 2.0,
+            "status": "in_review",
+        },
+        {
+            "id": 2,
+            "farmer_name": "B",
+            "plots": ["P2", "P3"],
+            "crop": "beans",
+            "area_ha": 2.0,
+            "engine_decision": "approve",
+            "credit_limit": 800.0,
+            "reasons": [],
+            "age_hours": 30.0,
+            "status": "offered",
+        },
+    ]
+    table = queue_frame(rows)
+    assert list(table["id"]) == [2, 1]
+    assert table.loc[1, "reasons"] == "LOW_CROP_CONFIDENCE, AREA_MISMATCH"
+    assert table.loc[0, "plots"] == "P2, P3"
+    assert queue_frame([]).empty
+
+
+def test_reason_and_schedule_tables() -> None:
+    reasons = reasons_frame(OFFER["reasons"])
+    assert reasons.loc[0, "limit_haircut"] == 231.39 and reasons.loc[0, "原因"] == "缺少历史气象数据。"
+    flows = schedule_frame(OFFER)
+    assert list(flows["flow"]) == ["disbursement", "disbursement", "repayment"]
+    assert -flows.loc[flows["flow"] == "disbursement", "amount"].sum() == flows["principal"].sum() == 900.0
+
+
+def test_scaled_offer_keeps_principal_equal_to_the_new_limit() -> None:
+    half = scaled_offer(OFFER, 450.0)
+    assert half["credit_limit"] == 450.0 and half["expected_loss"] == pytest.approx(18.0)
+    assert sum(d["amount"] for d in half["disbursements"]) == pytest.approx(450.0)
+    assert half["schedule"][0]["total"] == pytest.approx(964.12 / 2)
+    assert scaled_offer(OFFER, 900.0) == OFFER
+
+
+def test_group_exposure_sums_per_group() -> None:
+    rows = [
+        {"crop": "maize", "exposure": 500.0, "expected_loss": 10.0},
+        {"crop": "maize", "exposure": 300.0, "expected_loss": 14.0},
+        {"crop": None, "exposure": 100.0, "expected_loss": 1.0},
+    ]
+    table = group_exposure(rows, "crop").set_index("crop")
+    assert table.loc["maize", "loans"] == 2 and table.loc["maize", "exposure"] == 800.0
+    assert table.loc["maize", "el_rate"] == pytest.approx(24 / 800)
+    assert table.loc["(unknown)", "exposure"] == 100.0
+    assert group_exposure([], "village").empty
+
+
+def test_audit_frame_flattens_details() -> None:
+    table = audit_frame(
+        [
+            {
+                "at": "t",
+                "actor_role": "analyst",
+                "actor_id": 3,
+                "action": "approve",
+                "reason": "ok",
+                "details": {"after": {"status": "offered"}},
+            }
+        ]
+    )
+    assert table.loc[0, "details"] == '{"after": {"status": "offered"}}'
+
+
+def _run(folder: Path, season: int | None, rows: list[dict]) -> None:
+    folder.mkdir(parents=True)
+    pd.DataFrame(rows).to_parquet(folder / "plots.parquet")
+    if season is not None:
+        (folder / "run.json").write_text(json.dumps({"run_id": folder.name, "season": season}))
+
+
+def test_runs_are_found_in_season_order_and_give_a_plot_history(tmp_path: Path) -> None:
+    _run(tmp_path / "b", 2026, [{"plot_id": "P1", "ndvi_by_month": json.dumps({"6": 0.5, "7": 0.7})}])
+    _run(tmp_path / "a", 2025, [{"plot_id": "P1", "ndvi_by_month": json.dumps({"6": 0.4, "x": 1})}])
+    (tmp_path / "not-a-run").mkdir()
+    runs = [read_run(p) for p in find_runs(tmp_path)]
+    assert [r.season for r in runs] == [2025, 2026]
+    assert plot_history(runs, "P1") == {2025: {6: 0.4}, 2026: {6: 0.5, 7: 0.7}}
+    assert plot_history(runs, "P9") == {}
+    assert find_runs(tmp_path / "a") == [tmp_path / "a"]  # a single run folder is its own run
+    assert find_runs(tmp_path / "missing") == []
+
+
+def test_ndvi_from_an_offer_and_bad_runs() -> None:
+    assert ndvi_by_month({"imagery": {"ndvi_by_month": {"3": 0.1, "13": 0.5, "4": None}}}) == {3: 0.1}
+    with pytest.raises(NotFound, match="agrisense rescore"):
+        read_run(Path("/nonexistent/run"))
+
+
+def test_a_broken_run_json_says_how_to_fix_it(tmp_path: Path) -> None:
+    _run(tmp_path / "r", None, [{"plot_id": "P1"}])
+    (tmp_path / "r" / "run.json").write_text("{not json")
+    with pytest.raises(InvalidInput, match="re-run `agrisense rescore`"):
+        read_run(tmp_path / "r")
