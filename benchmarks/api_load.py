@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import platform
+import random
 import socket
 import statistics
 import subprocess
@@ -70,8 +71,12 @@ async def _farmer(
     start: int,
     stop_at: float,
     stats: dict[str, Any],
+    think_s: float = 0.0,
 ) -> None:
+    rng = random.Random(start)
     i = start
+    if think_s > 0:  # farmers do not all start at the same instant
+        await asyncio.sleep(rng.uniform(0, think_s))
     while time.monotonic() < stop_at:
         plot = pool[i % len(pool)]
         i += 7
@@ -98,11 +103,15 @@ async def _farmer(
             r = await client.get(f"/api/v1/applications/{app_id}", headers=headers)
             if r.status_code != 200:
                 stats["errors"].append(f"read {r.status_code}")
+            if think_s > 0:  # reading the offer card, then drawing the next plot
+                await asyncio.sleep(rng.expovariate(1.0 / think_s))
         except httpx.HTTPError as exc:
             stats["errors"].append(f"{type(exc).__name__}: {exc}")
 
 
-async def _run(base: str, farmers: int, seconds: float, pool: list[dict[str, Any]]) -> dict[str, Any]:
+async def _run(
+    base: str, farmers: int, seconds: float, pool: list[dict[str, Any]], think_s: float = 0.0
+) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=farmers + 10, max_keepalive_connections=farmers + 10)
     async with httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(900.0), limits=limits) as client:
         warm = await _login(client, "13700000000")
@@ -123,7 +132,9 @@ async def _run(base: str, farmers: int, seconds: float, pool: list[dict[str, Any
         headers = await asyncio.gather(*(login(k) for k in range(1, farmers + 1)))
         stats: dict[str, Any] = {"latencies": [], "errors": [], "submitted": {}}
         t0 = time.monotonic()
-        await asyncio.gather(*(_farmer(client, h, pool, k, t0 + seconds, stats) for k, h in enumerate(headers)))
+        await asyncio.gather(
+            *(_farmer(client, h, pool, k, t0 + seconds, stats, think_s) for k, h in enumerate(headers))
+        )
         wall = time.monotonic() - t0
         lost = 0
         for h in headers:
@@ -133,6 +144,7 @@ async def _run(base: str, farmers: int, seconds: float, pool: list[dict[str, Any
     pct = (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]) if lat else (lambda q: float("nan"))
     return {
         "farmers": farmers,
+        "think_s": think_s,
         "window_s": seconds,
         "wall_s": round(wall, 1),
         "applications": len(lat),
@@ -156,6 +168,12 @@ def main() -> None:
     parser.add_argument("--region", type=Path, default=REPO / "data" / "sample_county")
     parser.add_argument("--tiles", type=int, default=1, help="Imagery tiles the plots come from (all warmed first).")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--think-s",
+        type=float,
+        default=0.0,
+        help="Mean pause (exponential) of a farmer between reading an offer and the next plot; 0 = back to back.",
+    )
     args = parser.parse_args()
 
     pool = _pool(args.region, args.tiles)
@@ -180,6 +198,8 @@ def main() -> None:
             str(port),
             "--log-level",
             "warning",
+            "--timeout-keep-alive",
+            "75",  # as `agrisense serve`
         ],
         cwd=REPO,
         env=env,
@@ -192,7 +212,7 @@ def main() -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(0.5)
-        result = asyncio.run(_run(base, args.farmers, args.seconds, pool))
+        result = asyncio.run(_run(base, args.farmers, args.seconds, pool, args.think_s))
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -1,8 +1,11 @@
 """Imagery benchmark on a region folder (default: the sample county).
 
-1. Overhead: the pipeline's load + reflectance + SCL mask + monthly composites vs a bare ``odc.stac.load`` of
-   the same items, bands, grid, chunks and resampling plus a plain float32 per-month NaN-median (goal <= 1.2x);
-   also reported against the bare load alone (no median at all), the stricter comparison.
+1. Overhead (goal <= 1.2x): the pipeline's load + reflectance + SCL mask + monthly composites (n_obs, gap fill,
+   indices) vs the yardstick, a bare ``odc.stac.load`` of the same 11 assets the pipeline reads (10 reflectance
+   bands + SCL), same items, grid, chunks and resampling, no compositing (``load_scl``). Also reported: a bare
+   load of the 10 bands only, and a bare load + plain float32 per-month NaN-median. Wall and process CPU time,
+   best of ``--repeat`` with the sides interleaved, and the load average after every round (the machine is
+   shared: CPU time is the steadier number).
 2. Composite cache: cold and warm per-plot time series for one plot, then a *new* plot in the cached tile
    (goal: well under 1 s warm), and with ``--full`` cold and warm for every plot of the region.
 
@@ -107,13 +110,17 @@ def main(argv: list[str] | None = None) -> None:
             "load_scl": lambda: bare_load(with_scl=True).compute(),  # type: ignore[attr-defined]
             "pipeline": pipeline,
         }
+        round_loads: list[float] = []
         for _ in range(args.repeat):
             for name, fn in runs.items():
                 t0, c0 = time.perf_counter(), time.process_time()
                 fn()
                 wall[name] = min(wall.get(name, float("inf")), time.perf_counter() - t0)
                 cpu[name] = min(cpu.get(name, float("inf")), time.process_time() - c0)
+            round_loads.append(round(os.getloadavg()[0], 2))
         results.update(
+            goal_overhead_wall=round(wall["pipeline"] / wall["load_scl"], 2),
+            goal_overhead_cpu=round(cpu["pipeline"] / cpu["load_scl"], 2),
             bare_s=round(wall["bare"], 2),
             bare_load_only_s=round(wall["load_only"], 2),
             pipeline_s=round(wall["pipeline"], 2),
@@ -126,12 +133,14 @@ def main(argv: list[str] | None = None) -> None:
             cpu_overhead=round(cpu["pipeline"] / cpu["bare"], 2),
             cpu_overhead_vs_load_only=round(cpu["pipeline"] / cpu["load_only"], 2),
             load_average=[round(x, 2) for x in os.getloadavg()],
+            load_average_per_round=round_loads,
         )
         print(
-            f"bare {wall['bare']:.2f}s (load only {wall['load_only']:.2f}s)  pipeline {wall['pipeline']:.2f}s  "
-            f"overhead {results['overhead']}x ({results['overhead_vs_load_only']}x load only, "
-            f"{results['overhead_vs_load_with_scl']}x load with SCL); CPU time "
-            f"{results['cpu_overhead']}x ({results['cpu_overhead_vs_load_only']}x load only)",
+            f"pipeline {wall['pipeline']:.2f}s wall / {cpu['pipeline']:.2f}s CPU vs bare load of the 11 assets "
+            f"{wall['load_scl']:.2f}s / {cpu['load_scl']:.2f}s: overhead {results['goal_overhead_wall']}x wall, "
+            f"{results['goal_overhead_cpu']}x CPU (goal <= 1.2x; load average per round {round_loads}). "
+            f"Also: {results['overhead_vs_load_only']}x a load of the 10 bands only, {results['overhead']}x a bare "
+            "load + monthly median (wall)",
             file=sys.stderr,
         )
 

@@ -90,7 +90,10 @@ def serve_command(
         typer.echo(f"seeded {summary['farmers']} farmers, {summary['applications']} applications (demo accounts)")
     dialect = settings.database_url_or_default.split(":", 1)[0]
     typer.echo(f"agrisense API on http://{host}:{port}  (docs: /docs, database: {dialect})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
+    # keep-alive longer than a phone's pause between requests, so a reused connection is not closed under it
+    uvicorn.run(
+        create_app(settings), host=host, port=port, log_level="info", proxy_headers=False, timeout_keep_alive=75
+    )
 
 
 @friendly

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeAlias
 
@@ -62,7 +63,9 @@ def composites(
     Runs of at most ``max_gap_periods`` empty periods between two observed ones are filled per pixel by linear
     interpolation in time (by days between period mid-points; ``filled`` is True there, ``n_obs`` stays 0).
     ``n_obs`` counts clear *days*: time steps of one solar day (coordinate ``solar_day`` when present, else the
-    UTC date) count once. Indices are computed from the composite bands. Dask-backed input stays lazy.
+    UTC date) count once. Indices are computed from the composite bands. ``filled`` is taken from the first
+    band. Dask-backed input stays lazy: one task per band and spatial chunk takes every time step of that chunk
+    (median of every period and gap fill in one pass, no rechunk).
     """
     if "time" not in ds.dims:
         raise InvalidInput("composites need a dataset with a 'time' dimension (see load_scenes).")
@@ -78,43 +81,119 @@ def composites(
         start = times.min() if start is None else start
         end = (times.max() + pd.Timedelta(days=1)) if end is None else end
     starts = period_starts(start, end, period)
-    bounds = period_bounds(starts, period)
     labels = np.full(len(times), -1)
-    for k, (lo, hi) in enumerate(bounds):
+    for k, (lo, hi) in enumerate(period_bounds(starts, period)):
         labels[(times >= lo) & (times < hi)] = k
     inside = np.flatnonzero(labels >= 0)
     order = inside[np.argsort(labels[inside], kind="stable")]  # time steps grouped by period, in period order
     counts = np.bincount(labels[order], minlength=len(starts))
     days = np.asarray(ds["solar_day"].values if "solar_day" in ds.coords else times.normalize().values)[order]
+    plan = _PeriodPlan(
+        steps=tuple(tuple(int(t) for t in part) for part in np.split(order, np.cumsum(counts)[:-1])),
+        day_index=tuple(_day_index(days, counts)),
+        positions=_midpoint_days(starts, period),
+        max_gap=max_gap_periods if len(starts) > 2 else 0,
+    )
     clear = ds["clear"] if "clear" in ds else ds[bands[0]].notnull()
 
-    sorted_already = np.array_equal(order, np.arange(len(times)))
-
-    def by_period(var: xr.DataArray) -> Any:
-        data = var.transpose("time", ...).data
-        return data if sorted_already else data[order]
-
-    space = tuple(d for d in ds[bands[0]].dims if d != "time")
+    space = tuple(str(d) for d in ds[bands[0]].dims if d != "time")
     dims = ("period", *space)
     coords = {c: ds[c] for c in ds[bands[0]].coords if c != "time" and set(ds[c].dims) <= set(space)}
-    out = xr.Dataset(coords={**coords, "period": pd.Index(starts.as_unit("ns"), name="period")})
-    for band in bands:
-        med = _per_period(by_period(ds[band]), counts, _nanmedian_time, np.float32, np.nan)
-        out[band] = xr.DataArray(med, dims=dims, attrs=dict(ds[band].attrs))
-    n_obs = _per_period(by_period(clear), counts, _clear_days, np.int16, 0, extra=_day_index(days, counts))
-    out["n_obs"] = xr.DataArray(n_obs, dims=dims)
 
-    before = out[bands[0]].isnull()
-    if max_gap_periods > 0 and out.sizes["period"] > 2:
-        positions = _midpoint_days(starts, period)
-        for band in bands:
-            out[band] = out[band].copy(data=_fill_gaps(out[band].data, max_gap_periods, positions))
-    out["filled"] = before & out[bands[0]].notnull()
-    out["filled"].attrs = {"long_name": "value interpolated from neighbouring periods (no clear observation)"}
-    out["n_obs"].attrs = {"long_name": "number of clear observations in the period"}
+    def over_time(var: xr.DataArray) -> Any:
+        return var.transpose("time", *space).data
+
+    variables: dict[str, tuple[tuple[str, ...], Any, dict[str, Any]]] = {
+        band: (dims, _reduce_time(_band_composite, over_time(ds[band]), plan, np.float32), dict(ds[band].attrs))
+        for band in bands
+    }
+    n_obs = _reduce_time(_clear_days_composite, over_time(clear), plan, np.int16)
+    variables["n_obs"] = (dims, n_obs, {"long_name": "number of clear observations in the period"})
+    filled = _reduce_time(_filled, over_time(ds[bands[0]]), plan, np.bool_, variables[bands[0]][1])
+    variables["filled"] = (
+        dims,
+        filled,
+        {"long_name": "value interpolated from neighbouring periods (no clear observation)"},
+    )
+    out = xr.Dataset(coords={**coords, "period": pd.Index(starts.as_unit("ns"), name="period")}).assign(variables)
     out = add_indices(out)
     out.attrs = {PERIOD_FREQ_ATTR: period, "compositing": "per-pixel median of clear observations"}
     return out
+
+
+@dataclass(frozen=True)
+class _PeriodPlan:
+    """Which time steps (indices along ``time``) fall in each period, and how gaps are filled."""
+
+    steps: tuple[tuple[int, ...], ...]
+    day_index: tuple[np.ndarray, ...]
+    positions: np.ndarray
+    max_gap: int
+
+
+def _reduce_time(
+    kernel: Callable[..., np.ndarray], values: Any, plan: _PeriodPlan, dtype: type[np.generic], *per_period: Any
+) -> Any:
+    """``kernel(time_blocks, *per_period, plan=plan)`` from ``(time, ...)`` to ``(period, ...)``.
+
+    Dask input stays lazy: one task per spatial chunk gets every time block of that chunk (no rechunk), and
+    ``per_period`` arrays (already on ``(period, ...)``) ride along; numpy input is reduced directly."""
+    if not isinstance(values, da.Array):
+        return kernel([np.asarray(values)], *(np.asarray(p) for p in per_period), plan=plan)
+    space = tuple(f"s{i}" for i in range(values.ndim - 1))
+    out_index = ("period", *space)
+    args: list[Any] = [values, ("time", *space)]
+    for extra in per_period:
+        args += [extra, out_index]
+    return da.blockwise(
+        kernel,
+        out_index,
+        *args,
+        new_axes={} if per_period else {"period": len(plan.steps)},
+        concatenate=False,
+        dtype=dtype,
+        meta=np.empty((0,) * values.ndim, dtype=dtype),
+        plan=plan,
+    )
+
+
+def _time_steps(blocks: Sequence[np.ndarray] | np.ndarray) -> tuple[list[np.ndarray], tuple[int, ...]]:
+    """The slice of every time step, in time order, from the blocks along ``time``; and the spatial shape."""
+    if isinstance(blocks, np.ndarray):
+        blocks = [blocks]
+    return [step for block in blocks for step in block], tuple(blocks[0].shape[1:])
+
+
+def _band_composite(blocks: Sequence[np.ndarray], *, plan: _PeriodPlan) -> np.ndarray:
+    """NaN-median of every period's time steps, short gaps filled: ``(time, ...)`` blocks -> ``(period, ...)``."""
+    steps, shape = _time_steps(blocks)
+    out = np.full((len(plan.steps), *shape), np.nan, np.float32)
+    for k, members in enumerate(plan.steps):
+        if members:
+            out[k] = _nanmedian_time([steps[t] for t in members])
+    if plan.max_gap > 0:
+        out = _fill_float32(out, plan.max_gap, plan.positions)
+    return out
+
+
+def _clear_days_composite(blocks: Sequence[np.ndarray], *, plan: _PeriodPlan) -> np.ndarray:
+    """Clear days per period (int16): ``(time, ...)`` bool blocks -> ``(period, ...)``."""
+    steps, shape = _time_steps(blocks)
+    out = np.zeros((len(plan.steps), *shape), np.int16)
+    for k, members in enumerate(plan.steps):
+        if members:
+            out[k] = _clear_days(np.stack([steps[t] for t in members]), plan.day_index[k])
+    return out
+
+
+def _filled(blocks: Sequence[np.ndarray], composite: np.ndarray, *, plan: _PeriodPlan) -> np.ndarray:
+    """True where a period had no valid value of the band but its (gap-filled) composite has one."""
+    steps, _ = _time_steps(blocks)
+    observed = np.zeros(composite.shape, bool)
+    for k, members in enumerate(plan.steps):
+        for t in members:
+            observed[k] |= ~np.isnan(steps[t])
+    return ~observed & ~np.isnan(composite)
 
 
 def _day_index(days: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
@@ -143,71 +222,44 @@ _NETWORK_MAX_STEPS = 6
 """Up to this many time steps the median sorts with a compare-exchange network (faster than ``np.sort``)."""
 
 
-def _nanmedian_time(values: np.ndarray) -> np.ndarray:
-    """NaN-skipping median over axis 0, float32; NaN where nothing is valid.
+def _nanmedian_time(values: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+    """NaN-skipping median over axis 0 (or over a list of equally shaped arrays), float32; NaN where nothing
+    is valid.
 
     The same numbers as ``np.nanmedian`` (mean of the two middle values for an even count), several times
-    faster on the short time axes of a period: NaNs sort last (as +inf), the middle is picked per pixel."""
-    v = np.asarray(values, dtype=np.float32)
+    faster on the short time axes of a period: NaNs sort last (as if +inf), the middle is picked per pixel."""
+    # a fresh float32 copy: sorted in place below
+    v = (
+        np.array(values, dtype=np.float32)
+        if isinstance(values, np.ndarray)
+        else np.stack(values).astype(np.float32, copy=False)
+    )
     steps = v.shape[0]
     if steps == 0:
         return np.full(v.shape[1:], np.nan, np.float32)
-    missing = np.isnan(v)
-    n = steps - missing.sum(axis=0, dtype=np.intp)
+    n = np.subtract(steps, np.isnan(v).sum(axis=0, dtype=np.int16 if steps < 2**15 else np.intp), dtype=np.intp)
     if steps <= _NETWORK_MAX_STEPS:
-        ordered = np.where(missing, np.float32(np.inf), v)
-        for r in range(steps):  # odd-even transposition sort along axis 0
+        low = np.empty_like(v[0])
+        for r in range(steps):  # odd-even transposition sort along axis 0; fmin/maximum: NaN acts as +inf
             for i in range(r % 2, steps - 1, 2):
-                low = np.minimum(ordered[i], ordered[i + 1])
-                np.maximum(ordered[i], ordered[i + 1], out=ordered[i + 1])
-                ordered[i] = low
+                np.fmin(v[i], v[i + 1], out=low)
+                np.maximum(v[i], v[i + 1], out=v[i + 1])
+                v[i] = low
     else:
-        ordered = np.sort(v, axis=0)
-    lo = np.take_along_axis(ordered, np.maximum((n - 1) // 2, 0)[None], axis=0)[0]
-    hi = np.take_along_axis(ordered, (n // 2)[None], axis=0)[0]
-    out = (lo + hi) / np.float32(2)
+        v.sort(axis=0)  # NaNs last
+    # flat positions of the two middle valid values of every pixel
+    flat, size = v.reshape(-1), v[0].size
+    base = np.arange(size, dtype=np.intp).reshape(v.shape[1:])
+    lo = np.maximum(n - 1, 0) >> 1
+    lo *= size
+    lo += base
+    hi = n >> 1
+    hi *= size
+    hi += base
+    out = flat.take(lo)
+    out += flat.take(hi)
+    out /= np.float32(2)
     out[n == 0] = np.nan
-    return out
-
-
-def _per_period(
-    values: Any,
-    counts: np.ndarray,
-    reduce: Callable[..., np.ndarray],
-    dtype: type[np.generic],
-    empty: float,
-    extra: Sequence[np.ndarray] | None = None,
-) -> Any:
-    """``reduce`` over the time steps of each period of a time-sorted ``(time, y, x)`` array -> ``(period, y, x)``.
-
-    ``counts`` is the number of time steps per period; empty periods get ``empty``; ``extra[k]`` is passed to
-    the reduction of period ``k``. A dask array is rechunked once so that every chunk holds one period and
-    reduced chunk-wise (stays lazy); a numpy array is reduced period by period."""
-    args = list(extra) if extra is not None else [None] * len(counts)
-    nonempty = [k for k, n in enumerate(counts) if n]
-    if isinstance(values, da.Array):
-        spatial = values.chunks[1:]
-        parts: list[Any] = []
-        if nonempty:
-            grouped = values.rechunk({0: tuple(int(counts[k]) for k in nonempty)})
-
-            def one(block: np.ndarray, block_id: tuple[int, ...] = (0,)) -> np.ndarray:
-                k = nonempty[block_id[0]]
-                out = reduce(block) if args[k] is None else reduce(block, args[k])
-                return out.astype(dtype, copy=False)[None]
-
-            reduced = grouped.map_blocks(one, chunks=((1,) * len(nonempty), *spatial), dtype=dtype)
-            parts = [reduced[j : j + 1] for j in range(len(nonempty))]
-        filler = da.full((1, *values.shape[1:]), empty, dtype=dtype, chunks=(1, *spatial))
-        position = {k: j for j, k in enumerate(nonempty)}
-        return da.concatenate([parts[position[k]] if k in position else filler for k in range(len(counts))])
-    out = np.full((len(counts), *values.shape[1:]), empty, dtype=dtype)
-    start = 0
-    for k, n in enumerate(counts):
-        if n:
-            block = values[start : start + n]
-            out[k] = reduce(block) if args[k] is None else reduce(block, args[k])
-        start += n
     return out
 
 
@@ -229,27 +281,27 @@ def fill_short_gaps(values: np.ndarray, max_gap: int, axis: int = 0, positions: 
         raise InvalidInput(f"positions must be {n} strictly increasing numbers, got {positions!r}.")
     flat = v.reshape(n, -1)
     valid = ~np.isnan(flat)
-    idx = np.arange(n, dtype=np.int32)[:, None]
-    prev = np.maximum.accumulate(np.where(valid, idx, np.int32(-1)), axis=0)  # last valid step at or before
-    nxt = np.minimum.accumulate(np.where(valid, idx, np.int32(n))[::-1], axis=0)[::-1]  # first at or after
-    todo = ~valid & (prev >= 0) & (nxt < n) & (nxt - prev - 1 <= max_gap)
     out = flat.copy()
-    step, col = np.nonzero(todo)
-    if step.size:  # interpolate only where a short interior gap is
-        before, after = prev[step, col], nxt[step, col]
-        lo, hi = flat[before, col], flat[after, col]
-        weight = (pos[step] - pos[before]) / (pos[after] - pos[before])
-        out[step, col] = lo + (hi - lo) * weight
+    # per step, the last valid step at or before it and the first at or after it (row by row: numpy's
+    # accumulate along axis 0 of a wide array is several times slower)
+    prev = np.empty(flat.shape, np.int32)
+    nxt = np.empty(flat.shape, np.int32)
+    last = np.full(flat.shape[1:], -1, np.int32)
+    for k in range(n):
+        np.copyto(last, np.int32(k), where=valid[k])
+        prev[k] = last
+    last.fill(n)
+    for k in range(n - 1, -1, -1):
+        np.copyto(last, np.int32(k), where=valid[k])
+        nxt[k] = last
+    for k in range(1, n - 1):  # interpolate only where a short interior gap is
+        col = np.flatnonzero(~valid[k] & (prev[k] >= 0) & (nxt[k] < n) & (nxt[k] - prev[k] - 1 <= max_gap))
+        if col.size:
+            before, after = prev[k, col], nxt[k, col]
+            lo, hi = flat[before, col], flat[after, col]
+            weight = (pos[k] - pos[before]) / (pos[after] - pos[before])
+            out[k, col] = lo + (hi - lo) * weight
     return np.moveaxis(out.reshape(v.shape), 0, axis)
-
-
-def _fill_gaps(values: Any, max_gap_periods: int, positions: np.ndarray) -> Any:
-    """:func:`fill_short_gaps` along axis 0 (``period``, abscissa ``positions``), float32; lazy for dask."""
-    if isinstance(values, da.Array):
-        return values.rechunk({0: -1}).map_blocks(
-            _fill_float32, dtype=np.float32, max_gap=max_gap_periods, positions=positions
-        )
-    return _fill_float32(values, max_gap=max_gap_periods, positions=positions)
 
 
 def _fill_float32(values: np.ndarray, max_gap: int, positions: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import dask
 import dask.array as da
@@ -156,10 +156,10 @@ def load_scenes(
     the SCL ``clear_fraction`` over the geobox; time steps whose clear share of their own (valid SCL) pixels
     on the geobox is below ``min_scene_clear`` are dropped. The
     attribute ``scene_records`` lists every item (used or not) as JSON (read it with :func:`scene_records`).
-    Reads the SCL once (small; its dilated clear mask is kept in memory with ``persist`` so the composites do
-    not read it again) to decide which scenes to keep; the bands stay lazy, one fused float32 task per band and
-    chunk (scale/offset, mask, NaN). ``gdal_env`` overrides :data:`GDAL_READ_OPTIONS` (e.g.
-    ``{"GDAL_HTTP_TIMEOUT": 5}``).
+    Reads the SCL of every item first (small; it and its dilated clear mask are computed into memory, so the
+    composites do not read it again) to decide which scenes to keep; then only the kept scenes' bands are loaded,
+    lazily, one fused float32 task per band and chunk (scale/offset, mask, NaN). ``gdal_env`` overrides
+    :data:`GDAL_READ_OPTIONS` (e.g. ``{"GDAL_HTTP_TIMEOUT": 5}``).
     """
     bands = list(bands)
     if not items:
@@ -176,30 +176,35 @@ def load_scenes(
     lon = float(geobox.geographic_extent.centroid.coords[0][0])
     groups, keys = _group_items(items, bands, lon)
 
-    with rasterio.Env(**{**GDAL_READ_OPTIONS, **dict(gdal_env or {})}):
-        raw = odc.stac.load(
-            items,
-            bands=[*bands, SCL_BAND],
-            geobox=geobox,
-            groupby=lambda _item, _parsed, idx: keys[idx],
-            resampling={SCL_BAND: "nearest", "*": "bilinear"},
-            chunks=dict(chunks or DEFAULT_CHUNKS),
-            fail_on_error=False,
-        )
-    if raw.sizes["time"] != len(groups):  # odc-stac groups exactly as we keyed; guard against API drift
-        raise RuntimeError(f"odc-stac returned {raw.sizes['time']} time steps for {len(groups)} item groups")
+    env = {**GDAL_READ_OPTIONS, **dict(gdal_env or {})}
+    chunking: dict[str, int | Literal["auto"]] = dict(chunks or DEFAULT_CHUNKS)
 
-    # SCL read once and its dilated clear mask kept in memory: the scene filter and the composites' mask use it
-    scl = raw[SCL_BAND]
-    scl_clear = clear_mask(scl, dilation_px=dilation_px, mask_snow=mask_snow)
-    scl_clear, scl_valid = dask.persist(scl_clear, scl != 0)
-    clear_frac, scl_valid_frac = dask.compute(scl_clear.mean(("y", "x")).data, scl_valid.mean(("y", "x")).data)
+    def load(subset: Sequence[int], names: Sequence[str]) -> xr.Dataset:
+        with rasterio.Env(**env):
+            ds = odc.stac.load(
+                [items[i] for i in subset],
+                bands=list(names),
+                geobox=geobox,
+                groupby=lambda _item, _parsed, idx: keys[subset[idx]],
+                resampling={SCL_BAND: "nearest", "*": "bilinear"},
+                chunks=chunking,
+                fail_on_error=False,
+            )
+        if ds.sizes["time"] != len({keys[i] for i in subset}):  # odc-stac groups as we keyed: guard API drift
+            raise RuntimeError(f"odc-stac returned {ds.sizes['time']} time steps for the item groups")
+        return ds
+
+    # The SCL first, read once into memory with its dilated clear mask: it decides which scenes are kept, and
+    # only the kept scenes' bands are then loaded (lazily, no selection step in the graph).
+    scl = load(range(len(items)), [SCL_BAND])[SCL_BAND]
+    scl_clear, scl_values = dask.compute(clear_mask(scl, dilation_px=dilation_px, mask_snow=mask_snow).data, scl.data)
+    clear_frac = scl_clear.mean(axis=(1, 2))
+    scl_valid_frac = (scl_values != 0).mean(axis=(1, 2))
     records: list[SceneRecord] = []
     keep: list[int] = []
     for t, group in enumerate(groups):
         frac, valid = float(clear_frac[t]), float(scl_valid_frac[t])
-        footprint = _footprint_fraction(group.items, geobox)
-        failed = footprint > 0.01 and valid == 0.0
+        failed = valid == 0.0 and _footprint_fraction(group.items, geobox) > 0.01
         # cloudiness over the scene's own pixels on the grid: a clear scene that only clips the grid is kept
         clear_share = frac / valid if valid > 0 else 0.0
         if failed:
@@ -219,12 +224,14 @@ def load_scenes(
             f"all {len(items)} scenes are unusable over this grid (cloudy or unreadable); widen the dates."
         )
 
-    raw = raw.isel(time=keep)
     kept = [groups[t] for t in keep]
+    kept_keys = {g.key for g in kept}
+    raw = load([i for i, key in enumerate(keys) if key in kept_keys], bands)
     scales = np.asarray([g.scales for g in kept], dtype=np.float32)  # (time, band)
     offsets = np.asarray([g.offsets for g in kept], dtype=np.float32)
     band_data = [raw[band].data for band in bands]
-    clear_data = da.map_blocks(_clear_and_read, scl_clear.isel(time=keep).data, *band_data, dtype=bool)
+    kept_clear = da.from_array(scl_clear[keep], chunks=band_data[0].chunks)
+    clear_data = da.map_blocks(_clear_and_read, kept_clear, *band_data, dtype=bool)
     dims = raw[bands[0]].dims
     out = xr.Dataset(coords=raw[bands[0]].coords)
     for i, band in enumerate(bands):

@@ -30,15 +30,38 @@ def _footprint(radius: int) -> np.ndarray:
     return (xx**2 + yy**2) <= radius * (radius + 1)  # radius 1 -> 3x3 square, 2 -> rounded 5x5
 
 
+def _in_classes(scl: np.ndarray, classes: tuple[int, ...]) -> np.ndarray:
+    """``np.isin(scl, classes)``; a lookup table for uint8 codes (several times faster)."""
+    if scl.dtype == np.uint8:
+        table = np.zeros(256, bool)
+        table[list(classes)] = True
+        return table.take(scl)
+    return np.isin(scl, classes)
+
+
+def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Binary dilation of every 2-D (last two axes) slice by :func:`_footprint` (outside the array: False)."""
+    if radius == 1:  # 3x3 square: separable, two shifted ORs per axis (much faster than ndimage)
+        rows = mask.copy()
+        rows[..., 1:, :] |= mask[..., :-1, :]
+        rows[..., :-1, :] |= mask[..., 1:, :]
+        out = rows.copy()
+        out[..., :, 1:] |= rows[..., :, :-1]
+        out[..., :, :-1] |= rows[..., :, 1:]
+        return out
+    structure = _footprint(radius)
+    # dilate every 2-D scene separately: leading axes (time, ...) get a size-1 structure axis
+    structure = structure.reshape((1,) * (mask.ndim - 2) + structure.shape)
+    return np.asarray(ndimage.binary_dilation(mask, structure=structure))
+
+
 def _clear_numpy(scl: np.ndarray, dilation_px: int, mask_snow: bool) -> np.ndarray:
     scl = np.asarray(scl)
-    grow = np.isin(scl, CLOUD_CLASSES + ((SCL_SNOW,) if mask_snow else ()))
+    grow = _in_classes(scl, CLOUD_CLASSES + ((SCL_SNOW,) if mask_snow else ()))
     if dilation_px > 0 and grow.any():
-        structure = _footprint(dilation_px)
-        # dilate every 2-D scene separately: leading axes (time, ...) get a size-1 structure axis
-        structure = structure.reshape((1,) * (grow.ndim - 2) + structure.shape)
-        grow = ndimage.binary_dilation(grow, structure=structure)
-    return ~(grow | np.isin(scl, (SCL_NODATA, SCL_SATURATED)))
+        grow = _dilate(grow, dilation_px)
+    grow |= _in_classes(scl, (SCL_NODATA, SCL_SATURATED))
+    return ~grow
 
 
 def _check(scl: np.ndarray | xr.DataArray, dilation_px: int) -> None:
@@ -59,13 +82,14 @@ def clear_mask(
 ) -> np.ndarray | xr.DataArray:
     """True where a pixel is clear: not nodata (0), saturated (1), cloud shadow (3), cloud (8, 9), cirrus (10)
     nor, with ``mask_snow``, snow (11). Cloud, shadow (and masked snow) grow by ``dilation_px`` pixels within
-    each scene. The last two dimensions are (y, x). A dask-backed DataArray stays lazy (chunks overlap by the
-    dilation radius)."""
+    each scene. The last two dimensions are (y, x). A dask-backed DataArray stays lazy (chunks split in y or x
+    overlap by the dilation radius)."""
     _check(scl, dilation_px)
     if not isinstance(scl, xr.DataArray):
         return _clear_numpy(scl, dilation_px, mask_snow)
     data = scl.data
-    if hasattr(data, "map_overlap") and dilation_px > 0:
+    whole_scenes = hasattr(data, "numblocks") and data.numblocks[-2:] == (1, 1)  # no chunk borders in y, x
+    if hasattr(data, "map_overlap") and dilation_px > 0 and not whole_scenes:
         depth = {scl.ndim - 2: dilation_px, scl.ndim - 1: dilation_px}
         depth.update({axis: 0 for axis in range(scl.ndim - 2)})
         out = data.map_overlap(
@@ -77,7 +101,7 @@ def clear_mask(
             mask_snow=mask_snow,
         )
     elif hasattr(data, "map_blocks"):
-        out = data.map_blocks(_clear_numpy, dtype=bool, dilation_px=0, mask_snow=mask_snow)
+        out = data.map_blocks(_clear_numpy, dtype=bool, dilation_px=dilation_px, mask_snow=mask_snow)
     else:
         out = _clear_numpy(data, dilation_px, mask_snow)
     return xr.DataArray(out, coords=scl.coords, dims=scl.dims, name="clear", attrs={})

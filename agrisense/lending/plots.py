@@ -9,8 +9,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import shapely
+from pyproj import Transformer
 from shapely.errors import GEOSException
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, select, text
@@ -20,6 +20,7 @@ from agrisense.agronomy.calendar import load_crop_table
 from agrisense.config import Settings
 from agrisense.errors import Conflict, InvalidGeometry, InvalidInput, NotFound
 from agrisense.geo import Plot, make_plot
+from agrisense.geo.utm import utm_epsg
 from agrisense.lending.actors import Actor
 from agrisense.region import Region, load_region
 from agrisense.store import ApplicationPlot, Database, FarmPlot
@@ -301,7 +302,16 @@ def _shared_fraction(geom: BaseGeometry, others: Sequence[BaseGeometry]) -> floa
     others = [o for o in others if o.intersects(geom)]
     if not others:
         return 0.0
-    frame = gpd.GeoSeries([geom, shapely.union_all(others)], crs="EPSG:4326")
-    metric = frame.to_crs(frame.estimate_utm_crs())
-    area = metric.iloc[0].area
-    return 0.0 if area == 0 else float(min(1.0, metric.iloc[0].intersection(metric.iloc[1]).area / area))
+    centre = geom.centroid
+    to_utm = _to_utm(utm_epsg(centre.x, centre.y))
+    mine = shapely.transform(geom, to_utm, interleaved=False)
+    theirs = shapely.transform(shapely.union_all(others), to_utm, interleaved=False)
+    area = mine.area
+    return 0.0 if area == 0 else float(min(1.0, mine.intersection(theirs).area / area))
+
+
+@cache
+def _to_utm(epsg: int) -> Any:
+    """A vectorised lon/lat -> UTM coordinate function for ``shapely.transform``."""
+    transformer = Transformer.from_crs("EPSG:4326", f"EPSG:{epsg}", always_xy=True)
+    return lambda x, y: transformer.transform(x, y)

@@ -47,3 +47,27 @@ def test_dask_dataarray_matches_numpy_across_chunk_borders() -> None:
 def test_bad_input_is_rejected(bad: np.ndarray) -> None:
     with pytest.raises(InvalidInput):
         clear_mask(bad)
+
+
+@pytest.mark.parametrize("radius", [1, 2])
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16])
+def test_fast_class_lookup_and_dilation_match_isin_and_scipy(radius: int, dtype: type) -> None:
+    from scipy import ndimage
+
+    rng = np.random.default_rng(radius)
+    scl = rng.choice(np.array([0, 1, 3, 4, 5, 8, 9, 10, 11], dtype=dtype), size=(4, 23, 17))
+    clouds = np.isin(scl, (3, 8, 9, 10))
+    yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    disc = ((xx**2 + yy**2) <= radius * (radius + 1))[None]
+    expected = ~(ndimage.binary_dilation(clouds, structure=disc) | np.isin(scl, (0, 1)))
+    np.testing.assert_array_equal(clear_mask(scl, dilation_px=radius), expected)
+    np.testing.assert_array_equal(clear_mask(scl[0], dilation_px=radius), expected[0])  # one 2-D scene
+
+
+def test_whole_scene_chunks_need_no_overlap_and_match_numpy() -> None:
+    rng = np.random.default_rng(1)
+    scl = rng.choice(np.array([4, 4, 5, 8, 3, 0], dtype=np.uint8), size=(5, 30, 20))
+    lazy = xr.DataArray(da.from_array(scl, chunks=(2, 30, 20)), dims=("time", "y", "x"))
+    out = clear_mask(lazy, dilation_px=1)
+    assert out.data.numblocks == (3, 1, 1)
+    np.testing.assert_array_equal(out.values, clear_mask(scl, dilation_px=1))
