@@ -89,11 +89,16 @@ async def _farmer(
             if r.status_code != 201:
                 stats["errors"].append(f"plot {r.status_code} {r.text[:200]}")
                 continue
+            plot_id = r.json()["id"]
             t0 = time.perf_counter()
             r = await client.post(
-                "/api/v1/applications", json={"plot_ids": [r.json()["id"]], "consent": True}, headers=headers
+                "/api/v1/applications", json={"plot_ids": [plot_id], "consent": True}, headers=headers
             )
             latency = time.perf_counter() - t0
+            if r.status_code == 422 and "farmland" in r.text:  # a sample outline off cropland: a farmer's fix
+                stats["refused"] = stats.get("refused", 0) + 1
+                await client.delete(f"/api/v1/plots/{plot_id}", headers=headers)
+                continue
             if r.status_code != 201:
                 stats["errors"].append(f"application {r.status_code} {r.text[:200]}")
                 continue
@@ -150,6 +155,7 @@ async def _run(
         "applications": len(lat),
         "throughput_per_s": round(len(lat) / wall, 3),
         "errors": len(stats["errors"]),
+        "refused_not_cropland": stats.get("refused", 0),
         "error_samples": stats["errors"][:5],
         "lost_applications": lost,
         "offer_latency_s": {

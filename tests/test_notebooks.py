@@ -13,6 +13,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 def test_walkthrough_executes(small_region: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("AGRISENSE_REGION_DIR", str(small_region))
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # importing streamlit (dashboard tests) sets it to Agg
     nb = nbformat.read(NOTEBOOKS / "01_one_plot_walkthrough.ipynb", as_version=4)
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = "".join(

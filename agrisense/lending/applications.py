@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from agrisense.config import Settings
-from agrisense.errors import Conflict, InvalidInput, NotFound
+from agrisense.errors import Conflict, InvalidGeometry, InvalidInput, NotFound
 from agrisense.lending.actors import STAFF, Actor, require_role
 from agrisense.lending.plots import as_plot, overlap_with_others
 from agrisense.lending.scoring import score_application
@@ -162,6 +162,20 @@ def _plot_ids(plot_ids: Sequence[int]) -> list[int]:
     return ids
 
 
+def _refuse_non_cropland(offers: Sequence[dict[str, Any]], refs: Sequence[str]) -> None:
+    """A plot the satellite sees as not cropland is a drawing mistake the farmer can fix: 422, nothing stored.
+
+    Only the consent (given before any imagery was processed) stays on record; no application is written."""
+    for offer, ref in zip(offers, refs, strict=True):
+        if any(r.get("code") == "NOT_CROPLAND" for r in offer.get("reasons") or []):
+            share = float((offer.get("evidence") or {}).get("cropland_fraction") or 0.0)
+            raise InvalidGeometry(
+                f"Plot {ref}: the satellite sees almost no farmland inside this outline (only {share:.0%} cropland). "
+                "Check that you drew your own field, not a road, houses, water or forest, then redraw it and "
+                "submit again."
+            )
+
+
 def submit_application(
     db: Database, actor: Actor, *, plot_ids: Sequence[int], consent: bool, settings: Settings
 ) -> dict[str, Any]:
@@ -214,6 +228,7 @@ def submit_application(
     offers = score_application(
         plots, settings=settings, overlaps=overlaps, existing_exposure={str(actor.user_id): float(sum(exposure))}
     )
+    _refuse_non_cropland(offers, refs)
     decision = engine_decision(offers)
     limit = round(sum(float(o.get("credit_limit") or 0.0) for o in offers if o.get("decision") == "approve"), 2)
     proposed = round(sum(float(o.get("credit_limit") or 0.0) for o in offers if o.get("decision") != "decline"), 2)

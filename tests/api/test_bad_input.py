@@ -206,3 +206,40 @@ def test_geometry_is_normalised_and_area_measured(world: World) -> None:
     assert shapely.geometry.shape(body["geometry"]).equals(shapely.geometry.shape(geometry))
     assert body["area_ha"] > 0 and abs(body["area_mu"] - 15 * body["area_ha"]) < 0.01
     assert world.client.delete(f"{V1}/plots/{body['id']}", headers=world.headers["b"]).status_code == 204
+
+
+def _non_cropland_square(world: World) -> dict[str, Any]:
+    """A ~1 ha square where the region's truth map has no cropland at all (lon/lat)."""
+    import numpy as np
+    import rasterio
+    from pyproj import Transformer
+
+    with rasterio.open(world.settings.region_dir / "truth" / "landcover.tif") as src:
+        land = src.read(1)
+        transform, crs = src.transform, src.crs
+    size = 12  # pixels of 10 m
+    for row in range(40, land.shape[0] - 40 - size, 4):
+        for col in range(40, land.shape[1] - 40 - size, 4):
+            if np.all(land[row - 10 : row + size + 10, col - 10 : col + size + 10] == 0):
+                x0, y0 = transform * (col, row + size)
+                x1, y1 = transform * (col + size, row)
+                to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+                corners = [to_lonlat.transform(x, y) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0))]
+                return {"type": "Polygon", "coordinates": [[list(c) for c in corners]]}
+    pytest.skip("the test region has no non-cropland block")
+
+
+def test_plot_on_non_cropland_is_refused_with_a_fix_and_nothing_is_stored(world: World) -> None:
+    headers = world.headers["b"]
+    r = world.client.post(
+        f"{V1}/plots", json={"geometry": _non_cropland_square(world), "declared_crop": "maize"}, headers=headers
+    )
+    assert r.status_code == 201, r.text
+    plot_id = r.json()["id"]
+    before = world.client.get(f"{V1}/applications", headers=headers).json()
+    r = world.client.post(f"{V1}/applications", json={"plot_ids": [plot_id], "consent": True}, headers=headers)
+    assert r.status_code == 422, r.text
+    assert "farmland" in r.json()["detail"] and "redraw" in r.json()["detail"]
+    assert world.client.get(f"{V1}/applications", headers=headers).json() == before  # no application written
+    # the plot is not pledged: the farmer can redraw it (or delete it)
+    assert world.client.delete(f"{V1}/plots/{plot_id}", headers=headers).status_code in (200, 204)
