@@ -138,19 +138,9 @@ def _loan_plots(records: Sequence[Mapping[str, Any]], known: set[str]) -> list[P
 def _open_db(settings: Settings, use_database: bool) -> Any:
     if not use_database:
         return None
-    try:
-        from agrisense.store import open_database
-    except ImportError:
-        return None
+    from agrisense.store import open_database
+
     return open_database(settings)
-
-
-def _lending(name: str) -> Callable[..., Any] | None:
-    try:
-        import agrisense.lending as lending
-    except ImportError:
-        return None
-    return getattr(lending, name, None)
 
 
 def rescore_region(
@@ -179,8 +169,9 @@ def rescore_region(
     plots, errors = read_plots(region.plots, expected_bbox=region.bbox_lonlat)
     db = _open_db(settings, use_database)
     loan_records: list[dict[str, Any]] = []
-    active_loans = _lending("active_loans")
-    if db is not None and active_loans is not None:
+    if db is not None:
+        from agrisense.lending import active_loans
+
         loan_records = list(active_loans(db, season=season))
     if not loan_records and active_loans_file is not None:
         from agrisense.monitoring.season import approved_offers
@@ -350,9 +341,8 @@ def _write_database(
     db: Any, frame: gpd.GeoDataFrame, warnings: list[dict[str, Any]], *, run_id: str, season: int
 ) -> str:
     """Rows and warnings through ``agrisense.lending``; says what was written (or why not)."""
-    record_rescore, record_warnings = _lending("record_rescore"), _lending("record_warnings")
-    if record_rescore is None:
-        return "skipped: agrisense.lending.record_rescore is not available"
+    from agrisense.lending import record_rescore, record_warnings
+
     rows = []
     for r in frame.itertuples():
         offer = json.loads(r.offer)
@@ -372,5 +362,5 @@ def _write_database(
             }
         )
     n = record_rescore(db, run_id=run_id, season=season, rows=rows)
-    m = record_warnings(db, warnings) if record_warnings is not None and warnings else 0
+    m = record_warnings(db, warnings) if warnings else 0
     return f"{n} plot rows and {m} warnings recorded"

@@ -45,7 +45,8 @@ def _shift(day: date, years: int) -> date:
 
 def loan_from_record(record: Mapping[str, Any], crops: Mapping[str, CropReference], *, season: int) -> ActiveLoan:
     """An :class:`ActiveLoan` monitored in ``season`` from an accepted offer (``Offer.to_dict()``) or a loan row of
-    ``agrisense.lending.active_loans`` (``loan_id``, ``plot_ids``, ``crop``, ``limit``, optional ``offer``).
+    ``agrisense.lending.active_loans`` (``loan_id``, ``plot_ids``, ``crop``, ``limit`` or ``credit_limit``, optional
+    ``plots`` with areas and ``offer``).
 
     An offer financed for another season (e.g. the demo's offers for next season) is monitored as if financed in
     ``season``: its calendar and tranche dates move to that year. A loan row without an offer gets one tranche of
@@ -63,13 +64,15 @@ def loan_from_record(record: Mapping[str, Any], crops: Mapping[str, CropReferenc
                 {**d, "date": _shift(date.fromisoformat(d["date"]), years).isoformat()} for d in offer["disbursements"]
             ],
         }
-        if record is not offer and record.get("limit") is not None:
-            moved["credit_limit"] = float(record["limit"])
+        limit_field = record.get("limit", record.get("credit_limit")) if record is not offer else None
+        if limit_field is not None:
+            moved["credit_limit"] = float(limit_field)
         return ActiveLoan(loan_id or str(offer["plot_id"]), Loan.from_offer(moved, crops))
     try:
         plot_ids = record.get("plot_ids") or [record["plot_id"]]
-        crop, limit = str(record["crop"]), float(record["limit"])
-        area = float(record.get("area_ha") or 0.0)
+        crop = str(record["crop"])
+        limit = float(record["limit"] if "limit" in record else record["credit_limit"])
+        area = float(record.get("area_ha") or sum(float(p.get("area_ha") or 0.0) for p in record.get("plots") or []))
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidInput(f"loan record {loan_id!r} lacks {exc}; need plot_ids, crop and limit") from exc
     if crop not in crops:
