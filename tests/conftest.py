@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.databases"]  # sqlite_db, postgis_db
+
 SMALL_REGION_KM = 2.0
 SMALL_REGION_SEED = 7
 

@@ -18,21 +18,10 @@ from typing import Any
 
 import pytest
 
+from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, missing_browser, require_browser
 from tests.dashboard.conftest import ANALYST_PHONE, DashboardData
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-sync",
-]
-ARTIFACTS = REPO / "tests" / "_artifacts"
 PAGES = {  # url path -> (screenshot name, text the page shows once rendered)
     "": ("dashboard_home", "rendered in"),
     "Review_queue": ("dashboard_review_queue", "Rendered in"),
@@ -42,39 +31,20 @@ PAGES = {  # url path -> (screenshot name, text the page shows once rendered)
 }
 
 
-def _missing_browser() -> str | None:
-    if not CHROMIUM.exists():
-        return f"Chromium is not installed at {CHROMIUM} (install it with `make system`)."
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "Playwright for Python is not installed (pip install playwright)."
-    return None
-
-
-def _require_browser() -> None:
-    """Skip without a browser; fail instead when AGRISENSE_REQUIRE_BROWSER=1."""
-    reason = _missing_browser()
-    if reason is not None:
-        if os.environ.get("AGRISENSE_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"browser tests are required (AGRISENSE_REQUIRE_BROWSER=1) but: {reason}")
-        pytest.skip(reason)
-
-
 def test_a_missing_browser_fails_when_required_and_skips_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", Path("/nonexistent/chromium"))
+    reason = missing_browser(Path("/nonexistent/chromium"))
     monkeypatch.setenv("AGRISENSE_REQUIRE_BROWSER", "1")
     with pytest.raises(pytest.fail.Exception, match="required .* Chromium is not installed"):
-        _require_browser()
+        require_browser(reason)
     monkeypatch.setenv("AGRISENSE_REQUIRE_BROWSER", "0")
     with pytest.raises(pytest.skip.Exception, match="Chromium is not installed"):
-        _require_browser()
+        require_browser(reason)
 
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     """Headless system Chromium through Playwright (never `playwright install`)."""
-    _require_browser()
+    require_browser(missing_browser())
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -129,7 +99,7 @@ def dashboard_server(
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a loaded CI machine starts Streamlit slowly
         while True:
             try:
                 with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:

@@ -4,7 +4,6 @@ Browser tests skip when Chromium or Playwright is missing, and FAIL instead when
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -16,43 +15,24 @@ from typing import Any
 import pytest
 
 from agrisense.config import Settings
+from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, missing_browser, require_browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-sync",
-]
+__all__ = ["ARTIFACTS", "PHONE_VIEWPORT", "LiveService"]
+
 PHONE_VIEWPORT = {"width": 360, "height": 740}
-ARTIFACTS = Path(__file__).resolve().parent.parent / "_artifacts"
 NODE_MODULES = Path(__file__).resolve().parents[2] / "app" / "web" / "node_modules"
 
 
 def _missing_browser() -> str | None:
-    if not CHROMIUM.exists():
-        return f"Chromium is not installed at {CHROMIUM} (install it with `make system`)."
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "Playwright for Python is not installed (pip install playwright)."
     if not (NODE_MODULES / "leaflet" / "dist" / "leaflet.js").is_file():
         return f"The farmer app's npm packages are missing from {NODE_MODULES} (run `make web`)."
-    return None
+    return missing_browser()
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """Headless Chromium through Playwright (the system Chromium; never `playwright install`)."""
-    reason = _missing_browser()
-    if reason is not None:
-        if os.environ.get("AGRISENSE_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"browser tests are required (AGRISENSE_REQUIRE_BROWSER=1) but: {reason}")
-        pytest.skip(reason)
+    require_browser(_missing_browser())
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

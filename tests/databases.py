@@ -1,4 +1,4 @@
-"""Databases for lending tests (same as tests/store): SQLite per test, PostGIS in a schema of its own."""
+"""Database fixtures (a plugin of tests/conftest.py): a fresh SQLite file per test, a PostGIS schema of its own."""
 
 from __future__ import annotations
 
