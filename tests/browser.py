@@ -1,4 +1,5 @@
 """Headless system Chromium for the browser tests (farmer app, dashboard): Playwright, never `playwright install`.
+A plugin of tests/conftest.py (the ``system_chromium`` fixture).
 
 Browser tests skip when Chromium or Playwright is missing, and FAIL instead when AGRISENSE_REQUIRE_BROWSER=1
 (``make test`` sets it)."""
@@ -6,7 +7,9 @@ Browser tests skip when Chromium or Playwright is missing, and FAIL instead when
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,3 +45,17 @@ def require_browser(reason: str | None) -> None:
         if os.environ.get("AGRISENSE_REQUIRE_BROWSER") == "1":
             pytest.fail(f"browser tests are required (AGRISENSE_REQUIRE_BROWSER=1) but: {reason}")
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def system_chromium() -> Iterator[Any]:
+    """One headless system Chromium per test session (Playwright's sync API allows one running instance)."""
+    require_browser(missing_browser())
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.databases"]  # sqlite_db, postgis_db
+pytest_plugins = ["tests.databases", "tests.browser"]  # sqlite_db, postgis_db; system_chromium
 
 SMALL_REGION_KM = 2.0
 SMALL_REGION_SEED = 7

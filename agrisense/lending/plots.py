@@ -208,16 +208,7 @@ def update_plot(
     crop_given = "declared_crop" in changes
     crop = check_crop(changes.get("declared_crop"), settings) if crop_given else None
     with db.session() as session:
-        row = owned_plot(session, actor, plot_id)
-        if actor.role != "farmer":
-            from agrisense.errors import Forbidden
-
-            raise Forbidden("Only the farmer who drew a plot can change it.")
-        app_id = _locked(session, row.id)
-        if app_id is not None:
-            raise Conflict(
-                f"Plot {plot_id} is part of application {app_id}, which is still open. It cannot change now."
-            )
+        row = _editable_plot(session, actor, plot_id, verb="change", consequence="It cannot change now.")
         if crop_given:
             row.declared_crop = crop
         for key in ("name", "village", "declared_area_ha"):
@@ -232,19 +223,23 @@ def update_plot(
         return plot_view(row)
 
 
+def _editable_plot(session: Session, actor: Actor, plot_id: int, *, verb: str, consequence: str) -> FarmPlot:
+    """The actor's own plot, for its farmer only, and not pledged in an open application."""
+    from agrisense.errors import Forbidden
+
+    row = owned_plot(session, actor, plot_id)
+    if actor.role != "farmer":
+        raise Forbidden(f"Only the farmer who drew a plot can {verb} it.")
+    app_id = _locked(session, row.id)
+    if app_id is not None:
+        raise Conflict(f"Plot {plot_id} is part of application {app_id}, which is still open. {consequence}")
+    return row
+
+
 def delete_plot(db: Database, actor: Actor, plot_id: int) -> None:
     """Delete a plot that is not pledged in an open application."""
     with db.session() as session:
-        row = owned_plot(session, actor, plot_id)
-        if actor.role != "farmer":
-            from agrisense.errors import Forbidden
-
-            raise Forbidden("Only the farmer who drew a plot can delete it.")
-        app_id = _locked(session, row.id)
-        if app_id is not None:
-            raise Conflict(
-                f"Plot {plot_id} is part of application {app_id}, which is still open. It cannot be deleted."
-            )
+        row = _editable_plot(session, actor, plot_id, verb="delete", consequence="It cannot be deleted.")
         session.delete(row)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, missing_browser, require_browser
+from tests.browser import ARTIFACTS, missing_browser, require_browser
 from tests.dashboard.conftest import ANALYST_PHONE, DashboardData
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,17 +42,9 @@ def test_a_missing_browser_fails_when_required_and_skips_otherwise(monkeypatch: 
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
+def chromium(system_chromium: Any) -> Any:
     """Headless system Chromium through Playwright (never `playwright install`)."""
-    require_browser(missing_browser())
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    return system_chromium
 
 
 def _free_port() -> int:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from agrisense.config import Settings
-from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, missing_browser, require_browser
+from tests.browser import ARTIFACTS, missing_browser, require_browser
 
 __all__ = ["ARTIFACTS", "PHONE_VIEWPORT", "LiveService"]
 
@@ -30,17 +30,11 @@ def _missing_browser() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Headless Chromium through Playwright (the system Chromium; never `playwright install`)."""
+def browser(system_chromium: Any) -> Any:
+    """Headless Chromium through Playwright (the system Chromium; never `playwright install`), with the app's npm
+    packages in place."""
     require_browser(_missing_browser())
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    return system_chromium
 
 
 @dataclass
