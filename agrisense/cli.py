@@ -123,6 +123,35 @@ def train_cropland(
         f"{report.epochs_run} epochs in {report.total_seconds:.0f} s; test OA {test.get('overall_accuracy')}, "
         f"macro-F1 {test.get('macro_f1')}, temperature {report.temperature:.2f}"
     )
+    fields = report.metrics.get("fields")
+    if fields:
+        Console().print(_field_summary(fields))
+
+
+@train_app.command("boundary")
+@_friendly
+def train_boundary_command(
+    region: Annotated[Path, typer.Option(help="The region the model was trained on (with truth/).")] = Path(
+        "data/sample_county"
+    ),
+    model: Annotated[Path, typer.Option(help="Land-cover bundle to add the head to.")] = Path("models/landcover_unet"),
+    out: Annotated[Path | None, typer.Option(help="Write the bundle here instead of in place.")] = None,
+    epochs: Annotated[int, typer.Option(min=1, help="Training epochs of the head.")] = 40,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Train the field-boundary head on a frozen land-cover model (class probabilities stay unchanged)."""
+    from agrisense.ml.training import train_boundary
+
+    Console().print(_field_summary(train_boundary(model, region, out_dir=out, epochs=epochs, device=device)))
+
+
+def _field_summary(fields: dict[str, Any]) -> str:
+    test, base = fields["test"], fields["test_cropland_only"]
+    return (
+        f"field boundaries: test fields {test['n_truth']}, F1 {test['f1']} at IoU 0.5 "
+        f"(recall {test['recall']}, precision {test['precision']}); cropland patches only: F1 {base['f1']}; "
+        f"threshold {fields['boundary_threshold']}"
+    )
 
 
 def _register_area_commands() -> None:

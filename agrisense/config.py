@@ -23,9 +23,7 @@ class Settings(BaseSettings):
     reference_dir: Path = Field(
         default=REPO_ROOT / "data" / "reference", description="Committed reference tables (crops.csv)."
     )
-    models_dir: Path = Field(
-        default=REPO_ROOT / "models", description="Trained model bundles with model cards."
-    )
+    models_dir: Path = Field(default=REPO_ROOT / "models", description="Trained model bundles with model cards.")
     policy_file: Path = Field(
         default=REPO_ROOT / "agrisense" / "credit" / "policies" / "default.yaml",
         description="Versioned credit policy (YAML).",
@@ -35,12 +33,8 @@ class Settings(BaseSettings):
         description="STAC source: a static catalog path or URL, or a STAC API URL. Default: the region's catalog.",
     )
     collection: str = Field(default="sentinel-2-l2a", description="STAC collection of Sentinel-2 L2A items.")
-    cache_dir: Path = Field(
-        default=REPO_ROOT / "data" / "cache", description="On-disk cache of loaded cubes."
-    )
-    device: str = Field(
-        default="auto", description="Torch device for inference: auto (CUDA when present), cpu, cuda."
-    )
+    cache_dir: Path = Field(default=REPO_ROOT / "data" / "cache", description="On-disk cache of loaded cubes.")
+    device: str = Field(default="auto", description="Torch device for inference: auto (CUDA when present), cpu, cuda.")
     dask_workers: int = Field(default=2, ge=1, description="Workers of the default Dask LocalCluster.")
     dask_scheduler: str | None = Field(default=None, description="Address of an existing Dask scheduler.")
     tile_reuse_s: float | None = Field(

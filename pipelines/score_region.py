@@ -17,7 +17,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
 
 import dask
@@ -36,6 +35,7 @@ from agrisense.imagery.zonal import plot_coverage
 from agrisense.ml.features import stack_features
 from agrisense.ml.inference import aggregate_plot, predict_probabilities
 from agrisense.ml.maps import class_layers
+from agrisense.ml.registry import load_model_cached
 
 MIN_PLOT_CLEAR = 0.5
 """A period counts as clear for a plot when at least this share of its pixels had a clear composite value."""
@@ -107,13 +107,6 @@ def plan_tiles(plots: Sequence[Plot], *, resolution: float = 10.0) -> list[TileJ
         )
         for group in group_plots_by_tile(frame)
     ]
-
-
-@lru_cache(maxsize=2)
-def _model(models_dir: str, device: str):  # type: ignore[no-untyped-def]
-    from agrisense.ml.registry import load_model
-
-    return load_model(Path(models_dir), device=device)
 
 
 def score_tile(
@@ -236,7 +229,7 @@ def _score_tile_base(
         missing = tuple(PlotEvidence(pid, "no_clear_imagery", str(exc)) for pid in job.plot_ids)
         return TileResult(job.tile_id, missing, job.crs, job.bbox)
     comp = result.composites
-    model = _model(models_dir, device)
+    model = load_model_cached(models_dir, device=device)
     bundle = model.bundle
     probs = cached_probabilities(
         entry,

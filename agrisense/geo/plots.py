@@ -74,9 +74,7 @@ def _check_coordinates(rings: list[list[Sequence[float]]]) -> None:
     n_vertices = 0
     for ring in rings:
         if len(ring) < 4:
-            raise InvalidGeometry(
-                "An outline needs at least 3 distinct corners. Add corners around the field."
-            )
+            raise InvalidGeometry("An outline needs at least 3 distinct corners. Add corners around the field.")
         for point in ring:
             if len(point) < 2 or not all(isinstance(v, int | float) for v in point[:2]):
                 raise InvalidGeometry("Every corner must be a [longitude, latitude] pair of numbers.")
@@ -93,9 +91,7 @@ def _check_coordinates(rings: list[list[Sequence[float]]]) -> None:
     ys = [float(p[1]) for ring in rings for p in ring]
     if any(abs(y) > 90 for y in ys):
         if all(abs(x) <= 90 for x in xs) and all(abs(y) <= 180 for y in ys):
-            raise InvalidGeometry(
-                "Latitude and longitude look swapped: GeoJSON needs [longitude, latitude] (x first)."
-            )
+            raise InvalidGeometry("Latitude and longitude look swapped: GeoJSON needs [longitude, latitude] (x first).")
         raise InvalidGeometry("A latitude is outside -90..90 degrees: coordinates must be WGS84 degrees.")
     if any(abs(x) > 180 for x in xs):
         raise InvalidGeometry("A longitude is outside -180..180 degrees: coordinates must be WGS84 degrees.")
@@ -134,9 +130,7 @@ def _check_inside(geom: BaseGeometry, bbox: tuple[float, float, float, float]) -
         return
     swapped = shapely.transform(geom, lambda xy: xy[:, ::-1])
     if swapped.intersects(region):
-        raise InvalidGeometry(
-            "Latitude and longitude look swapped: GeoJSON needs [longitude, latitude] (x first)."
-        )
+        raise InvalidGeometry("Latitude and longitude look swapped: GeoJSON needs [longitude, latitude] (x first).")
 
 
 def make_plot(
@@ -165,9 +159,7 @@ def make_plot(
     return Plot(
         plot_id=plot_id,
         farmer_id=None if props.get("farmer_id") is None else str(props["farmer_id"]),
-        declared_crop=None
-        if props.get("declared_crop") in (None, "")
-        else str(props["declared_crop"]).strip().lower(),
+        declared_crop=None if props.get("declared_crop") in (None, "") else str(props["declared_crop"]).strip().lower(),
         geometry=geom,
         area=area,
         utm_epsg=utm_epsg(centroid.x, centroid.y),
@@ -184,9 +176,7 @@ def parse_plots(
     elif collection.get("type") == "FeatureCollection" and isinstance(collection.get("features"), list):
         features = collection["features"]
     else:
-        raise InvalidInput(
-            "Expected a GeoJSON FeatureCollection of plot polygons (type 'FeatureCollection')."
-        )
+        raise InvalidInput("Expected a GeoJSON FeatureCollection of plot polygons (type 'FeatureCollection').")
     plots: list[Plot] = []
     errors: list[PlotError] = []
     seen: set[str] = set()

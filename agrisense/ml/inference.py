@@ -41,19 +41,55 @@ class PlotPrediction:
     model_version: str
 
 
+@dataclass(frozen=True)
+class RegionPrediction:
+    """Calibrated class probabilities ``(K, H, W)`` and, for a model with a boundary head, the field-boundary
+    probability ``(H, W)`` (``None`` otherwise); float32 on the features' grid."""
+
+    probabilities: np.ndarray
+    boundary: np.ndarray | None
+
+
 def predict_logits(
-    model: LoadedModel, features: np.ndarray, *, tile: int = 256, overlap: int = 32, batch_size: int = 4
+    model: LoadedModel,
+    features: np.ndarray,
+    *,
+    tile: int = 256,
+    overlap: int = 32,
+    batch_size: int = 4,
+    boundary: bool = False,
 ) -> np.ndarray:
-    """Blended logits ``(K, H, W)`` float32 for raw (unstandardised) ``features`` ``(C, H, W)``."""
-    out = _blend(model, features, tile, overlap, batch_size)
+    """Blended logits ``(K, H, W)`` float32 for raw (unstandardised) ``features`` ``(C, H, W)``.
+
+    ``boundary=True`` (a model with a boundary head only) appends the field-boundary logit: ``(K + 1, H, W)``.
+    """
+    out = _blend(model, features, tile, overlap, batch_size, boundary)
     return out.cpu().numpy() if isinstance(out, torch.Tensor) else out
 
 
+def predict_maps(
+    model: LoadedModel, features: np.ndarray, *, tile: int = 256, overlap: int = 32, batch_size: int = 4
+) -> RegionPrediction:
+    """Class probabilities and, when the model has a boundary head, the field-boundary probability."""
+    with_boundary = model.bundle.boundary_head
+    logits = predict_logits(model, features, tile=tile, overlap=overlap, batch_size=batch_size, boundary=with_boundary)
+    k = len(model.bundle.classes)
+    probabilities = scaled_softmax(logits[:k], model.bundle.temperature, axis=0)
+    if not with_boundary:
+        return RegionPrediction(probabilities=probabilities, boundary=None)
+    boundary = (1.0 / (1.0 + np.exp(-np.clip(logits[k], -60.0, 60.0)))).astype(np.float32)
+    return RegionPrediction(probabilities=probabilities, boundary=boundary)
+
+
 def _blend(
-    model: LoadedModel, features: np.ndarray, tile: int, overlap: int, batch_size: int
+    model: LoadedModel, features: np.ndarray, tile: int, overlap: int, batch_size: int, boundary: bool = False
 ) -> np.ndarray | torch.Tensor:
     """Blended logits: a NumPy array on CPU, a tensor on the model's device for CUDA."""
     bundle = model.bundle
+    if boundary and not bundle.boundary_head:
+        raise InvalidInput(
+            f"model {bundle.name!r} has no field-boundary head; train one with `agrisense train boundary`"
+        )
     if features.ndim != 3 or features.shape[0] != bundle.in_channels:
         raise InvalidInput(
             f"features have shape {features.shape}, model {bundle.name!r} expects "
@@ -73,8 +109,11 @@ def _blend(
     tile_w = min(tile, _round_up(width + 2 * margin, stride))
     pad_h = max(height + 2 * margin, tile_h) - height - margin
     pad_w = max(width + 2 * margin, tile_w) - width - margin
+    n_out = len(bundle.classes) + int(boundary)
     if model.device.type == "cuda":
-        return _blend_on_device(model, features, margin, (pad_h, pad_w), (tile_h, tile_w), overlap, batch_size)
+        return _blend_on_device(
+            model, features, margin, (pad_h, pad_w), (tile_h, tile_w), overlap, batch_size, boundary, n_out
+        )
     x = np.pad(
         standardise(features, bundle.channel_mean, bundle.channel_std),
         ((0, 0), (margin, pad_h), (margin, pad_w)),
@@ -82,10 +121,9 @@ def _blend(
     )
     windows = [(r, c) for r in _starts(x.shape[1], tile_h, overlap) for c in _starts(x.shape[2], tile_w, overlap)]
     ramp = np.outer(_ramp(tile_h, overlap), _ramp(tile_w, overlap)).astype(np.float32)
-    n_classes = len(bundle.classes)
-    acc = np.zeros((n_classes, *x.shape[1:]), dtype=np.float32)
+    acc = np.zeros((n_out, *x.shape[1:]), dtype=np.float32)
     norm = np.zeros(x.shape[1:], dtype=np.float32)
-    for (rows, cols), logits in _run_batches(model, x, windows, (tile_h, tile_w), batch_size):
+    for (rows, cols), logits in _run_batches(model, x, windows, (tile_h, tile_w), batch_size, boundary):
         for (r, c), tile_logits in zip(zip(rows, cols, strict=True), logits, strict=True):
             acc[:, r : r + tile_h, c : c + tile_w] += tile_logits * ramp
             norm[r : r + tile_h, c : c + tile_w] += ramp
@@ -152,6 +190,7 @@ def _run_batches(
     windows: list[tuple[int, int]],
     size: tuple[int, int],
     batch_size: int,
+    boundary: bool = False,
 ) -> Iterator[tuple[tuple[list[int], list[int]], np.ndarray]]:
     """Yield ``((rows, cols), logits)`` per batch; the next batch is cut and copied while this one runs."""
     device = model.device
@@ -173,7 +212,7 @@ def _run_batches(
             if i + 1 < len(batches):
                 pending = pool.submit(prepare, batches[i + 1])
             with torch.autocast(device_type="cuda", dtype=torch.bfloat16) if cuda else nullcontext():
-                logits = model.module(inputs)
+                logits = model.module(inputs, boundary=True) if boundary else model.module(inputs)
             rows = [r for r, _ in batch]
             cols = [c for _, c in batch]
             yield (rows, cols), logits.float().cpu().numpy()
@@ -187,6 +226,8 @@ def _blend_on_device(
     size: tuple[int, int],
     overlap: int,
     batch_size: int,
+    boundary: bool,
+    n_out: int,
 ) -> torch.Tensor:
     """CUDA path: the raw features go to the GPU once; standardising, padding, cutting tiles, the bf16 forward and
     the blend all run there, so the host neither copies tiles nor accumulates; returns (K, H, W) logits there."""
@@ -211,13 +252,13 @@ def _blend_on_device(
             x = torch.nn.functional.pad(x[None], (margin, pad_w, margin, pad_h), mode="reflect")[0]
         windows = [(r, c) for r in _starts(x.shape[1], th, overlap) for c in _starts(x.shape[2], tw, overlap)]
         ramp = torch.from_numpy(np.outer(_ramp(th, overlap), _ramp(tw, overlap)).astype(np.float32)).to(device)
-        acc = torch.zeros((len(bundle.classes), *x.shape[1:]), dtype=torch.float32, device=device)
+        acc = torch.zeros((n_out, *x.shape[1:]), dtype=torch.float32, device=device)
         norm = torch.zeros(x.shape[1:], dtype=torch.float32, device=device)
         for i in range(0, len(windows), batch_size):
             batch = windows[i : i + batch_size]
             inputs = torch.stack([x[:, r : r + th, c : c + tw] for r, c in batch])
             with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
-                logits = model.module(inputs).float()
+                logits = (model.module(inputs, boundary=True) if boundary else model.module(inputs)).float()
             for (r, c), tile_logits in zip(batch, logits, strict=True):
                 acc[:, r : r + th, c : c + tw] += tile_logits * ramp
                 norm[r : r + th, c : c + tw] += ramp

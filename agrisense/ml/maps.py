@@ -98,3 +98,23 @@ def write_class_maps(layers: MapLayers, out_dir: Path, *, transform: Affine, crs
             nodata=float("nan"), band_names=["cropland_probability"], resampling="average",
         ),
     }  # fmt: skip
+
+
+def write_field_maps(
+    boundary: np.ndarray, field_labels: np.ndarray, out_dir: Path, *, transform: Affine, crs: str
+) -> dict[str, Path]:
+    """Write ``field_boundary.tif`` (boundary probability, float32) and ``fields.tif`` (field id per pixel,
+    uint32, 0 = no field) as COGs to ``out_dir``; paths by layer."""
+    from agrisense.maps import write_cog
+
+    out_dir = Path(out_dir)
+    return {
+        "field_boundary": write_cog(
+            out_dir / "field_boundary.tif", np.asarray(boundary, dtype=np.float32), transform=transform, crs=crs,
+            nodata=float("nan"), band_names=["field_boundary_probability"], resampling="average",
+        ),
+        "fields": write_cog(
+            out_dir / "fields.tif", np.asarray(field_labels, dtype=np.uint32), transform=transform, crs=crs,
+            nodata=0, band_names=["field_id"],
+        ),
+    }  # fmt: skip

@@ -19,8 +19,9 @@ from agrisense.errors import InvalidInput
 from agrisense.ml.calibration import scaled_softmax
 from agrisense.ml.evaluation import EvaluationResult, evaluate_pixels, evaluate_samples, scoring_mask
 from agrisense.ml.features import stack_features
+from agrisense.ml.fields import FieldThresholds, label_fields, match_fields
 from agrisense.ml.inference import predict_logits
-from agrisense.ml.maps import class_layers, write_class_maps
+from agrisense.ml.maps import class_layers, write_class_maps, write_field_maps
 from agrisense.ml.metrics import plot_confusion_matrix
 from agrisense.ml.registry import load_model
 from agrisense.ml.training.evaluate import field_accuracy
@@ -62,8 +63,10 @@ def evaluate_region(
             "evaluate on a region with the same crops (region.json 'crops')"
         )
     t0 = time.perf_counter()
-    logits = predict_logits(model, features, batch_size=batch_size)
+    logits = predict_logits(model, features, batch_size=batch_size, boundary=bundle.boundary_head)
     inference_s = time.perf_counter() - t0
+    boundary = _sigmoid(logits[len(bundle.classes)]) if bundle.boundary_head else None
+    logits = logits[: len(bundle.classes)]
     trained_here = trained_on_region(bundle.trained_on, meta)
     seed = int(bundle.trained_on.get("training_seed", 0))
     mask, scope = scoring_mask(
@@ -76,17 +79,33 @@ def evaluate_region(
         probs, np.where(mask, truth.field_ids, 0), truth.field_classes, bundle.classes, bundle.version
     )
     out_dir.mkdir(parents=True, exist_ok=True)
+    layers = class_layers(probs, bundle.classes)
+    field_labels = None
+    fields: dict[str, Any] | None = None
+    if boundary is not None:
+        field_labels = label_fields(layers.cropland, boundary, FieldThresholds(boundary=bundle.boundary_threshold))
+        in_scope = mask if trained_here else np.ones(mask.shape, dtype=bool)
+        truth_fields = np.where(in_scope, truth.field_ids, 0)
+        fields = {
+            "boundary_threshold": bundle.boundary_threshold,
+            "with_boundary_head": match_fields(field_labels, truth_fields, scope=in_scope).to_json(),
+            "cropland_only": match_fields(label_fields(layers.cropland, None), truth_fields, scope=in_scope).to_json(),
+        }
+        log(f"fields: F1 {fields['with_boundary_head']['f1']} (cropland patches only {fields['cropland_only']['f1']})")
     maps: dict[str, str] = {}
     if write_maps:
         with rasterio.open(region_dir / "truth" / "landcover.tif") as src:
             transform = src.transform
-        written = write_class_maps(class_layers(probs, bundle.classes), out_dir, transform=transform, crs=meta["crs"])
+        written = write_class_maps(layers, out_dir, transform=transform, crs=meta["crs"])
+        if boundary is not None and field_labels is not None:
+            written.update(write_field_maps(boundary, field_labels, out_dir, transform=transform, crs=meta["crs"]))
         maps = {k: str(v) for k, v in written.items()}
     payload = {
         "model": {"name": bundle.name, "version": bundle.version, "dir": str(model_dir)},
         "region": {"name": meta.get("name"), "dir": str(region_dir), "shape": list(features.shape[1:])},
         "trained_on_this_region": trained_here,
         **_with_fields(result, accuracy, n_fields, field_confusion),
+        "field_delineation": fields,
         "maps": maps,
         "timing_s": {"inference": round(inference_s, 1), "total": round(time.perf_counter() - start, 1)},
         "device": str(model.device),
@@ -133,6 +152,10 @@ def evaluate_sample_table(
     payload.pop("n_pixels", None)
     payload["n_samples"] = result.report.n_pixels
     return _write(payload, result, Path(out_dir), f"crop type on {result.scope}")
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return (1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0)))).astype(np.float32)
 
 
 def _with_fields(result: EvaluationResult, accuracy: float, n_fields: int, confusion: np.ndarray) -> dict[str, Any]:

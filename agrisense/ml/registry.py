@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pickle
 from dataclasses import asdict, dataclass, field, fields
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ class ModelBundle:
     encoder_depth: int = 4
     decoder_channels: tuple[int, ...] = (128, 64, 32, 16)
     stem_channels: int | None = 32
+    boundary_head: bool = False  # a field-boundary head (``agrisense train boundary``); see docs/models.md
+    boundary_threshold: float = 0.5  # boundary probability above which a pixel separates fields
     trained_on: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     format: int = BUNDLE_FORMAT
@@ -113,6 +116,7 @@ def build_module(bundle: ModelBundle) -> nn.Module:
         encoder_depth=bundle.encoder_depth,
         decoder_channels=bundle.decoder_channels,
         stem_channels=bundle.stem_channels,
+        boundary_head=bundle.boundary_head,
     )
 
 
@@ -159,3 +163,9 @@ def load_model(models_dir: Path, name: str = "landcover_unet", device: str = "au
         raise ModelUnavailable(f"weights {weights} do not match bundle.json ({exc}); {RETRAIN_HINT}") from exc
     module.to(target).eval()
     return LoadedModel(bundle=bundle, module=module, device=target)
+
+
+@lru_cache(maxsize=4)
+def load_model_cached(models_dir: str, name: str = "landcover_unet", device: str = "auto") -> LoadedModel:
+    """:func:`load_model`, once per process and arguments: serving processes and batch workers reuse it."""
+    return load_model(Path(models_dir), name, device=device)

@@ -17,7 +17,7 @@ from agrisense.lending.scoring import set_scoring_concurrency
 from agrisense.store import open_database
 from app.api.errors import install_error_handlers
 from app.api.limits import BodySizeLimit, RateLimit, RateLimiter
-from app.api.routes import applications, auth, me, plots, review
+from app.api.routes import applications, auth, fields, me, plots, review
 
 API_PREFIX = "/api/v1"
 SUBMISSION_THREADS = 256
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, plots, applications, review, me):
+    for module in (auth, plots, fields, applications, review, me):
         api.include_router(module.router)
     app.include_router(api)
 

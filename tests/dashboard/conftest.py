@@ -23,6 +23,8 @@ def _restore_main_module():
     yield
     if main is not None:
         sys.modules["__main__"] = main
+
+
 ANALYST_PHONE = "13900000001"
 
 

@@ -61,9 +61,7 @@ def test_swapped_lat_lon_in_range_is_caught_with_region_bbox() -> None:
 def test_out_of_range_and_wrong_types() -> None:
     assert "longitude" in bad({"type": "Polygon", "coordinates": [[[200, 2], [201, 2], [201, 3], [200, 2]]]})
     assert "Polygon" in bad({"type": "Point", "coordinates": [33, 2]})
-    assert "pair of numbers" in bad(
-        {"type": "Polygon", "coordinates": [[["a", 2], [1, 2], [1, 3], ["a", 2]]]}
-    )
+    assert "pair of numbers" in bad({"type": "Polygon", "coordinates": [[["a", 2], [1, 2], [1, 3], ["a", 2]]]})
 
 
 def test_huge_and_tiny_and_dense_polygons() -> None:
@@ -74,10 +72,7 @@ def test_huge_and_tiny_and_dense_polygons() -> None:
     import math
 
     n = 100_000
-    ring = [
-        [33 + 0.001 * math.cos(2 * math.pi * k / n), 2.3 + 0.001 * math.sin(2 * math.pi * k / n)]
-        for k in range(n)
-    ]
+    ring = [[33 + 0.001 * math.cos(2 * math.pi * k / n), 2.3 + 0.001 * math.sin(2 * math.pi * k / n)] for k in range(n)]
     ring.append(ring[0])
     assert "corners" in bad({"type": "Polygon", "coordinates": [ring]})
 

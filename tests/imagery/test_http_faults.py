@@ -135,6 +135,7 @@ def test_cached_composites_need_no_reads(
     with serve_directory(s2_catalog.parent.parent) as (base, injector):
         url = _url(base, s2_catalog)
         cold = build_composites_cached(url, fixture_geobox, START, END, cache_dir=tmp_path, gdal_env=GDAL_ENV)
+
         def pixel_reads() -> int:
             return sum(n for path, n in injector.requests.items() if path.endswith(".tif"))
 

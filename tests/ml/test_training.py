@@ -140,7 +140,15 @@ def test_train_landcover_writes_a_loadable_bundle(tmp_path):
 
     out = tmp_path / "models" / "landcover_unet"
     report = train_landcover(
-        region, out, epochs=2, tile=32, tiles_per_epoch=8, months=MONTHS, device="cpu", log=lambda _: None
+        region,
+        out,
+        epochs=2,
+        tile=32,
+        tiles_per_epoch=8,
+        months=MONTHS,
+        device="cpu",
+        boundary_epochs=1,
+        log=lambda _: None,
     )
     for name in ("model.pt", "bundle.json", "MODEL_CARD.md", "confusion_matrix.png"):
         assert (out / name).is_file()
@@ -151,6 +159,52 @@ def test_train_landcover_writes_a_loadable_bundle(tmp_path):
     model = load_model(tmp_path / "models", device="cpu")
     assert model.bundle.months == MONTHS and model.bundle.classes == CLASSES
     assert model.bundle.metrics["calibration"]["val_nll_after"] <= model.bundle.metrics["calibration"]["val_nll_before"]
+    # the boundary head came with it, scored on whole test fields against cropland patches alone
+    assert model.bundle.boundary_head and 0 < model.bundle.boundary_threshold < 1
+    fields = model.bundle.metrics["fields"]
+    assert fields["test"]["n_truth"] > 0 and 0 <= fields["test"]["f1"] <= 1 and "test_cropland_only" in fields
+    assert (out / "MODEL_CARD.md").read_text().count("## Field boundaries") == 1
+
+
+def test_boundary_head_leaves_the_land_cover_probabilities_unchanged(tmp_path):
+    from agrisense.ml.features import stack_features
+    from agrisense.ml.inference import predict_logits, predict_maps
+    from agrisense.ml.training import train_boundary
+
+    labels, field_ids = synthetic_truth(64, 64, seed=2, n_fields=60)
+    ds = synthetic_composites(labels, months=MONTHS, seed=2)
+    region = tmp_path / "region"
+    _write_region(region, labels, field_ids, ds)
+    out = tmp_path / "models" / "landcover_unet"
+    train_landcover(
+        region,
+        out,
+        epochs=1,
+        tile=32,
+        tiles_per_epoch=8,
+        months=MONTHS,
+        device="cpu",
+        boundary_epochs=0,
+        log=lambda _: None,
+    )
+    before = load_model(tmp_path / "models", device="cpu")
+    assert not before.bundle.boundary_head
+    features = stack_features(ds, bands=before.bundle.bands, indices=before.bundle.indices, months=MONTHS)
+    with pytest.raises(InvalidInput, match="no field-boundary head"):
+        predict_logits(before, features, boundary=True)
+    assert predict_maps(before, features).boundary is None
+
+    for _ in range(2):  # retraining replaces the head and the card's section
+        result = train_boundary(out, region, epochs=1, tile=32, device="cpu", log=lambda _: None)
+    assert set(result) >= {"boundary_threshold", "test", "test_cropland_only", "training"}
+    after = load_model(tmp_path / "models", device="cpu")
+    assert after.bundle.boundary_head and after.bundle.version == before.bundle.version
+    np.testing.assert_array_equal(predict_logits(after, features), predict_logits(before, features))
+    maps = predict_maps(after, features)
+    assert maps.boundary is not None and maps.boundary.shape == features.shape[1:]
+    assert np.all((maps.boundary >= 0) & (maps.boundary <= 1))
+    np.testing.assert_array_equal(maps.probabilities, predict_maps(before, features).probabilities)
+    assert (out / "MODEL_CARD.md").read_text().count("## Field boundaries") == 1
 
 
 def test_train_landcover_without_region(tmp_path):

@@ -77,4 +77,3 @@ def test_rescore_reads_loans_and_writes_rows_and_warnings_to_the_database(small_
     with db.session(readonly=True) as session:
         assert session.scalar(select(func.count()).select_from(RescoreRow)) == rows
     assert len(list_warnings(db, farmer)) == len(mine)
-

@@ -1,8 +1,8 @@
 """End-to-end: the farmer app in real headless Chromium at a 360 x 740 phone viewport, against the real service.
 
 Register, draw a field on the satellite map with Geoman (mouse clicks at the field's corners), pick the crop,
-consent, submit, read the offer (zh-CN, then English), accept. Plus: destructive actions ask first, API errors
-are shown, and a second visit loads without the network (service worker)."""
+consent, submit, read the offer (zh-CN, then English), accept. "Tap my field": the model's outline, submitted.
+Plus: destructive actions ask first, API errors are shown, and a second visit loads without the network."""
 
 from __future__ import annotations
 
@@ -169,6 +169,52 @@ def test_farmer_registers_draws_submits_and_accepts(page: Any, live_service: Liv
     assert page.is_hidden("#accept")
     page.screenshot(path=str(ARTIFACTS / "farmer_app_accepted.png"), full_page=True)
     print(f"e2e register -> draw -> submit -> accept: {time.perf_counter() - t0:.1f} s")
+
+
+def test_tap_my_field_outlines_it_and_the_outline_is_submitted(page: Any, live_service: LiveService) -> None:
+    """Tap my field (点一下自动勾画): one tap inside a field gives an editable outline close to it, then submitted."""
+    fields = gpd.read_parquet(live_service.settings.region_dir / "truth" / "fields.parquet")
+    fields = fields[(fields["status"] == "normal") & ~fields["large_farm"].astype(bool)]
+    fields = fields.assign(area=fields.area).sort_values(["area", "field_id"], ascending=[False, True])
+    register(page, live_service.url, "13700000003")
+    assert (page.text_content("#detect") or "") == "点一下自动勾画"
+    for _, field in fields.head(5).iterrows():
+        truth = gpd.GeoSeries([field.geometry], crs=fields.crs).to_crs(4326).iloc[0]
+        west, south, east, north = truth.bounds
+        page.evaluate(
+            "([s, w, n, e]) => agrisenseApp.state.map.fitBounds([[s, w], [n, e]], {padding: [40, 40], animate: false})",
+            [south, west, north, east],
+        )
+        page.click("#detect")
+        assert page.is_visible("#map.detecting")
+        tap = truth.representative_point()
+        page.mouse.click(*screen_xy(page, tap.x, tap.y))
+        page.wait_for_selector("#message:not([hidden])", timeout=SCORING_TIMEOUT_MS)
+        if page.is_visible("#area"):
+            break
+        assert "手动画" in (page.text_content("#message") or "")  # no field found: the farmer is told what to do
+    else:
+        pytest.fail("none of five tapped fields was outlined")
+    assert "亩" in (page.text_content("#message") or "") and page.is_visible("#edit")
+    ring = page.evaluate("agrisenseApp.state.layer.getLatLngs()[0].map((p) => [p.lng, p.lat])")
+    outline = Polygon(ring)
+    assert outline.intersection(truth).area / outline.union(truth).area > 0.4  # the tapped field, roughly
+    shown_ha = float(page.get_attribute("#area", "data-ha") or 0)
+    assert shown_ha == pytest.approx(geodesic_area_ha([tuple(p) for p in ring]), rel=0.03)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "farmer_app_tap_my_field.png"), full_page=True)
+
+    page.click(f"#crop-list [data-crop='{field['crop']}']")
+    page.click("#to-consent")
+    page.wait_for_selector("#screen-consent:not([hidden])")
+    page.check("#consent-check")
+    page.click("#submit")
+    page.wait_for_selector(
+        "#screen-offer:not([hidden]) .offer-card, #message.error:not([hidden])", timeout=SCORING_TIMEOUT_MS
+    )
+    page.screenshot(path=str(ARTIFACTS / "farmer_app_tap_my_field_offer.png"), full_page=True)
+    assert page.is_visible(".offer-card"), page.text_content("#message")
+    assert page.get_attribute(".offer-card", "data-decision") in {"approve", "refer", "decline"}
 
 
 def test_delete_asks_first_and_api_errors_are_shown(page: Any, live_service: LiveService) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from agrisense.errors import InvalidInput
-from agrisense.ml.dataset import SPLIT_NAMES, TRAIN, block_split
+from agrisense.ml.dataset import SPLIT_NAMES, TRAIN, BlockSplit, block_split
 from agrisense.ml.features import (
     DEFAULT_BANDS,
     DEFAULT_INDICES,
@@ -23,12 +23,19 @@ from agrisense.ml.features import (
     standardise,
 )
 from agrisense.ml.metrics import plot_confusion_matrix
-from agrisense.ml.registry import LoadedModel, ModelBundle, resolve_device, save_bundle
+from agrisense.ml.registry import LoadedModel, ModelBundle, load_model, resolve_device, save_bundle
+from agrisense.ml.training.boundary import (
+    BoundaryConfig,
+    boundary_card_section,
+    evaluate_fields,
+    fit_boundary_head,
+    replace_card_section,
+)
 from agrisense.ml.training.card import write_model_card
 from agrisense.ml.training.evaluate import evaluate
 from agrisense.ml.training.fit import FitConfig, fit_landcover
 from agrisense.ml.training.region import load_composites, read_region_meta, read_truth
-from agrisense.ml.unet import count_parameters
+from agrisense.ml.unet import LandcoverUNet, count_parameters
 
 logger = logging.getLogger("agrisense.ml.training")
 EVAL_RESERVE_S = 90.0  # kept back from the time budget for full-region inference, calibration and writing
@@ -69,6 +76,7 @@ def train_landcover(
     indices: Sequence[str] = DEFAULT_INDICES,
     months: Sequence[int] = DEFAULT_MONTHS,
     use_cache: bool = True,
+    boundary_epochs: int = 40,
     log: Callable[[str], None] = logger.info,
 ) -> TrainReport:
     """Train the land-cover U-Net on a region with truth and write the bundle to ``out_dir``.
@@ -76,7 +84,8 @@ def train_landcover(
     Composites come from ``agrisense.imagery`` (cached in ``region_dir/cache/composites.nc``); the region is
     split into 4x4 spatial blocks (3 val, 3 test, fields kept whole); the model is trained with class-weighted
     cross-entropy, calibrated by temperature scaling on val and evaluated on test pixels and fields.
-    ``max_minutes`` bounds the whole run: epochs stop early when it would be overrun.
+    ``max_minutes`` bounds the whole run: epochs stop early when it would be overrun. Then the field-boundary
+    head is trained on the frozen network (``boundary_epochs``; 0 = none) and scored on whole test fields.
     """
     start = time.perf_counter()
     region_dir, out_dir = Path(region_dir), Path(out_dir)
@@ -183,6 +192,16 @@ def train_landcover(
         n_parameters=count_parameters(fit.module),
     )
     write_model_card(out_dir / "MODEL_CARD.md", bundle, evaluation, report_summary(report))
+    if boundary_epochs > 0:
+        add_boundary_head(
+            replace(loaded, bundle=bundle),  # the saved bundle: temperature, training facts and metrics
+            features,
+            truth.field_ids,
+            split,
+            out_dir,
+            BoundaryConfig(tile=tile, epochs=boundary_epochs, seed=seed),
+            log=log,
+        )
     log(
         f"wrote {out_dir}: OA {evaluation.test.overall_accuracy:.3f}, "
         f"macro-F1 {evaluation.test.macro_f1:.3f}, "
@@ -204,3 +223,105 @@ def report_summary(report: TrainReport) -> dict[str, Any]:
         "final_train_loss": round(report.train_loss[-1], 4) if report.train_loss else float("nan"),
         "best_val_loss": round(float(np.min(report.val_loss)), 4) if report.val_loss else float("nan"),
     }
+
+
+def train_boundary(
+    model_dir: Path,
+    region_dir: Path,
+    *,
+    out_dir: Path | None = None,
+    epochs: int = 40,
+    tile: int = 128,
+    device: str = "auto",
+    use_cache: bool = True,
+    log: Callable[[str], None] = logger.info,
+) -> dict[str, Any]:
+    """Train (or retrain) the field-boundary head of the land-cover bundle in ``model_dir`` on ``region_dir``.
+
+    Uses the bundle's own block split (its training seed), so the test blocks stay unseen; the land-cover
+    weights are frozen. Writes the bundle to ``out_dir`` (default: in place) and returns the field metrics.
+    """
+    model_dir = Path(model_dir)
+    model = load_model(model_dir.parent, model_dir.name, device=device)
+    bundle = model.bundle
+    meta = read_region_meta(Path(region_dir))
+    composites = load_composites(Path(region_dir), meta, use_cache=use_cache, log=log)
+    features = stack_features(composites, bands=bundle.bands, indices=bundle.indices, months=bundle.months)
+    del composites
+    truth = read_truth(Path(region_dir), meta, features.shape[1:])
+    if truth.classes != bundle.classes:
+        raise InvalidInput(f"the region's classes {truth.classes} differ from the model's {bundle.classes}")
+    seed = int(bundle.trained_on.get("training_seed", 0))
+    split = block_split(truth.labels, len(truth.classes), seed=seed, field_ids=truth.field_ids)
+    recorded = bundle.trained_on.get("split_blocks")
+    if recorded is not None and split.blocks.tolist() != recorded:
+        raise InvalidInput(
+            "this region's block split differs from the one the model was trained with; train the boundary head "
+            "on the region the model was trained on (bundle.json trained_on)"
+        )
+    target_dir = Path(out_dir) if out_dir is not None else model_dir
+    if target_dir != model_dir:
+        target_dir.mkdir(parents=True, exist_ok=True)
+        for name in ("MODEL_CARD.md", "confusion_matrix.png"):
+            if (model_dir / name).is_file():
+                (target_dir / name).write_bytes((model_dir / name).read_bytes())
+    return add_boundary_head(
+        model,
+        features,
+        truth.field_ids,
+        split,
+        target_dir,
+        BoundaryConfig(tile=tile, epochs=epochs, seed=seed),
+        log=log,
+    )
+
+
+def add_boundary_head(
+    model: LoadedModel,
+    features: np.ndarray,
+    field_ids: np.ndarray,
+    split: BlockSplit,
+    out_dir: Path,
+    config: BoundaryConfig,
+    log: Callable[[str], None] = logger.info,
+) -> dict[str, Any]:
+    """Fit the boundary head on ``model`` (raw ``features``), score fields, save the bundle and its card."""
+    bundle = model.bundle
+    module = model.module
+    if not isinstance(module, LandcoverUNet):
+        raise InvalidInput(f"model {bundle.name!r} is not a land-cover U-Net; it cannot take a boundary head")
+    fit = fit_boundary_head(
+        module,
+        standardise(features, bundle.channel_mean, bundle.channel_std),
+        field_ids,
+        split,
+        config,
+        model.device,
+        log=log,
+    )
+    with_head = replace(bundle, boundary_head=True)
+    evaluation = evaluate_fields(replace(model, bundle=with_head), features, field_ids, split)
+    result = {
+        **evaluation.to_json(),
+        "training": {
+            "epochs_run": len(fit.train_loss),
+            "best_epoch": fit.best_epoch,
+            "seconds": round(fit.seconds, 1),
+            "pos_weight": round(fit.pos_weight, 3),
+            "tile": config.tile,
+            "tiles_per_epoch": config.tiles_per_epoch,
+            "seed": config.seed,
+        },
+    }
+    final = replace(with_head, boundary_threshold=evaluation.threshold, metrics={**bundle.metrics, "fields": result})
+    for parameter in module.parameters():
+        parameter.requires_grad_(True)
+    save_bundle(module, final, out_dir)
+    card = out_dir / "MODEL_CARD.md"
+    if card.is_file():
+        card.write_text(replace_card_section(card.read_text(), boundary_card_section(fit, evaluation, config)))
+    log(
+        f"boundary head: test field F1 {evaluation.test.f1:.3f} (cropland only {evaluation.test_without_head.f1:.3f}), "
+        f"threshold {evaluation.threshold}"
+    )
+    return result

@@ -175,23 +175,53 @@
     });
     map.on("pm:drawstart", () => { $("draw-hint").textContent = t("drawing_hint"); $("draw-hint").hidden = false; setDrawing(true); });
     map.on("pm:drawend", () => { if (!state.layer) $("draw-hint").textContent = t("draw_hint"); setDrawing(false); });
-    map.on("pm:create", (e) => {
-      if (state.layer) map.removeLayer(state.layer);
-      state.layer = e.layer;
-      state.plotId = null;
-      state.layer.on("pm:edit pm:markerdragend pm:vertexremoved", () => { state.plotDirty = true; updateArea(); });
-      state.layer.on("pm:intersect", () => showMessage(t("self_intersect")));
-      map.pm.Toolbar.setButtonDisabled("drawPolygon", true);
-      showMessage("");
-      updateArea();
-    });
+    map.on("pm:create", (e) => { adoptLayer(e.layer); showMessage(""); });
+    map.on("click", (e) => { if (state.detecting) onDetectAt(e.latlng); });
     map.on("pm:globaleditmodetoggled", () => { $("edit").textContent = t(map.pm.globalEditModeEnabled() ? "edit_done" : "edit"); updateArea(); });
+  }
+
+  /* The plot outline, drawn by hand or suggested by the model: editable the same way. */
+  function adoptLayer(layer) {
+    const map = state.map;
+    if (state.layer) map.removeLayer(state.layer);
+    state.layer = layer;
+    state.plotId = null;
+    state.layer.on("pm:edit pm:markerdragend pm:vertexremoved", () => { state.plotDirty = true; updateArea(); });
+    state.layer.on("pm:intersect", () => showMessage(t("self_intersect")));
+    map.pm.Toolbar.setButtonDisabled("drawPolygon", true);
+    updateArea();
+  }
+
+  /* "Tap my field": the next tap on the map asks the service for the outline the model sees there. */
+  function setDetecting(on) {
+    state.detecting = on;
+    $("map").classList.toggle("detecting", on);
+    $("draw-hint").textContent = t(on ? "detect_hint" : "draw_hint");
+    $("draw-hint").hidden = !on && !!state.layer;
+  }
+  async function onDetectAt(latlng) {
+    setDetecting(false);
+    busy(t("detecting"));
+    try {
+      const feature = await api("GET", "/fields/outline?lon=" + latlng.lng.toFixed(7) + "&lat=" + latlng.lat.toFixed(7));
+      busy(null);
+      const ring = feature.geometry.type === "Polygon" ? feature.geometry.coordinates[0] : feature.geometry.coordinates[0][0];
+      const layer = L.polygon(ring.slice(0, -1).map(([lng, lat]) => [lat, lng]), state.map.pm.getGlobalOptions().pathOptions).addTo(state.map);
+      adoptLayer(layer);
+      const p = feature.properties;
+      showMessage(t("detected", p.area_mu.toFixed(2), p.area_ha.toFixed(3)), "info");
+    } catch (e) {
+      busy(null);
+      if (e instanceof ApiError && e.status === 404) return showMessage(t("detect_none"), "info");
+      fail(e);
+    }
   }
 
   /* While drawing, the panel offers finish / undo / stop (the same calls as Geoman's own action buttons). */
   function setDrawing(on) {
     $("drawing-actions").hidden = !on;
     $("draw").hidden = on || !!state.layer;
+    $("detect").hidden = on || !!state.layer;
   }
   function drawer() { return state.map.pm.Draw.Polygon; }
   function onDrawFinish() {
@@ -222,6 +252,7 @@
     const has = !!state.layer;
     $("area").hidden = !has;
     $("draw").hidden = has;
+    $("detect").hidden = has;
     $("edit").hidden = !has;
     $("delete").hidden = !has;
     if (!has) { $("draw-hint").hidden = false; $("draw").hidden = !$("drawing-actions").hidden; return; }
@@ -442,7 +473,8 @@
     $("logout").onclick = logout;
     $("login-form").onsubmit = onLogin;
     $("toggle-register").onclick = () => { state.registering = !state.registering; $("name-row").hidden = !state.registering; $("password").autocomplete = state.registering ? "new-password" : "current-password"; applyTexts(); };
-    $("draw").onclick = () => { state.map.pm.enableDraw("Polygon"); };
+    $("draw").onclick = () => { setDetecting(false); state.map.pm.enableDraw("Polygon"); };
+    $("detect").onclick = () => setDetecting(!state.detecting);
     $("edit").onclick = onEdit;
     $("draw-finish").onclick = onDrawFinish;
     $("draw-undo").onclick = onDrawUndo;
