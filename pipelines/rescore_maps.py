@@ -22,12 +22,13 @@ from agrisense.maps import write_cog
 from agrisense.ml.maps import NODATA_CLASS, palette
 from pipelines.score_region import TileJob, TileResult
 
-LAYERS = ("crop_class", "probability", "ndvi")
+LAYERS = ("crop_class", "probability", "ndvi", "cropland", "field_boundary")
+"""Per-tile and region layers; ``field_boundary`` only with a model that has a boundary head."""
 
 
 def write_tile_maps(result: TileResult, job: TileJob, folder: Path) -> list[Path]:
-    """``crop_class.tif`` (uint8 palette), ``probability.tif`` and ``ndvi.tif`` (float32, NaN nodata) of the
-    tile's core (the padding belongs to the neighbours)."""
+    """``crop_class.tif`` (uint8 palette), ``probability.tif``, ``ndvi.tif``, ``cropland.tif`` and, with a boundary
+    head, ``field_boundary.tif`` (float32, NaN nodata) of the tile's core (the padding belongs to the neighbours)."""
     if result.crop_class is None or result.probability is None or result.ndvi is None:
         raise InvalidInput(f"tile {job.tile_id} has no maps; score it with maps=True")
     geobox = job.geobox()
@@ -63,6 +64,19 @@ def write_tile_maps(result: TileResult, job: TileJob, folder: Path) -> list[Path
             nodata=float("nan"),
             resampling="average",
             band_names=["ndvi"],
+        ),
+        *(
+            write_cog(
+                folder / f"{name}.tif",
+                layer[cut].astype(np.float32),
+                transform=core.affine,
+                crs=crs,
+                nodata=float("nan"),
+                resampling="average",
+                band_names=[f"{name}_probability"],
+            )
+            for name, layer in (("cropland", result.cropland), ("field_boundary", result.field_boundary))
+            if layer is not None
         ),
     ]
 
@@ -146,6 +160,8 @@ def mosaic_maps(tile_folders: Sequence[Path], maps_dir: Path) -> dict[str, Path]
     folders = sorted(max(by_crs.items(), key=lambda kv: len(kv[1]))[1])
     out = {}
     for layer in LAYERS:
+        if not all((f / f"{layer}.tif").is_file() for f in folders):
+            continue  # e.g. field_boundary from a model without a boundary head
         vrt = maps_dir / f"{layer}.vrt"
         _vrt([f / f"{layer}.tif" for f in folders], vrt)
         target = maps_dir / f"{layer}.tif"
@@ -163,3 +179,42 @@ def mosaic_maps(tile_folders: Sequence[Path], maps_dir: Path) -> dict[str, Path]
             tmp.unlink(missing_ok=True)
         out[layer] = target
     return out
+
+
+def write_region_fields(maps_dir: Path, out_path: Path, *, boundary_threshold: float) -> int:
+    """Delineate fields on the region mosaics (``cropland.tif`` + ``field_boundary.tif``): ``maps_dir/fields.tif``
+    (field id per pixel, 0 = none) and ``out_path`` (GeoParquet polygons: ``field_id``, ``area_ha``, ``area_mu``,
+    ``cropland``). Returns the number of fields; 0 (and nothing written) without a boundary layer."""
+    import geopandas as gpd
+    import rasterio
+    from rasterio.features import shapes
+    from shapely.geometry import shape
+
+    from agrisense.ml.fields import MU_PER_HA, FieldThresholds, label_fields
+
+    if not (maps_dir / "field_boundary.tif").is_file() or not (maps_dir / "cropland.tif").is_file():
+        return 0
+    with rasterio.open(maps_dir / "cropland.tif") as src:
+        cropland, transform, crs = src.read(1), src.transform, src.crs
+    with rasterio.open(maps_dir / "field_boundary.tif") as src:
+        boundary = src.read(1)
+    labels = label_fields(cropland, boundary, FieldThresholds(boundary=boundary_threshold))
+    write_cog(maps_dir / "fields.tif", labels.astype(np.uint32), transform=transform, crs=str(crs), nodata=0,
+              band_names=["field_id"])  # fmt: skip
+    ids, geoms = [], []
+    for geom, value in shapes(labels, mask=labels > 0, transform=transform, connectivity=4):
+        ids.append(int(value))
+        geoms.append(shape(geom))
+    frame = gpd.GeoDataFrame({"field_id": ids}, geometry=geoms, crs=crs).dissolve(by="field_id").reset_index()
+    sums = np.bincount(labels.ravel(), weights=np.nan_to_num(cropland).ravel())
+    counts = np.bincount(labels.ravel())
+    frame["area_ha"] = frame.area / 1e4
+    frame["area_mu"] = frame["area_ha"] * MU_PER_HA
+    frame["cropland"] = sums[frame["field_id"]] / counts[frame["field_id"]]
+    tmp = out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        frame.to_parquet(tmp)
+        os.replace(tmp, out_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return len(frame)

@@ -149,7 +149,12 @@ def write_run_report(
         lines += ["", f"Dask dashboard (while the run lasted): {run.dashboard}"]
     lines += ["", "## Maps", ""]
     lines += [f"### {title}\n\n![{title}]({path})\n" for title, path in images]
-    lines += ["COGs: `maps/crop_class.tif`, `maps/probability.tif`, `maps/ndvi.tif`; per plot: `plots.parquet`.", ""]
+    lines += [
+        "COGs: `maps/crop_class.tif`, `maps/probability.tif`, `maps/ndvi.tif`, `maps/cropland.tif` (and, with a "
+        "field-boundary head, `maps/field_boundary.tif`, `maps/fields.tif`); per plot: `plots.parquet`; detected "
+        "fields: `fields.parquet`.",
+        "",
+    ]
     path = out_dir / "report.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path

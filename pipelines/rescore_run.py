@@ -1,7 +1,8 @@
 """The county re-score job: plan tiles, run the missing ones on Dask, then assemble the run's outputs.
 
 Outputs in ``OUT``: ``plots.parquet`` (GeoParquet, one row per plot with the offer fields), ``maps/*.tif`` (COGs:
-crop class, probability, NDVI), ``warnings.parquet`` (in-season early warnings of financed plots),
+crop class, probability, NDVI, cropland, field boundary, field ids), ``fields.parquet`` (fields the boundary head
+delineates, with a model that has one), ``warnings.parquet`` (in-season early warnings of financed plots),
 ``report.md`` (+ images), ``run.json`` and ``manifest.json`` (tile fingerprints); per-tile results in ``tiles/``.
 """
 
@@ -205,9 +206,14 @@ def rescore_region(
     t2 = time.perf_counter()
     frame = assemble_plots(cfg, tasks, run_id=run_id, n_invalid=len(errors))
     _remove_stale(cfg, tasks)
-    from pipelines.rescore_maps import mosaic_maps
+    from pipelines.rescore_maps import mosaic_maps, write_region_fields
 
     mosaic_maps([cfg.tile_maps_dir / t.job.tile_id for t in tasks], out_dir / "maps")
+    from agrisense.ml.registry import read_bundle
+
+    threshold = read_bundle(settings.models_dir / "landcover_unet").boundary_threshold
+    n_fields = write_region_fields(out_dir / "maps", out_dir / "fields.parquet", boundary_threshold=threshold)
+    log.info("delineated %d fields (fields.parquet)", n_fields)
     timings["assemble_s"] = time.perf_counter() - t2
 
     t3 = time.perf_counter()

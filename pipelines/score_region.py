@@ -33,7 +33,7 @@ from agrisense.imagery.cache import TileKey, build_composites_keyed
 from agrisense.imagery.plot_series import group_plots_by_tile
 from agrisense.imagery.zonal import plot_coverage
 from agrisense.ml.features import stack_features
-from agrisense.ml.inference import aggregate_plot, predict_probabilities
+from agrisense.ml.inference import aggregate_plot, predict_maps
 from agrisense.ml.maps import class_layers
 from agrisense.ml.registry import load_model_cached
 
@@ -83,6 +83,8 @@ class TileResult:
     scenes_failed: tuple[str, ...] = field(default_factory=tuple)
     probability: np.ndarray | None = None  # (H, W) float32 probability of the mapped class (``maps=True``)
     ndvi: np.ndarray | None = None  # (H, W) float32 latest clear NDVI per pixel (``maps=True``)
+    cropland: np.ndarray | None = None  # (H, W) float32 1 - p(non_crop) (``maps=True``)
+    field_boundary: np.ndarray | None = None  # (H, W) float32 boundary probability (``maps=True``, boundary head)
 
 
 def plan_tiles(plots: Sequence[Plot], *, resolution: float = 10.0) -> list[TileJob]:
@@ -162,6 +164,8 @@ def score_tile(
         base.scenes_failed,
         base.probability,
         base.ndvi,
+        base.cropland,
+        base.field_boundary,
     )
 
 
@@ -175,6 +179,8 @@ class _TileBase:
     scenes_failed: tuple[str, ...]
     probability: np.ndarray | None
     ndvi: np.ndarray | None
+    cropland: np.ndarray | None
+    field_boundary: np.ndarray | None
 
 
 _RECENT_TILES: OrderedDict[tuple[object, ...], tuple[float, _TileBase]] = OrderedDict()
@@ -231,14 +237,18 @@ def _score_tile_base(
     comp = result.composites
     model = load_model_cached(models_dir, device=device)
     bundle = model.bundle
-    probs = cached_probabilities(
-        entry,
-        model_fingerprint(bundle.to_json()),
-        Path(cache_dir) / "probabilities",
-        lambda: predict_probabilities(
-            model, stack_features(comp, bands=bundle.bands, indices=bundle.indices, months=bundle.months)
-        ),
+
+    def predict() -> np.ndarray:  # class probabilities, plus the boundary probability when the model has a head
+        features = stack_features(comp, bands=bundle.bands, indices=bundle.indices, months=bundle.months)
+        out = predict_maps(model, features)
+        return out.probabilities if out.boundary is None else np.concatenate([out.probabilities, out.boundary[None]])
+
+    stacked = cached_probabilities(
+        entry, model_fingerprint(bundle.to_json()), Path(cache_dir) / "probabilities", predict
     )
+    n_classes = len(bundle.classes)
+    probs = stacked[:n_classes]
+    boundary = stacked[n_classes] if stacked.shape[0] > n_classes else None
     view = _TileView(
         geobox=geobox,
         ndvi=comp["ndvi"].values,
@@ -256,6 +266,8 @@ def _score_tile_base(
         scenes_failed=tuple(s.id for s in result.scenes if s.failed),
         probability=layers.probability if layers else None,
         ndvi=latest_clear(comp["ndvi"].values) if maps else None,
+        cropland=layers.cropland if layers else None,
+        field_boundary=boundary if maps else None,
     )
 
 

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 import rasterio
@@ -45,9 +46,18 @@ def test_outputs(reference: Path, small_region: Path) -> None:
     with rasterio.open(reference / "maps" / "crop_class.tif") as ds:
         assert ds.driver == "GTiff" and ds.overviews(1) is not None and ds.colormap(1)[1][3] == 255
         assert ds.crs.to_epsg() == 32636 and ds.res == (10.0, 10.0)
-    for layer in ("probability", "ndvi"):
+    for layer in ("probability", "ndvi", "cropland", "field_boundary"):
         with rasterio.open(reference / "maps" / f"{layer}.tif") as ds:
             assert ds.dtypes[0] == "float32"
+    # the committed model has a field-boundary head: fields are delineated over the whole region
+    fields = gpd.read_parquet(reference / "fields.parquet")
+    truth = gpd.read_parquet(small_region / "truth" / "fields.parquet")
+    assert fields.crs == truth.crs and len(fields) > 0.3 * len(truth)
+    assert fields["field_id"].is_unique and (fields["area_mu"] - 15 * fields["area_ha"]).abs().max() < 1e-9
+    assert fields["cropland"].between(0.5, 1.0).all()  # fields are cut from cropland only
+    with rasterio.open(reference / "maps" / "fields.tif") as ds:
+        ids = ds.read(1)
+    assert set(np.unique(ids[ids > 0])) == set(fields["field_id"])
     run = json.loads((reference / "run.json").read_text())
     assert run["tiles_run"] == run["tiles"] >= 2 and run["pixels_run"] > 0
     report = (reference / "report.md").read_text()
