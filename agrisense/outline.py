@@ -10,6 +10,7 @@ model sees there and how sure it is, for the farmer to check and adjust before s
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,54 @@ def suggest_outline(lon: float, lat: float, *, settings: Settings | None = None)
         n_pixels=int(mask.sum()),
         model_version=bundle.version,
     )
+
+
+@dataclass(frozen=True)
+class OutlineCheck:
+    """A drawn plot against the field the model delineates at its centre (for an analyst's review)."""
+
+    drawn_area_ha: float
+    detected: OutlineSuggestion | None  # None: no field detected there
+    iou: float | None  # overlap of the drawn outline and the detected field, 0..1
+    verdict: str  # "matches", "larger than the field", "smaller than the field", "differs", "no field detected"
+    message: str
+
+
+MATCH_IOU = 0.5
+"""Drawn outline and detected field overlapping this much (IoU) count as the same field."""
+
+
+def check_outline(geometry: Mapping[str, Any], *, settings: Settings | None = None) -> OutlineCheck:
+    """Compare a drawn plot (GeoJSON geometry, WGS84) with the field the model finds at its representative point."""
+    from shapely.geometry import shape
+
+    drawn = shape(geometry)
+    if drawn.is_empty or not drawn.is_valid:
+        raise InvalidInput("the plot outline is empty or invalid; it cannot be compared with the imagery")
+    geod = Geod(ellps="WGS84")
+    drawn_ha = abs(geod.geometry_area_perimeter(drawn)[0]) / 1e4
+    point = drawn.representative_point()
+    try:
+        detected = suggest_outline(point.x, point.y, settings=settings)
+    except NotFound:
+        message = f"Drawn {drawn_ha:.2f} ha; the model finds no separate field at the plot's centre."
+        return OutlineCheck(drawn_ha, None, None, "no field detected", message)
+    field = shape(detected.geometry)
+    iou = float(drawn.intersection(field).area / drawn.union(field).area)
+    ratio = drawn_ha / detected.area_ha if detected.area_ha > 0 else float("inf")
+    if iou >= MATCH_IOU:
+        verdict = "matches"
+    elif field.area > 0 and drawn.intersection(field).area / field.area >= 0.8 and ratio > 1.5:
+        verdict = "larger than the field"
+    elif drawn.area > 0 and drawn.intersection(field).area / drawn.area >= 0.8 and ratio < 1 / 1.5:
+        verdict = "smaller than the field"
+    else:
+        verdict = "differs"
+    message = (
+        f"Drawn {drawn_ha:.2f} ha; the model's field here {detected.area_ha:.2f} ha ({detected.crop}, "
+        f"p={detected.crop_probability:.2f}); overlap IoU {iou:.2f}: {verdict}."
+    )
+    return OutlineCheck(drawn_ha, detected, iou, verdict, message)
 
 
 def _field_at(labels: np.ndarray, row: int, col: int) -> int:

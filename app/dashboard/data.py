@@ -186,6 +186,34 @@ def map_png(
     return _map_png(rows, colour_by, layer, title, max_tiles, pad, tuple(highlight), settings, key)
 
 
+def outline_check(geometry: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
+    """The drawn outline against the field the model finds there (``agrisense.outline.check_outline``), as a dict
+    with ``verdict``, ``message``, ``iou`` and the detected ``geometry`` (or None); cached per outline."""
+    import json
+
+    key = (str(settings.region_dir), str(settings.cache_dir), str(settings.models_dir))
+    return _outline_check(json.dumps(geometry, sort_keys=True), key, settings)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _outline_check(geometry_json: str, settings_key: tuple[str, str, str], _settings: Settings) -> dict[str, Any]:
+    import json
+
+    from agrisense.errors import AgrisenseError
+    from agrisense.outline import check_outline
+
+    try:
+        check = check_outline(json.loads(geometry_json), settings=_settings)
+    except AgrisenseError as exc:
+        return {"verdict": "unavailable", "message": f"Outline check unavailable: {exc}", "iou": None, "geometry": None}
+    return {
+        "verdict": check.verdict,
+        "message": check.message,
+        "iou": check.iou,
+        "geometry": check.detected.geometry if check.detected else None,
+    }
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def bars_png(table: Any, by: str, currency: str) -> bytes:
     """Exposure and expected loss per group as PNG (cached on the table's content)."""

@@ -149,6 +149,10 @@ def test_application_page_shows_the_evidence(dashboard_data: DashboardData, dash
     assert schedule.loc[schedule["flow"] == "repayment", "principal"].sum() == pytest.approx(offers[0]["credit_limit"])
     audit = at.dataframe[-1].value
     assert "engine_decision" in set(audit["action"])
+    # each drawn outline is checked against the field the model's boundary head finds there
+    checks = [e.value for e in (*at.success, *at.warning) if "Drawn " in e.value]
+    assert len(checks) == len(offers), checks
+    assert all("the model's field here" in c or "no separate field" in c for c in checks), checks
 
 
 def _decide(at: AppTest, decision: str, reason: str, new_limit: float | None = None) -> AppTest:

@@ -72,17 +72,22 @@ st.caption(
 
 features = [{"plot_id": p.get("ref"), "geometry": p.get("geometry")} for p in application.get("plots") or []]
 features = [f for f in features if f["geometry"]]
+# each drawn outline against the field the model's boundary head finds at its centre (fraud and drawing errors)
+checks = {str(f["plot_id"]): data.outline_check(f["geometry"], config.settings) for f in features}
+found = [{"plot_id": f"field {pid}", "geometry": c["geometry"]} for pid, c in checks.items() if c["geometry"]]
 left, right = st.columns([3, 2])
 with left:
     if features:
         layer = st.radio("Imagery", ["truecolor", "ndvi"], horizontal=True, key="application_layer")
         st.image(
             data.map_png(
-                features,
+                features + found,
                 config.settings,
                 layer=layer,
                 max_tiles=9,
-                title=f"Application #{app_id}: {len(features)} plot(s), {layer}",
+                title=f"Application #{app_id}: {len(features)} plot(s), {layer}\n"
+                "yellow: drawn by the farmer · cyan: field found by the model",
+                highlight=[f["plot_id"] for f in found],
             ),
             width="stretch",
         )
@@ -166,6 +171,10 @@ for tab, offer in zip(tabs, offers, strict=True):
             d.image(data.chart_png("weather", {"risk": offer["weather_risk"]}), width="stretch")
         else:
             d.info("No weather history for this plot: a conservative allowance was applied.")
+        check = checks.get(str(offer.get("plot_id")))
+        if check:
+            st.markdown("**Outline against the field the model finds**")
+            (st.success if check["verdict"] == "matches" else st.warning)(check["message"])
         st.markdown("**Reasons**")
         st.dataframe(reasons_frame(offer.get("reasons") or []), hide_index=True, width="stretch")
         st.markdown("**Disbursements and repayment schedule**")
