@@ -90,3 +90,25 @@ def test_swapped_coordinates_are_named(world: World) -> None:
 
 def test_outline_needs_a_signed_in_user(world: World) -> None:
     assert world.client.get(URL, params={"lon": 33.0, "lat": 2.0}).status_code == 401
+
+
+def test_outline_check_flags_a_drawn_plot_much_larger_than_its_field(world: World) -> None:
+    from shapely.geometry import mapping
+
+    from agrisense.outline import check_outline
+
+    fields = _truth_fields(world)
+    utm_crs = gpd.read_parquet(world.settings.region_dir / "truth" / "fields.parquet").crs
+    verdicts = []
+    for row in fields.head(12).itertuples():
+        exact = check_outline(mapping(row.geometry), settings=world.settings)
+        if exact.detected is None:
+            assert exact.verdict == "no field detected" and "no separate field" in exact.message
+            continue
+        verdicts.append(exact.verdict)
+        # the farmer draws three times the field's area around it
+        grown = gpd.GeoSeries([row.utm_geometry.buffer(0.75 * row.utm_geometry.area**0.5)], crs=utm_crs)
+        large = check_outline(mapping(grown.to_crs(4326).iloc[0]), settings=world.settings)
+        assert large.drawn_area_ha > 2 * exact.drawn_area_ha
+        assert large.verdict in ("larger than the field", "differs", "no field detected"), large.message
+    assert verdicts.count("matches") >= len(verdicts) // 2, verdicts
