@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax, softmax
+from scipy.special import expit, log_softmax, softmax
 
 from agrisense.errors import InvalidInput
 
@@ -14,6 +14,11 @@ T_MIN, T_MAX = 0.05, 20.0
 def scaled_softmax(logits: np.ndarray, temperature: float, axis: int = -1) -> np.ndarray:
     """``softmax(logits / temperature)`` along ``axis`` as float32."""
     return softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=axis).astype(np.float32)
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """``1 / (1 + exp(-logits))`` as float32 (a binary head's probability)."""
+    return expit(np.asarray(logits, dtype=np.float64)).astype(np.float32)
 
 
 def negative_log_likelihood(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from agrisense.errors import InvalidInput
-from agrisense.ml.calibration import scaled_softmax
+from agrisense.ml.calibration import scaled_softmax, sigmoid
 from agrisense.ml.features import standardise
 from agrisense.ml.registry import NON_CROP, LoadedModel
 
@@ -77,8 +77,7 @@ def predict_maps(
     probabilities = scaled_softmax(logits[:k], model.bundle.temperature, axis=0)
     if not with_boundary:
         return RegionPrediction(probabilities=probabilities, boundary=None)
-    boundary = (1.0 / (1.0 + np.exp(-np.clip(logits[k], -60.0, 60.0)))).astype(np.float32)
-    return RegionPrediction(probabilities=probabilities, boundary=boundary)
+    return RegionPrediction(probabilities=probabilities, boundary=sigmoid(logits[k]))
 
 
 def _blend(
@@ -109,11 +108,9 @@ def _blend(
     tile_w = min(tile, _round_up(width + 2 * margin, stride))
     pad_h = max(height + 2 * margin, tile_h) - height - margin
     pad_w = max(width + 2 * margin, tile_w) - width - margin
-    n_out = len(bundle.classes) + int(boundary)
     if model.device.type == "cuda":
-        return _blend_on_device(
-            model, features, margin, (pad_h, pad_w), (tile_h, tile_w), overlap, batch_size, boundary, n_out
-        )
+        pads, size = (pad_h, pad_w), (tile_h, tile_w)
+        return _blend_on_device(model, features, margin, pads, size, overlap, batch_size, boundary)
     x = np.pad(
         standardise(features, bundle.channel_mean, bundle.channel_std),
         ((0, 0), (margin, pad_h), (margin, pad_w)),
@@ -121,7 +118,7 @@ def _blend(
     )
     windows = [(r, c) for r in _starts(x.shape[1], tile_h, overlap) for c in _starts(x.shape[2], tile_w, overlap)]
     ramp = np.outer(_ramp(tile_h, overlap), _ramp(tile_w, overlap)).astype(np.float32)
-    acc = np.zeros((n_out, *x.shape[1:]), dtype=np.float32)
+    acc = np.zeros((len(bundle.classes) + int(boundary), *x.shape[1:]), dtype=np.float32)
     norm = np.zeros(x.shape[1:], dtype=np.float32)
     for (rows, cols), logits in _run_batches(model, x, windows, (tile_h, tile_w), batch_size, boundary):
         for (r, c), tile_logits in zip(zip(rows, cols, strict=True), logits, strict=True):
@@ -227,7 +224,6 @@ def _blend_on_device(
     overlap: int,
     batch_size: int,
     boundary: bool,
-    n_out: int,
 ) -> torch.Tensor:
     """CUDA path: the raw features go to the GPU once; standardising, padding, cutting tiles, the bf16 forward and
     the blend all run there, so the host neither copies tiles nor accumulates; returns (K, H, W) logits there."""
@@ -252,7 +248,7 @@ def _blend_on_device(
             x = torch.nn.functional.pad(x[None], (margin, pad_w, margin, pad_h), mode="reflect")[0]
         windows = [(r, c) for r in _starts(x.shape[1], th, overlap) for c in _starts(x.shape[2], tw, overlap)]
         ramp = torch.from_numpy(np.outer(_ramp(th, overlap), _ramp(tw, overlap)).astype(np.float32)).to(device)
-        acc = torch.zeros((n_out, *x.shape[1:]), dtype=torch.float32, device=device)
+        acc = torch.zeros((len(bundle.classes) + int(boundary), *x.shape[1:]), dtype=torch.float32, device=device)
         norm = torch.zeros(x.shape[1:], dtype=torch.float32, device=device)
         for i in range(0, len(windows), batch_size):
             batch = windows[i : i + batch_size]

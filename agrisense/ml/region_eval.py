@@ -16,16 +16,15 @@ import numpy as np
 import pandas as pd
 
 from agrisense.errors import InvalidInput
-from agrisense.ml.calibration import scaled_softmax
+from agrisense.ml.calibration import scaled_softmax, sigmoid
 from agrisense.ml.evaluation import EvaluationResult, evaluate_pixels, evaluate_samples, scoring_mask
-from agrisense.ml.features import stack_features
 from agrisense.ml.fields import FieldThresholds, label_fields, match_fields
 from agrisense.ml.inference import predict_logits
 from agrisense.ml.maps import class_layers, write_class_maps, write_field_maps
 from agrisense.ml.metrics import plot_confusion_matrix
 from agrisense.ml.registry import load_model
 from agrisense.ml.training.evaluate import field_accuracy
-from agrisense.ml.training.region import load_composites, read_region_meta, read_truth
+from agrisense.ml.training.region import region_for_bundle
 
 
 def trained_on_region(trained_on: dict[str, Any], meta: dict[str, Any]) -> bool:
@@ -52,20 +51,11 @@ def evaluate_region(
     model_dir, region_dir, out_dir = Path(model_dir), Path(region_dir), Path(out_dir)
     model = load_model(model_dir.parent, model_dir.name, device=device)
     bundle = model.bundle
-    meta = read_region_meta(region_dir)
-    composites = load_composites(region_dir, meta, log=log)
-    features = stack_features(composites, bands=bundle.bands, indices=bundle.indices, months=bundle.months)
-    del composites
-    truth = read_truth(region_dir, meta, features.shape[1:])
-    if truth.classes != bundle.classes:
-        raise InvalidInput(
-            f"the region's classes {truth.classes} differ from the model's {bundle.classes}; "
-            "evaluate on a region with the same crops (region.json 'crops')"
-        )
+    meta, features, truth = region_for_bundle(region_dir, bundle, log=log)
     t0 = time.perf_counter()
     logits = predict_logits(model, features, batch_size=batch_size, boundary=bundle.boundary_head)
     inference_s = time.perf_counter() - t0
-    boundary = _sigmoid(logits[len(bundle.classes)]) if bundle.boundary_head else None
+    boundary = sigmoid(logits[len(bundle.classes)]) if bundle.boundary_head else None
     logits = logits[: len(bundle.classes)]
     trained_here = trained_on_region(bundle.trained_on, meta)
     seed = int(bundle.trained_on.get("training_seed", 0))
@@ -152,10 +142,6 @@ def evaluate_sample_table(
     payload.pop("n_pixels", None)
     payload["n_samples"] = result.report.n_pixels
     return _write(payload, result, Path(out_dir), f"crop type on {result.scope}")
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return (1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0)))).astype(np.float32)
 
 
 def _with_fields(result: EvaluationResult, accuracy: float, n_fields: int, confusion: np.ndarray) -> dict[str, Any]:

@@ -106,13 +106,31 @@ def fit_boundary_head(
     val_set = RandomTiles(
         features, val_target, tile=tile, n_tiles=config.val_tiles, seed=config.seed + 1, augment=False
     )
-    train_loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=False)
-    val_loader = DataLoader(val_set, batch_size=config.batch_size, shuffle=False)
 
     module.to(device).eval()
-    for parameter in module.parameters():
+    frozen = [p for p in module.parameters() if p.requires_grad]
+    for parameter in frozen:
         parameter.requires_grad_(False)
     head = module.add_boundary_head().to(device)
+    try:
+        return _fit_head(module, head, train_set, val_set, config, pos_weight, device, log)
+    finally:
+        for parameter in frozen:
+            parameter.requires_grad_(True)
+
+
+def _fit_head(
+    module: LandcoverUNet,
+    head: nn.Module,
+    train_set: RandomTiles,
+    val_set: RandomTiles,
+    config: BoundaryConfig,
+    pos_weight: float,
+    device: torch.device,
+    log: Callable[[str], None],
+) -> BoundaryFit:
+    train_loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=False)
+    val_loader = DataLoader(val_set, batch_size=config.batch_size, shuffle=False)
     optimiser = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     total_steps = config.epochs * len(train_loader)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=config.lr, total_steps=max(total_steps, 1))

@@ -34,7 +34,7 @@ from agrisense.ml.training.boundary import (
 from agrisense.ml.training.card import write_model_card
 from agrisense.ml.training.evaluate import evaluate
 from agrisense.ml.training.fit import FitConfig, fit_landcover
-from agrisense.ml.training.region import load_composites, read_region_meta, read_truth
+from agrisense.ml.training.region import load_composites, read_region_meta, read_truth, region_for_bundle
 from agrisense.ml.unet import LandcoverUNet, count_parameters
 
 logger = logging.getLogger("agrisense.ml.training")
@@ -244,13 +244,7 @@ def train_boundary(
     model_dir = Path(model_dir)
     model = load_model(model_dir.parent, model_dir.name, device=device)
     bundle = model.bundle
-    meta = read_region_meta(Path(region_dir))
-    composites = load_composites(Path(region_dir), meta, use_cache=use_cache, log=log)
-    features = stack_features(composites, bands=bundle.bands, indices=bundle.indices, months=bundle.months)
-    del composites
-    truth = read_truth(Path(region_dir), meta, features.shape[1:])
-    if truth.classes != bundle.classes:
-        raise InvalidInput(f"the region's classes {truth.classes} differ from the model's {bundle.classes}")
+    _, features, truth = region_for_bundle(Path(region_dir), bundle, use_cache=use_cache, log=log)
     seed = int(bundle.trained_on.get("training_seed", 0))
     split = block_split(truth.labels, len(truth.classes), seed=seed, field_ids=truth.field_ids)
     recorded = bundle.trained_on.get("split_blocks")
@@ -314,8 +308,6 @@ def add_boundary_head(
         },
     }
     final = replace(with_head, boundary_threshold=evaluation.threshold, metrics={**bundle.metrics, "fields": result})
-    for parameter in module.parameters():
-        parameter.requires_grad_(True)
     save_bundle(module, final, out_dir)
     card = out_dir / "MODEL_CARD.md"
     if card.is_file():

@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 
 from agrisense.errors import InvalidInput, NotFound
-from agrisense.ml.registry import NON_CROP
+from agrisense.ml.registry import NON_CROP, ModelBundle
 
 CACHE_NAME = "composites.nc"
 CACHE_KEY_ATTR = "agrisense_cache_key"
@@ -137,3 +137,23 @@ def write_composite_cache(composites: xr.Dataset, path: Path, key: str) -> Path:
     ds.to_netcdf(tmp, engine="scipy", format="NETCDF3_64BIT")
     tmp.replace(path)
     return path
+
+
+def region_for_bundle(
+    region_dir: Path, bundle: ModelBundle, *, use_cache: bool = True, log: Callable[[str], None] = print
+) -> tuple[dict[str, Any], np.ndarray, RegionTruth]:
+    """``(region.json, raw features stacked as the bundle needs them, truth)`` of a region with truth; the region
+    must have the bundle's classes."""
+    from agrisense.ml.features import stack_features
+
+    meta = read_region_meta(region_dir)
+    composites = load_composites(region_dir, meta, use_cache=use_cache, log=log)
+    features = stack_features(composites, bands=bundle.bands, indices=bundle.indices, months=bundle.months)
+    del composites
+    truth = read_truth(region_dir, meta, features.shape[1:])
+    if truth.classes != bundle.classes:
+        raise InvalidInput(
+            f"the region's classes {truth.classes} differ from the model's {bundle.classes}; "
+            "use a region with the same crops (region.json 'crops')"
+        )
+    return meta, features, truth
