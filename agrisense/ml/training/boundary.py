@@ -95,10 +95,12 @@ def fit_boundary_head(
         raise InvalidInput("the region has no truth fields (truth/fields.parquet) to learn field boundaries from")
     seed_everything(config.seed)
     target = boundary_target(field_ids)
-    known = split.split >= 0
-    train_target = np.where(split.split == TRAIN, target, IGNORE).astype(np.int64)
+    in_train = split.split == TRAIN
+    if not in_train.any():
+        raise InvalidInput("the block split has no training pixels; check the truth raster and the split")
+    train_target = np.where(in_train, target, IGNORE).astype(np.int64)
     val_target = np.where(split.split == VAL, target, IGNORE).astype(np.int64)
-    positives = float(target[known & (split.split == TRAIN)].mean())
+    positives = float(target[in_train].mean())
     pos_weight = float(np.clip(np.sqrt((1 - positives) / max(positives, 1e-6)), 1.0, 10.0))
     stride = module.input_multiple
     tile = min(config.tile, *(s // stride * stride for s in field_ids.shape))
