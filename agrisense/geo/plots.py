@@ -8,6 +8,7 @@ farmer can act on) for each bad one.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,14 +71,20 @@ def _rings(geometry: Mapping[str, Any]) -> list[list[Sequence[float]]]:
     )
 
 
+def _finite_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _check_coordinates(rings: list[list[Sequence[float]]]) -> None:
     n_vertices = 0
     for ring in rings:
         if len(ring) < 4:
             raise InvalidGeometry("An outline needs at least 3 distinct corners. Add corners around the field.")
         for point in ring:
-            if len(point) < 2 or not all(isinstance(v, int | float) for v in point[:2]):
-                raise InvalidGeometry("Every corner must be a [longitude, latitude] pair of numbers.")
+            if not isinstance(point, list | tuple) or len(point) < 2 or not all(_finite_number(v) for v in point[:2]):
+                raise InvalidGeometry(
+                    "Every corner must be a [longitude, latitude] pair of numbers (finite: no NaN or infinity)."
+                )
         if list(ring[0][:2]) != list(ring[-1][:2]):
             raise InvalidGeometry(
                 "The outline is not closed: its last corner must equal its first. Close the shape and try again."

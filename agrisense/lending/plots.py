@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Mapping, Sequence
 from functools import cache
@@ -28,20 +27,6 @@ from agrisense.store import ApplicationPlot, Database, FarmPlot
 MAX_PLOTS_PER_FARMER = 50
 
 
-def _check_numbers(geometry: Any) -> None:
-    """Reject NaN / infinite / boolean coordinates before geometry code sees them (``geo`` should absorb this)."""
-
-    def walk(node: Any) -> None:
-        if isinstance(node, list | tuple):
-            for item in node:
-                walk(item)
-        elif isinstance(node, bool) or (isinstance(node, float) and not math.isfinite(node)):
-            raise InvalidGeometry("Every corner must be a [longitude, latitude] pair of finite numbers.")
-
-    if isinstance(geometry, Mapping):
-        walk(geometry.get("coordinates"))
-
-
 def check_plot(
     geometry: Mapping[str, Any],
     *,
@@ -52,7 +37,6 @@ def check_plot(
     declared_area_ha: float | None = None,
 ) -> Plot:
     """A validated ``Plot`` that lies inside the region's imagery, or ``InvalidGeometry`` / ``InvalidInput``."""
-    _check_numbers(geometry)
     feature = {
         "type": "Feature",
         "geometry": geometry,

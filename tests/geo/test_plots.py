@@ -62,6 +62,9 @@ def test_out_of_range_and_wrong_types() -> None:
     assert "longitude" in bad({"type": "Polygon", "coordinates": [[[200, 2], [201, 2], [201, 3], [200, 2]]]})
     assert "Polygon" in bad({"type": "Point", "coordinates": [33, 2]})
     assert "pair of numbers" in bad({"type": "Polygon", "coordinates": [[["a", 2], [1, 2], [1, 3], ["a", 2]]]})
+    for value in (float("nan"), float("inf"), True):  # NaN/inf pass range checks and bool is an int: all refused
+        ring = [[value, 2.0], [1.0, 2.0], [1.0, 3.0], [value, 2.0]]
+        assert "pair of numbers" in bad({"type": "Polygon", "coordinates": [ring]})
 
 
 def test_huge_and_tiny_and_dense_polygons() -> None:
