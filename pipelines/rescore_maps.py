@@ -47,24 +47,6 @@ def write_tile_maps(result: TileResult, job: TileJob, folder: Path) -> list[Path
             colormap=colormap,
             class_names=names,
         ),
-        write_cog(
-            folder / "probability.tif",
-            result.probability[cut].astype(np.float32),
-            transform=core.affine,
-            crs=crs,
-            nodata=float("nan"),
-            resampling="average",
-            band_names=["probability"],
-        ),
-        write_cog(
-            folder / "ndvi.tif",
-            result.ndvi[cut].astype(np.float32),
-            transform=core.affine,
-            crs=crs,
-            nodata=float("nan"),
-            resampling="average",
-            band_names=["ndvi"],
-        ),
         *(
             write_cog(
                 folder / f"{name}.tif",
@@ -73,9 +55,14 @@ def write_tile_maps(result: TileResult, job: TileJob, folder: Path) -> list[Path
                 crs=crs,
                 nodata=float("nan"),
                 resampling="average",
-                band_names=[f"{name}_probability"],
+                band_names=[band],
             )
-            for name, layer in (("cropland", result.cropland), ("field_boundary", result.field_boundary))
+            for name, band, layer in (
+                ("probability", "probability", result.probability),
+                ("ndvi", "ndvi", result.ndvi),
+                ("cropland", "cropland_probability", result.cropland),
+                ("field_boundary", "field_boundary_probability", result.field_boundary),
+            )
             if layer is not None
         ),
     ]
