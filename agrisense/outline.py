@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 import shapely
-from pyproj import Geod
 from shapely.geometry import Polygon
 
 from agrisense.config import Settings, get_settings
 from agrisense.errors import InvalidInput, NotFound
+from agrisense.geo.area import geodesic_area, ha_to_mu
 
 WINDOW_PX = 96
 """Side of the window the model runs on (0.96 km at 10 m): enough context around a smallholder field."""
@@ -133,12 +133,12 @@ def suggest_outline(lon: float, lat: float, *, settings: Settings | None = None)
     outline = max(getattr(outline, "geoms", [outline]), key=lambda g: g.area) if not outline.is_empty else outline
     if outline.is_empty or not isinstance(outline, Polygon):
         raise NotFound("no field detected inside the imagery area at this point; draw the outline by hand")
-    area_ha = abs(Geod(ellps="WGS84").geometry_area_perimeter(outline)[0]) / 1e4
+    area_ha = geodesic_area(outline).ha
     plot = aggregate_plot(probabilities, mask.astype(np.float32), bundle.classes, model_version=bundle.version)
     return OutlineSuggestion(
         geometry=dict(shapely.geometry.mapping(outline)),
         area_ha=area_ha,
-        area_mu=area_ha * 15.0,
+        area_mu=ha_to_mu(area_ha),
         crop=plot.crop,
         crop_probability=plot.crop_probability,
         cropland_fraction=plot.cropland_fraction,
@@ -169,8 +169,7 @@ def check_outline(geometry: Mapping[str, Any], *, settings: Settings | None = No
     drawn = shape(geometry)
     if drawn.is_empty or not drawn.is_valid:
         raise InvalidInput("the plot outline is empty or invalid; it cannot be compared with the imagery")
-    geod = Geod(ellps="WGS84")
-    drawn_ha = abs(geod.geometry_area_perimeter(drawn)[0]) / 1e4
+    drawn_ha = geodesic_area(drawn).ha
     point = drawn.representative_point()
     try:
         detected = suggest_outline(point.x, point.y, settings=settings)

@@ -177,7 +177,8 @@ def write_region_fields(maps_dir: Path, out_path: Path, *, boundary_threshold: f
     from rasterio.features import shapes
     from shapely.geometry import shape
 
-    from agrisense.ml.fields import MU_PER_HA, FieldThresholds, label_fields
+    from agrisense.geo.area import ha_to_mu
+    from agrisense.ml.fields import FieldThresholds, label_fields
 
     if not (maps_dir / "field_boundary.tif").is_file() or not (maps_dir / "cropland.tif").is_file():
         return 0
@@ -196,7 +197,7 @@ def write_region_fields(maps_dir: Path, out_path: Path, *, boundary_threshold: f
     sums = np.bincount(labels.ravel(), weights=np.nan_to_num(cropland).ravel())
     counts = np.bincount(labels.ravel())
     frame["area_ha"] = frame.area / 1e4
-    frame["area_mu"] = frame["area_ha"] * MU_PER_HA
+    frame["area_mu"] = ha_to_mu(frame["area_ha"])
     frame["cropland"] = sums[frame["field_id"]] / counts[frame["field_id"]]
     tmp = out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex}.tmp")
     try:

@@ -19,7 +19,6 @@ from scipy import ndimage
 
 from agrisense.errors import InvalidInput
 
-MU_PER_HA = 15.0
 FOUR_CONNECTED = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
 
 
@@ -105,11 +104,6 @@ def label_fields(
         grow = is_crop & (labels == 0) & (distance <= thresholds.grow)
         labels = np.where(grow, nearest, labels).astype(np.int32)
     return labels
-
-
-def field_areas_ha(labels: np.ndarray, pixel_area_m2: float) -> np.ndarray:
-    """Area in hectares of each field id (index 0 = no field)."""
-    return np.bincount(np.asarray(labels).ravel()) * pixel_area_m2 / 1e4
 
 
 def match_fields(
