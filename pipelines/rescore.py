@@ -312,15 +312,11 @@ def run_tasks(
         for task in tasks:
             done(rescore_tile(task, cfg))
         return summaries
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import as_completed
 
-    cluster = None
-    if scheduler_address:
-        client = Client(scheduler_address)
-    else:
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0")
-        client = Client(cluster)
-    try:
+    from pipelines.cluster import dask_client
+
+    with dask_client(scheduler_address, n_workers) as client:
         if on_dashboard:
             on_dashboard(str(client.dashboard_link))
         futures = [
@@ -330,10 +326,6 @@ def run_tasks(
         for future in as_completed(futures):
             done(future.result())
             future.release()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
     return summaries
 
 

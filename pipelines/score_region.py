@@ -26,7 +26,7 @@ from odc.geo.geobox import GeoBox
 from shapely import from_wkb, to_wkb
 from shapely.geometry.base import BaseGeometry
 
-from agrisense.errors import AgrisenseError, ImageryUnavailable
+from agrisense.errors import ImageryUnavailable
 from agrisense.evidence import PlotEvidence
 from agrisense.geo.plots import Plot
 from agrisense.imagery.cache import TileKey, build_composites_keyed
@@ -413,15 +413,11 @@ def run_tiles(
             if on_done:
                 on_done(r)
         return results
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import as_completed
 
-    cluster = None
-    if scheduler_address:
-        client = Client(scheduler_address)
-    else:
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0")
-        client = Client(cluster)
-    try:
+    from pipelines.cluster import dask_client
+
+    with dask_client(scheduler_address, n_workers) as client:
         futures = {
             client.submit(score_tile, job, scheduler="sync", pure=False, **kwargs): i  # type: ignore[arg-type]
             for i, job in enumerate(jobs)
@@ -433,9 +429,3 @@ def run_tiles(
             if on_done:
                 on_done(res)
         return [r for r in out if r is not None]
-    except AgrisenseError:
-        raise
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
