@@ -34,14 +34,14 @@ system:
 	bash scripts/system-deps.sh
 
 # Front-end packages of the farmer app (Leaflet, Leaflet-Geoman) from npm, served locally: no CDN.
-web: app/web/node_modules/.stamp
+web: agrisense/app/web/node_modules/.stamp
 
-app/web/node_modules/.stamp: app/web/package.json app/web/package-lock.json
-	cd app/web && npm ci --no-audit --no-fund --loglevel=error
+agrisense/app/web/node_modules/.stamp: agrisense/app/web/package.json agrisense/app/web/package-lock.json
+	cd agrisense/app/web && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 lint: $(STAMPS)/venv
-	$(VENV)/bin/ruff check agrisense pipelines app tests benchmarks
+	$(VENV)/bin/ruff check agrisense tests benchmarks
 
 typecheck: $(STAMPS)/venv
 	$(VENV)/bin/mypy
@@ -59,7 +59,7 @@ serve: $(STAMPS)/venv data web
 
 # The analysts' dashboard (Streamlit) over the same database and service layer.
 dashboard: $(STAMPS)/venv data
-	$(VENV)/bin/streamlit run app/dashboard/Home.py --server.headless true --browser.gatherUsageStats false
+	$(VENV)/bin/streamlit run agrisense/app/dashboard/Home.py --server.headless true --browser.gatherUsageStats false
 
 train: $(STAMPS)/venv data
 	$(VENV)/bin/agrisense train cropland --region $(REGION) --out models/landcover_unet

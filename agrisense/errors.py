@@ -1,7 +1,7 @@
 """The agrisense exception family.
 
 Every message says what went wrong *and* what the user can do about it. Front ends map these
-classes to exit codes / HTTP statuses in one table (see ``agrisense.cli`` and ``app/api``).
+classes to exit codes / HTTP statuses in one table (see ``agrisense.app.cli.main`` and ``agrisense/app/api``).
 """
 
 from __future__ import annotations

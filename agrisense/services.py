@@ -1,7 +1,7 @@
 """The operations every front end calls (CLI, API, dashboard, batch jobs): score plots, run the demo.
 
 A service call wires library parts together and nothing more: geometry checks (``geo``), imagery + model
-evidence per tile (``pipelines.score_region``), condition (``ml.growth``), yield and weather risk (``agronomy``)
+evidence per tile (``agrisense.pipelines.score_region``), condition (``ml.growth``), yield and weather risk (``agronomy``)
 and the credit engine (``credit``). Each returns plain values that the front ends render.
 """
 
@@ -18,8 +18,8 @@ from typing import Any
 from agrisense.config import Settings, get_settings
 from agrisense.evidence import PlotEvidence
 from agrisense.geo import Plot, PlotError, overlap_fractions, read_plots
+from agrisense.pipelines.score_region import TileResult, plan_tiles, run_tiles
 from agrisense.region import Region, load_region
-from pipelines.score_region import TileResult, plan_tiles, run_tiles
 
 OFFER_SCHEMA_VERSION = "1"
 

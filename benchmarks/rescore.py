@@ -22,7 +22,7 @@ from typing import Any
 import psutil
 
 from agrisense.config import Settings
-from pipelines.rescore_run import rescore_region
+from agrisense.pipelines.rescore_run import rescore_region
 
 
 class PeakMemory:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agrisense.cli import app
+from agrisense.app.cli.main import app
 
 OFFER_KEYS = {
     "plot_id",

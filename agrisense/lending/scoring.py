@@ -135,7 +135,7 @@ def score_application(
     existing_exposure: Mapping[str, float],
 ) -> list[dict[str, Any]]:
     """Offers (docs/offer-schema.md) for the plots, in input order, one batched tile scoring per imagery tile."""
-    from pipelines.score_region import plan_tiles
+    from agrisense.pipelines.score_region import plan_tiles
 
     by_id = {p.plot_id: p for p in plots}
     offers: dict[str, dict[str, Any]] = {}

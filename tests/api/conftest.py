@@ -40,7 +40,7 @@ def service_settings(region: Path, state: Path, **overrides: Any) -> Settings:
 
 @pytest.fixture(scope="session")
 def world(small_region: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    from app.api.main import create_app
+    from agrisense.app.api.main import create_app
 
     settings = service_settings(small_region, tmp_path_factory.mktemp("state"))
     app = create_app(settings)

@@ -171,7 +171,7 @@ def test_registration_input_errors(world: World) -> None:
 
 
 def test_rate_limit_answers_429_with_retry_after(small_region, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from app.api.main import create_app
+    from agrisense.app.api.main import create_app
 
     settings = service_settings(small_region, tmp_path).model_copy(update={"rate_limit_per_minute": 5})
     with TestClient(create_app(settings)) as client:

@@ -18,7 +18,7 @@ _HEADERS: dict[str, dict[str, str]] = {}
 
 @pytest.fixture(scope="module")
 def fuzz_schema(small_region: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from app.api.main import create_app
+    from agrisense.app.api.main import create_app
 
     app = create_app(service_settings(small_region, tmp_path_factory.mktemp("fuzz")))
     client = TestClient(app)

@@ -8,8 +8,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from agrisense.commands.agronomy import calibrate_yield_command
-from agrisense.commands.credit import quote_command, stress_command
+from agrisense.app.cli.agronomy import calibrate_yield_command
+from agrisense.app.cli.credit import quote_command, stress_command
 from agrisense.credit.engine import quote
 
 from ..agronomy.conftest import make_synthetic_weather

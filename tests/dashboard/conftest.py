@@ -42,7 +42,7 @@ def _score_one_tile(region: Path, cache_dir: Path) -> list[dict[str, Any]]:
     from agrisense import services
     from agrisense.config import Settings
     from agrisense.geo import read_plots
-    from pipelines.score_region import plan_tiles
+    from agrisense.pipelines.score_region import plan_tiles
 
     settings = Settings(region_dir=region, cache_dir=cache_dir)
     plots, _ = read_plots(region / "plots.geojson")
@@ -56,7 +56,7 @@ def _write_run(folder: Path, run_id: str, season: int, offers: list[dict[str, An
     import geopandas as gpd
 
     from agrisense.geo import read_plots
-    from pipelines.rescore import offer_rows
+    from agrisense.pipelines.rescore import offer_rows
 
     plots, _ = read_plots(region / "plots.geojson")
     by_id = {o["plot_id"]: o for o in offers}

@@ -57,7 +57,7 @@ def _free_port() -> int:
 def dashboard_server(
     dashboard_data: DashboardData, small_region: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    """`streamlit run app/dashboard/Home.py` on a free loopback port over a copy of the seeded database."""
+    """`streamlit run agrisense/app/dashboard/Home.py` on a free loopback port over a copy of the seeded database."""
     root = tmp_path_factory.mktemp("dashboard-server")
     shutil.copy(dashboard_data.template_db, root / "agrisense.db")
     port = _free_port()
@@ -73,7 +73,7 @@ def dashboard_server(
         "-m",
         "streamlit",
         "run",
-        "app/dashboard/Home.py",
+        "agrisense/app/dashboard/Home.py",
         "--server.headless",
         "true",
         "--server.port",

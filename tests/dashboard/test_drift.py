@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from agrisense.app.dashboard.drift import categorical_psi, class_mix, drift_table, level, psi
 from agrisense.errors import InvalidInput
-from app.dashboard.drift import categorical_psi, class_mix, drift_table, level, psi
 
 
 def test_psi_is_zero_for_the_same_distribution_and_grows_with_a_shift() -> None:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from agrisense.app.dashboard.maps import TILE_PX, choose_zoom, mosaic, padded_bounds, tile_range
 from agrisense.errors import InvalidInput
-from app.dashboard.maps import TILE_PX, choose_zoom, mosaic, padded_bounds, tile_range
 
 BOUNDS = (32.96, 2.28, 32.98, 2.30)  # ~2 km in the sample county
 

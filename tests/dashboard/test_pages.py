@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from agrisense.app.dashboard.drift import drift_table
+from agrisense.app.dashboard.rescore import find_runs, read_run
 from agrisense.config import Settings
 from agrisense.lending import audit_log, get_application, list_review_queue, portfolio
 from agrisense.lending.seed import DEMO_FARMER_PASSWORD, demo_phone
 from agrisense.store import Database
-from app.dashboard.drift import drift_table
-from app.dashboard.rescore import find_runs, read_run
 from tests.dashboard.conftest import ANALYST_PHONE, DashboardData
 
-HOME = str(Path(__file__).resolve().parents[2] / "app" / "dashboard" / "Home.py")
+HOME = str(Path(__file__).resolve().parents[2] / "agrisense" / "app" / "dashboard" / "Home.py")
 TIMEOUT = 120
 
 
@@ -260,7 +260,7 @@ def test_monitoring_explains_what_is_missing_with_one_run(
 
 
 def test_settings_default_rescore_dir_is_in_the_state_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from app.dashboard.config import load_config
+    from agrisense.app.dashboard.config import load_config
 
     monkeypatch.delenv("AGRISENSE_DASHBOARD_RESCORE_DIR", raising=False)
     monkeypatch.setenv("AGRISENSE_STATE_DIR", str(tmp_path))

@@ -8,9 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from agrisense.errors import InvalidInput, NotFound
-from app.dashboard.rescore import find_runs, ndvi_by_month, plot_history, read_run
-from app.dashboard.views import (
+from agrisense.app.dashboard.rescore import find_runs, ndvi_by_month, plot_history, read_run
+from agrisense.app.dashboard.views import (
     audit_frame,
     group_exposure,
     queue_frame,
@@ -19,6 +18,7 @@ from app.dashboard.views import (
     schedule_frame,
     validate_decision,
 )
+from agrisense.errors import InvalidInput, NotFound
 
 OFFER = {
     "plot_id": "P1",

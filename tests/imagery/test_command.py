@@ -9,7 +9,7 @@ import typer
 from pyproj import Transformer
 from typer.testing import CliRunner
 
-from agrisense.commands.imagery import imagery_app
+from agrisense.app.cli.imagery import imagery_app
 
 from .http_faults import serve_directory
 from .s2_fixture import X0, Y0

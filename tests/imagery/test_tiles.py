@@ -1,4 +1,4 @@
-"""Map tiles rendered from the composites cache (agrisense.imagery.tiles) and served by app.api.tiles."""
+"""Map tiles rendered from the composites cache (agrisense.imagery.tiles) and served by agrisense.app.api.tiles."""
 
 from __future__ import annotations
 
@@ -121,7 +121,7 @@ def test_tile_route_status_codes_and_cache_headers(warm_settings: Settings) -> N
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    from app.api.tiles import router
+    from agrisense.app.api.tiles import router
 
     app = FastAPI()
     app.state.settings = warm_settings

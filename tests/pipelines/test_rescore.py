@@ -13,10 +13,10 @@ import pytest
 import rasterio
 from typer.testing import CliRunner
 
-import pipelines.rescore as rescore_module
+import agrisense.pipelines.rescore as rescore_module
 from agrisense.config import Settings
-from pipelines.rescore import stored_fingerprint, tile_items
-from pipelines.rescore_run import rescore_region
+from agrisense.pipelines.rescore import stored_fingerprint, tile_items
+from agrisense.pipelines.rescore_run import rescore_region
 
 
 @pytest.fixture(scope="module")
@@ -133,8 +133,8 @@ def test_changed_plot_reruns_its_tile_only(
 
 def test_tile_fingerprints_see_a_reprocessed_scene(settings: Settings, small_region: Path, tmp_path: Path) -> None:
     from agrisense.geo import read_plots
+    from agrisense.pipelines.rescore import RescoreConfig, plan_tasks, static_inputs_fingerprint, with_season
     from agrisense.region import load_region
-    from pipelines.rescore import RescoreConfig, plan_tasks, static_inputs_fingerprint, with_season
 
     region = load_region(small_region)
     plots, _ = read_plots(region.plots)
@@ -168,7 +168,7 @@ def test_dask_cluster_gives_the_same_result(reference: Path, settings: Settings,
 def test_command_rejects_a_bad_date(small_region: Path, tmp_path: Path) -> None:
     import typer
 
-    from agrisense.commands.rescore import rescore_command
+    from agrisense.app.cli.rescore import rescore_command
 
     app = typer.Typer()
     app.command()(rescore_command)

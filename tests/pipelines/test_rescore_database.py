@@ -21,8 +21,8 @@ from agrisense.lending import (
     register_user,
     submit_application,
 )
+from agrisense.pipelines.rescore_run import rescore_region
 from agrisense.store import Application, RescoreRow, open_database
-from pipelines.rescore_run import rescore_region
 
 
 def _financed_feature(region: Path) -> dict:

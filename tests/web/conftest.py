@@ -20,7 +20,7 @@ from tests.browser import ARTIFACTS, missing_browser, require_browser
 __all__ = ["ARTIFACTS", "PHONE_VIEWPORT", "LiveService"]
 
 PHONE_VIEWPORT = {"width": 360, "height": 740}
-NODE_MODULES = Path(__file__).resolve().parents[2] / "app" / "web" / "node_modules"
+NODE_MODULES = Path(__file__).resolve().parents[2] / "agrisense" / "app" / "web" / "node_modules"
 
 
 def _missing_browser() -> str | None:
@@ -54,8 +54,8 @@ def live_service(small_region: Path, tmp_path_factory: pytest.TempPathFactory) -
     """The real app (API, tiles, farmer app) served by uvicorn on a free loopback port, its map imagery warm."""
     import uvicorn
 
+    from agrisense.app.api.main import create_app
     from agrisense.imagery.tiles import warm_region_tiles
-    from app.api.main import create_app
 
     settings = Settings(
         region_dir=small_region, state_dir=tmp_path_factory.mktemp("web-state"), rate_limit_per_minute=100_000

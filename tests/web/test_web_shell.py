@@ -9,8 +9,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from agrisense.app.api.web import NODE_MODULES, PUBLIC_DIR, SHELL_URLS, mount_web
 from agrisense.config import Settings
-from app.api.web import NODE_MODULES, PUBLIC_DIR, SHELL_URLS, mount_web
 
 SHELL_BUDGET_BYTES = 500_000
 

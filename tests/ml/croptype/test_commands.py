@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from agrisense.commands.models import classify_samples_command, train_croptype_command
+from agrisense.app.cli.models import classify_samples_command, train_croptype_command
 from agrisense.ml.croptype.fit import FitConfig
 from agrisense.ml.croptype.forest import ForestConfig
 from agrisense.ml.croptype.pipeline import train_croptype

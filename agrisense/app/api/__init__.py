@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): ``create_app`` in ``agrisense.app.api.main``."""

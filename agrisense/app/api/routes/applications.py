@@ -1,0 +1,43 @@
+"""Credit applications: submit with consent (the offer comes back), read, accept."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Path, Request
+
+from agrisense.app.api.deps import ActorDep, DbDep, SettingsDep
+from agrisense.app.api.schemas import ApplicationIn
+from agrisense.lending import accept_offer, get_application, list_applications, submit_application
+
+router = APIRouter(prefix="/applications", tags=["applications"])
+AppId = Path(ge=1, le=2**31 - 1)
+
+
+@router.post("", status_code=201)
+async def submit(body: ApplicationIn, db: DbDep, actor: ActorDep, settings: SettingsDep, request: Request) -> dict:
+    """Apply for credit on your plots. ``consent`` must be true: it is recorded (with the terms version) before
+    any imagery of the plots is processed. Returns the application with its offer."""
+    call = partial(submit_application, db, actor, plot_ids=body.plot_ids, consent=body.consent, settings=settings)
+    # scoring is CPU work: it runs in worker threads (batched per tile, bounded by CPU), never on the event loop
+    return await anyio.to_thread.run_sync(call, limiter=request.app.state.scoring_limiter)
+
+
+@router.get("")
+def applications(db: DbDep, actor: ActorDep) -> list[dict[str, Any]]:
+    """Your applications, newest first."""
+    return list_applications(db, actor)
+
+
+@router.get("/{app_id}")
+def application(db: DbDep, actor: ActorDep, app_id: int = AppId) -> dict[str, Any]:
+    """One of your applications, with its offer and decisions."""
+    return get_application(db, actor, app_id)
+
+
+@router.post("/{app_id}/accept")
+def accept(db: DbDep, actor: ActorDep, app_id: int = AppId) -> dict[str, Any]:
+    """Accept the offered credit limit."""
+    return accept_offer(db, actor, app_id)

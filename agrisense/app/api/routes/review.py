@@ -1,0 +1,47 @@
+"""Analyst review: the queue, decisions and overrides (with a reason, audited), the audit log, the portfolio."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query
+
+from agrisense.app.api.deps import ActorDep, DbDep
+from agrisense.app.api.schemas import DecisionIn
+from agrisense.lending import audit_log, decide_application, list_review_queue, portfolio
+
+router = APIRouter(tags=["review"])
+AppId = Path(ge=1, le=2**31 - 1)
+
+
+@router.get("/review/applications")
+def review_queue(
+    db: DbDep,
+    actor: ActorDep,
+    status: Literal["offered", "in_review", "declined", "accepted"] | None = None,
+    decision: Literal["approve", "refer", "decline"] | None = None,
+    crop: Annotated[str | None, Query(max_length=32)] = None,
+    older_than_hours: Annotated[float | None, Query(ge=0, le=100_000)] = None,
+) -> list[dict[str, Any]]:
+    """Applications for review, oldest first (analysts and admins)."""
+    return list_review_queue(db, actor, status=status, decision=decision, crop=crop, older_than_hours=older_than_hours)
+
+
+@router.post("/review/applications/{app_id}/decision")
+def decide(body: DecisionIn, db: DbDep, actor: ActorDep, app_id: int = AppId) -> dict[str, Any]:
+    """Approve, decline or change the limit of an application; the reason is mandatory and audited."""
+    return decide_application(db, actor, app_id, decision=body.decision, reason=body.reason, new_limit=body.new_limit)
+
+
+@router.get("/audit")
+def audit(
+    db: DbDep, actor: ActorDep, application_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None
+) -> list[dict[str, Any]]:
+    """The append-only audit log (a farmer sees the entries about them)."""
+    return audit_log(db, actor, app_id=application_id)
+
+
+@router.get("/portfolio")
+def book(db: DbDep, actor: ActorDep) -> list[dict[str, Any]]:
+    """Financed plots with exposure, expected loss and risk (a farmer sees their own)."""
+    return portfolio(db, actor)

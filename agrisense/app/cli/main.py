@@ -1,0 +1,190 @@
+"""The ``agrisense`` command line: thin wrappers over ``agrisense.services``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from agrisense.app.cli.errors import EXIT_CODES, friendly
+
+__all__ = ["EXIT_CODES", "app"]
+
+app = typer.Typer(help="agrisense: satellite-verified seasonal credit for farmers.", no_args_is_help=True)
+sample_app = typer.Typer(help="The embedded sample county (synthetic).", no_args_is_help=True)
+train_app = typer.Typer(help="Train models.", no_args_is_help=True)
+app.add_typer(sample_app, name="sample")
+app.add_typer(train_app, name="train")
+
+_friendly = friendly
+
+
+def _console() -> Console:
+    """A console wide enough for offer tables when output goes to a file or a pipe."""
+    console = Console()
+    return console if console.is_terminal else Console(width=160)
+
+
+def _settings(region: Path | None, catalog: str | None = None, workers: int | None = None):  # type: ignore[no-untyped-def]
+    from agrisense.config import Settings
+
+    overrides: dict[str, Any] = {}
+    if region is not None:
+        overrides["region_dir"] = region
+    if catalog is not None:
+        overrides["catalog"] = catalog
+    if workers is not None:
+        overrides["dask_workers"] = workers
+    return Settings(**overrides)
+
+
+RegionOpt = Annotated[Path | None, typer.Option(help="Region folder (default: the embedded sample county).")]
+
+
+@app.command()
+@_friendly
+def demo(
+    region: RegionOpt = None,
+    out: Annotated[Path, typer.Option(help="Folder for offers, report and map.")] = Path("out/demo"),
+    workers: Annotated[int | None, typer.Option(help="Dask LocalCluster workers.")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Address of an existing Dask scheduler.")] = None,
+) -> None:
+    """Score every plot of the region and write offers, a summary and a report with a map."""
+    from agrisense import services
+    from agrisense.report import print_summary
+
+    settings = _settings(region, workers=workers)
+    if scheduler:
+        settings = settings.model_copy(update={"dask_scheduler": scheduler})
+    result = services.run_demo(settings, out)
+    print_summary(result, _console())
+
+
+@app.command()
+@_friendly
+def score(
+    plots: Annotated[Path, typer.Argument(help="GeoJSON FeatureCollection of plots (EPSG:4326).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the offers as a JSON list.")] = False,
+    region: RegionOpt = None,
+    catalog: Annotated[str | None, typer.Option(help="STAC catalog path/URL or STAC API URL.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the offers JSON to this file.")] = None,
+) -> None:
+    """Offers for the plots in a GeoJSON file: one offer per input feature, in input order."""
+    from agrisense import services
+    from agrisense.report import print_offers
+
+    settings = _settings(region, catalog)
+    run = services.score_file(plots, settings)
+    text = json.dumps(run.offers, ensure_ascii=False, indent=2)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")
+    if as_json:
+        sys.stdout.write(text + "\n")
+    else:
+        print_offers(run.offers, _console())
+
+
+@sample_app.command("build")
+@_friendly
+def sample_build(
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("data/sample_county"),
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 20261122,
+    size_km: Annotated[float, typer.Option(help="Side of the square county, km.")] = 10.0,
+) -> None:
+    """Build the synthetic sample county (imagery, STAC catalog, plots, truth, weather)."""
+    from agrisense.sample.build import build_region
+
+    summary = build_region(out, seed=seed, size_km=size_km)
+    Console().print(summary)
+
+
+@train_app.command("cropland")
+@_friendly
+def train_cropland(
+    region: Annotated[Path, typer.Option(help="Region folder with truth/ (the sample county).")] = Path(
+        "data/sample_county"
+    ),
+    out: Annotated[Path, typer.Option(help="Model bundle folder.")] = Path("models/landcover_unet"),
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Train the U-Net cropland / crop-type model on a region with truth."""
+    from agrisense.ml.training import train_landcover
+
+    report = train_landcover(region, out, seed=seed, device=device)
+    test = report.metrics.get("test", {})
+    Console().print(
+        f"model {report.model_version} → {report.out_dir} ({report.weights_bytes / 1e6:.1f} MB) on {report.device}: "
+        f"{report.epochs_run} epochs in {report.total_seconds:.0f} s; test OA {test.get('overall_accuracy')}, "
+        f"macro-F1 {test.get('macro_f1')}, temperature {report.temperature:.2f}"
+    )
+    fields = report.metrics.get("fields")
+    if fields:
+        Console().print(_field_summary(fields))
+
+
+@train_app.command("boundary")
+@_friendly
+def train_boundary_command(
+    region: Annotated[Path, typer.Option(help="The region the model was trained on (with truth/).")] = Path(
+        "data/sample_county"
+    ),
+    model: Annotated[Path, typer.Option(help="Land-cover bundle to add the head to.")] = Path("models/landcover_unet"),
+    out: Annotated[Path | None, typer.Option(help="Write the bundle here instead of in place.")] = None,
+    epochs: Annotated[int, typer.Option(min=1, help="Training epochs of the head.")] = 40,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Train the field-boundary head on a frozen land-cover model (class probabilities stay unchanged)."""
+    from agrisense.ml.training import train_boundary
+
+    Console().print(_field_summary(train_boundary(model, region, out_dir=out, epochs=epochs, device=device)))
+
+
+def _field_summary(fields: dict[str, Any]) -> str:
+    test, base = fields["test"], fields["test_cropland_only"]
+    return (
+        f"field boundaries: test fields {test['n_truth']}, F1 {test['f1']} at IoU 0.5 "
+        f"(recall {test['recall']}, precision {test['precision']}); cropland patches only: F1 {base['f1']}; "
+        f"threshold {fields['boundary_threshold']}"
+    )
+
+
+def _register_area_commands() -> None:
+    """Commands that live with their area (agrisense/app/cli/*) join the one ``agrisense`` app."""
+    from agrisense.app.cli.agronomy import calibrate_yield_command
+    from agrisense.app.cli.credit import quote_command, stress_command
+    from agrisense.app.cli.imagery import imagery_app
+    from agrisense.app.cli.models import classify_samples_command, evaluate_command, train_croptype_command
+    from agrisense.app.cli.rescore import rescore_command
+    from agrisense.app.cli.serve import create_user_command, db_seed_command, db_upgrade_command, serve_command
+
+    app.command("quote")(quote_command)
+    app.command("stress")(stress_command)
+    app.command("calibrate-yield")(calibrate_yield_command)
+    app.add_typer(imagery_app, name="imagery")
+    train_app.command("crop-type")(train_croptype_command)
+    app.command("classify-samples")(classify_samples_command)
+    app.command("evaluate")(evaluate_command)
+    app.command("rescore")(rescore_command)
+    app.command("serve")(serve_command)
+    db_app = typer.Typer(help="The service database (SQLite by default, PostgreSQL + PostGIS in production).")
+    db_app.command("upgrade")(db_upgrade_command)
+    db_app.command("seed")(db_seed_command)
+    db_app.command("create-user")(create_user_command)
+    app.add_typer(db_app, name="db", no_args_is_help=True)
+
+
+_register_area_commands()
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,108 @@
+"""``agrisense train crop-type``, ``agrisense classify-samples`` (crop-type classifier on sample tables) and
+``agrisense evaluate`` (any model against truth).
+
+``agrisense.app.cli.main`` registers them: ``train_app.command("crop-type")(train_croptype_command)`` and
+``app.command("classify-samples")(classify_samples_command)`` and ``app.command("evaluate")(evaluate_command)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from agrisense.app.cli.errors import friendly as _friendly
+from agrisense.errors import InvalidInput, NotFound
+
+
+def read_sample_table(path: Path) -> pd.DataFrame:
+    """A wide sample table from parquet (or CSV by extension); clear errors for a missing or unreadable file."""
+    if not path.is_file():
+        raise NotFound(f"sample table {path} does not exist; pass --samples with a .parquet file")
+    try:
+        return pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"cannot read sample table {path} ({exc}); it must be parquet (or .csv)") from exc
+
+
+@_friendly
+def train_croptype_command(
+    samples: Annotated[
+        Path,
+        typer.Option(help="Labelled wide sample table (.parquet): sample_id, lon, lat, label, {B02..B12}_m00..m11."),
+    ],
+    out: Annotated[Path, typer.Option(help="Model bundle folder.")] = Path("models/croptype_tcnn"),
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    folds: Annotated[int, typer.Option(help="Spatially grouped cross-validation folds.")] = 5,
+) -> None:
+    """Train the crop-type classifier (TempCNN ensemble + random forest) with spatial CV and calibration."""
+    from agrisense.ml.croptype.pipeline import train_croptype
+
+    report = train_croptype(read_sample_table(samples), out, seed=seed, device=device, n_folds=folds)
+    for name, scores in report["cv"]["scores"].items():
+        blend = scores["blend"]
+        typer.echo(
+            f"{name}: OA {blend['overall_accuracy']:.3f}  macro-F1 {blend['macro_f1']:.3f}  "
+            f"majority {blend['majority_accuracy']:.3f}  (n={blend['n']})"
+        )
+    cal = report["cv"]["calibration"]
+    typer.echo(
+        f"temperature {cal['temperature']:.2f}; ECE {cal['ece_before']:.3f} -> {cal['ece_after_cross_fitted']:.3f}"
+    )
+    typer.echo(f"model written to {out} in {report['timing_s']['total']:.0f} s")
+
+
+@_friendly
+def classify_samples_command(
+    model: Annotated[Path, typer.Option(help="Crop-type model bundle folder.")],
+    samples: Annotated[Path, typer.Option(help="Wide sample table (.parquet); a label column is ignored.")],
+    out: Annotated[Path, typer.Option(help="Output CSV: sample_id,label,probability.")],
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Predict the crop type of each sample; probability = calibrated probability of the predicted label."""
+    from agrisense.ml.croptype.model import load_model
+
+    classifier = load_model(model)
+    table = read_sample_table(samples)
+    labels, probability = classifier.predict(table, device=device)
+    result = pd.DataFrame(
+        {"sample_id": table["sample_id"].astype(str).to_numpy(), "label": labels, "probability": probability.round(4)}
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.to_csv(out, index=False)
+    typer.echo(f"{len(result)} samples classified -> {out}")
+
+
+@_friendly
+def evaluate_command(
+    model: Annotated[Path, typer.Option(help="Model bundle folder (landcover U-Net, or crop-type with --samples).")],
+    out: Annotated[Path, typer.Option(help="Output folder: metrics.json, confusion_matrix.png, map COGs.")],
+    region: Annotated[
+        Path | None, typer.Option(help="Region folder with truth/landcover.tif and truth/fields.parquet.")
+    ] = None,
+    samples: Annotated[
+        Path | None, typer.Option(help="Labelled wide sample table (.parquet) for a crop-type model.")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    maps: Annotated[bool, typer.Option(help="Also write crop class / probability / cropland COGs.")] = True,
+) -> None:
+    """Evaluate a model against truth: OA, macro-F1, per-class F1/IoU, ECE before/after temperature, per block."""
+    from agrisense.ml.region_eval import evaluate_region, evaluate_sample_table
+
+    if (region is None) == (samples is None):
+        raise InvalidInput("pass exactly one of --region (landcover U-Net) or --samples (crop-type model)")
+    if region is not None:
+        result = evaluate_region(model, region, out, device=device, write_maps=maps, log=typer.echo)
+    elif samples is not None:
+        result = evaluate_sample_table(model, read_sample_table(samples), out, device=device)
+    cal = result["calibration"]
+    typer.echo(
+        f"{result.get('scope')}: OA {result['overall_accuracy']:.3f}  macro-F1 {result['macro_f1']:.3f}  "
+        f"ECE {cal['ece_before']:.3f} -> {cal['ece_after']:.3f} (T {result['temperature']:.2f})"
+    )
+    if result.get("field_accuracy") is not None:
+        typer.echo(f"per-field crop accuracy {result['field_accuracy']:.3f} over {result['n_fields']} fields")
+    typer.echo(f"metrics -> {out / 'metrics.json'}")

@@ -1,0 +1,240 @@
+"""Cached loaders: the database handle, re-score runs, reference curves, map mosaics and the stress test.
+
+Heavy or file-backed things are cached (``st.cache_resource`` for handles, ``st.cache_data`` for values) with
+keys that change when their source does (a file's mtime, the set of financed loans), so a click never
+recomputes them. Reads of the lending database are not cached: they are a few milliseconds and must show an
+analyst's decision at once.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from agrisense.app.dashboard import charts
+from agrisense.app.dashboard.maps import Mosaic, mosaic, padded_bounds
+from agrisense.app.dashboard.rescore import RescoreRun, find_runs, read_run
+from agrisense.config import Settings
+from agrisense.store import Database, open_database
+
+
+@st.cache_resource(show_spinner=False)
+def database(url: str, _settings: Settings) -> Database:
+    """One Database (engine + pool) per URL for the whole server; migrated to head on first use."""
+    return open_database(_settings)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _run(path: str, _stamp: tuple[float, float, float]) -> RescoreRun:
+    return read_run(Path(path))
+
+
+def rescore_runs(root: Path) -> list[RescoreRun]:
+    """Every run under ``root``, oldest first (each read once per change of its files)."""
+    runs = []
+    for path in find_runs(root):
+        stamp = tuple(_mtime(path / f) for f in ("plots.parquet", "warnings.parquet", "run.json"))
+        runs.append(_run(str(path), stamp))  # type: ignore[arg-type]
+    return runs
+
+
+@st.cache_resource(show_spinner=False)
+def expected_curves(path: str) -> dict[str, Any]:
+    """Per-crop expected NDVI curves (``ndvi_curves.csv``); {} when the reference table is missing."""
+    from agrisense.errors import NotFound
+    from agrisense.ml.growth import load_expected_curves
+
+    try:
+        return dict(load_expected_curves(Path(path)))
+    except NotFound:
+        return {}
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def map_background(
+    bounds: tuple[float, float, float, float],
+    layer: str,
+    _settings: Settings,
+    settings_key: tuple[str, str],
+    max_tiles: int = 16,
+) -> Mosaic | None:
+    """The imagery mosaic under ``bounds`` from the service's own tiles (None on a cold cache)."""
+    from agrisense.imagery.tiles import render_tile
+
+    def fetch(z: int, x: int, y: int) -> bytes | None:
+        return render_tile(layer, z, x, y, settings=_settings)  # type: ignore[arg-type]
+
+    return mosaic(bounds, fetch, max_tiles=max_tiles)
+
+
+def background(
+    bounds: tuple[float, float, float, float], settings: Settings, *, layer: str = "truecolor", max_tiles: int = 16
+) -> Mosaic | None:
+    """``map_background`` keyed by the region and the imagery cache it reads."""
+    key = (str(settings.region_dir), str(settings.cache_dir))
+    rounded = tuple(round(v, 6) for v in bounds)
+    return map_background(rounded, layer, settings, key, max_tiles)  # type: ignore[arg-type]
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _stress(
+    book_key: tuple[tuple[str, float], ...],
+    shocks: tuple[float, ...],
+    _offers: Sequence[Mapping[str, Any]],
+    region_dir: str,
+    reference_dir: str,
+) -> dict[str, Any]:
+    from agrisense.agronomy.calendar import load_crop_table
+    from agrisense.agronomy.weather import LocalCsvWeather, weather_risk
+    from agrisense.credit.stress import portfolio_loans, stress_chart, stress_test
+    from agrisense.region import load_region
+
+    region = load_region(Path(region_dir))
+    crops = load_crop_table(Path(reference_dir) / "crops.csv")
+    decisions = ("approve", "refer")  # a financed loan was approved by the engine or by an analyst
+    history = LocalCsvWeather(region.weather).history()
+    book_crops = sorted({loan.crop for loan in portfolio_loans(_offers, decisions)} & set(crops))
+    weather = {c: weather_risk(history, crops[c], c) for c in book_crops}
+    result = stress_test(_offers, crops, weather, price_shocks=shocks, decisions=decisions)
+    with tempfile.TemporaryDirectory() as tmp:
+        png = stress_chart(result, Path(tmp) / "stress.png").read_bytes()
+    return {
+        "summary": result.summary,
+        "scenarios": result.scenarios,
+        "n_loans": result.n_loans,
+        "exposure": result.exposure,
+        "booked_expected_loss": result.booked_expected_loss,
+        "chart_png": png,
+    }
+
+
+def stress(offers: Sequence[Mapping[str, Any]], shocks: Sequence[float], settings: Settings) -> dict[str, Any]:
+    """The portfolio stress test (``agrisense stress``) over the financed offers, once per book and shocks."""
+    key = tuple(sorted((str(o["plot_id"]), float(o.get("credit_limit") or 0.0)) for o in offers))
+    return _stress(key, tuple(shocks), offers, str(settings.region_dir), str(settings.reference_dir))
+
+
+def _png(fig: Any) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+_CHARTS: dict[str, Callable[..., Any]] = {
+    "crop_probability": charts.crop_probability_chart,
+    "ndvi": charts.ndvi_chart,
+    "yield": charts.yield_chart,
+    "weather": charts.weather_chart,
+}
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def chart_png(kind: str, args: dict[str, Any]) -> bytes:
+    """One of the offer charts (``crop_probability``, ``ndvi``, ``yield``, ``weather``) as PNG, drawn once per
+    distinct input."""
+    return _png(_CHARTS[kind](**args))
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _map_png(
+    features: list[dict[str, Any]],
+    colour_by: str | None,
+    layer: str,
+    title: str,
+    max_tiles: int,
+    pad: float,
+    highlight: tuple[str, ...],
+    _settings: Settings,
+    settings_key: tuple[str, str],
+) -> bytes:
+    from agrisense.app.dashboard.views import geo_frame
+
+    frame = geo_frame(features)
+    bounds = padded_bounds(tuple(float(v) for v in frame.total_bounds), share=pad)  # type: ignore[arg-type]
+    mosaic_ = background(bounds, _settings, layer=layer, max_tiles=max_tiles)
+    return _png(charts.plot_map(frame, colour_by=colour_by, background=mosaic_, title=title, highlight=highlight))
+
+
+def map_png(
+    features: Sequence[Mapping[str, Any]],
+    settings: Settings,
+    *,
+    colour_by: str | None = None,
+    layer: str = "truecolor",
+    title: str = "",
+    max_tiles: int = 16,
+    pad: float = 0.15,
+    highlight: Sequence[str] = (),
+) -> bytes:
+    """Plots (dicts with ``plot_id``, a GeoJSON ``geometry`` and the ``colour_by`` value) over the imagery tiles, as
+    a PNG drawn once per distinct input."""
+    key = (str(settings.region_dir), str(settings.cache_dir))
+    rows = [dict(f) for f in features]
+    return _map_png(rows, colour_by, layer, title, max_tiles, pad, tuple(highlight), settings, key)
+
+
+def outline_check(geometry: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
+    """The drawn outline against the field the model finds there (``agrisense.outline.check_outline``), as a dict
+    with ``verdict``, ``message``, ``iou`` and the detected ``geometry`` (or None); cached per outline."""
+    import json
+
+    key = (str(settings.region_dir), str(settings.cache_dir), str(settings.models_dir))
+    return _outline_check(json.dumps(geometry, sort_keys=True), key, settings)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _outline_check(geometry_json: str, settings_key: tuple[str, str, str], _settings: Settings) -> dict[str, Any]:
+    import json
+
+    from agrisense.errors import AgrisenseError
+    from agrisense.outline import check_outline
+
+    try:
+        check = check_outline(json.loads(geometry_json), settings=_settings)
+    except AgrisenseError as exc:
+        return {"verdict": "unavailable", "message": f"Outline check unavailable: {exc}", "iou": None, "geometry": None}
+    return {
+        "verdict": check.verdict,
+        "message": check.message,
+        "iou": check.iou,
+        "geometry": check.detected.geometry if check.detected else None,
+    }
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def bars_png(table: Any, by: str, currency: str) -> bytes:
+    """Exposure and expected loss per group as PNG (cached on the table's content)."""
+    return _png(charts.group_bars(table, by=by, currency=currency))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def distribution_png(baseline: Any, current: Any, name: str, labels: tuple[str, str]) -> bytes:
+    """Overlaid histograms of one variable in two runs, as PNG."""
+    return _png(charts.distribution_chart(baseline, current, name=name, labels=labels))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def mix_png(mix: Any, name: str, labels: tuple[str, str]) -> bytes:
+    """Class shares in two runs, as PNG."""
+    return _png(charts.class_mix_chart(mix, name=name, labels=labels))
+
+
+@st.cache_data(show_spinner=False, max_entries=4096)
+def loan_offers(url: str, loan_id: int, accepted_at: str | None, _db: Database, _actor: Any) -> list[dict[str, Any]]:
+    """The offers of an accepted application (a loan): fixed once accepted, so read once per loan."""
+    from agrisense.lending import get_application
+
+    return list((get_application(_db, _actor, loan_id).get("offer") or {}).get("offers") or [])

@@ -1,0 +1,69 @@
+"""Review queue: applications waiting for an analyst, filtered by status, engine decision, crop and age."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from agrisense.app.dashboard.session import db, require_analyst
+from agrisense.app.dashboard.views import queue_frame
+from agrisense.lending import list_review_queue
+
+ANY = "(any)"
+
+actor, config = require_analyst("Review queue")
+database = db(config)
+started = time.perf_counter()
+
+everything = list_review_queue(database, actor)
+statuses = sorted({str(r["status"]) for r in everything if r.get("status")})
+decisions = sorted({str(r["engine_decision"]) for r in everything if r.get("engine_decision")})
+crops = sorted({str(r["crop"]) for r in everything if r.get("crop")})
+
+f1, f2, f3, f4 = st.columns(4)
+status = f1.selectbox("Status", [ANY, *statuses], key="queue_status")
+decision = f2.selectbox("Engine decision", [ANY, *decisions], key="queue_decision")
+crop = f3.selectbox("Crop", [ANY, *crops], key="queue_crop")
+older = f4.number_input("Older than (hours)", min_value=0.0, value=0.0, step=12.0, key="queue_older")
+
+filtered = status != ANY or decision != ANY or crop != ANY or older > 0
+rows = (
+    list_review_queue(
+        database,
+        actor,
+        status=None if status == ANY else status,
+        decision=None if decision == ANY else decision,
+        crop=None if crop == ANY else crop,
+        older_than_hours=older or None,
+    )
+    if filtered
+    else everything
+)
+table = queue_frame(rows)
+st.caption(f"{len(table)} of {len(everything)} applications · oldest first")
+st.dataframe(
+    table,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "area_ha": st.column_config.NumberColumn("area (ha)", format="%.2f"),
+        "limit": st.column_config.NumberColumn("limit", format="%.0f"),
+        "proposed": st.column_config.NumberColumn("proposed", format="%.0f"),
+        "age_h": st.column_config.NumberColumn("age (h)", format="%.1f"),
+    },
+)
+
+if table.empty:
+    st.info("No application matches these filters.")
+else:
+    choice = st.selectbox(
+        "Application",
+        table["id"].tolist(),
+        key="queue_open_id",
+        format_func=lambda i: f"#{i} · {table.loc[table['id'] == i, 'farmer'].iloc[0]}",
+    )
+    if st.button("Open application", key="queue_open", type="primary"):
+        st.session_state["app_id"] = int(choice)
+        st.switch_page("pages/2_Application.py")
+st.caption(f"Rendered in {1000 * (time.perf_counter() - started):.0f} ms")

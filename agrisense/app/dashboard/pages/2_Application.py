@@ -1,0 +1,185 @@
+"""One application: plots over the imagery, crop model, NDVI against expectation, yield, weather, reasons and
+schedule; the analyst's decision (approve, decline, change limit) with a mandatory reason, audited."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from agrisense.app.dashboard import data
+from agrisense.app.dashboard.rescore import ndvi_by_month, plot_history
+from agrisense.app.dashboard.session import db, require_analyst
+from agrisense.app.dashboard.views import (
+    DECISION_LABELS,
+    DECISIONS,
+    audit_frame,
+    offers_frame,
+    reasons_frame,
+    schedule_frame,
+    validate_decision,
+)
+from agrisense.errors import AgrisenseError
+from agrisense.lending import audit_log, decide_application, get_application, list_review_queue
+
+actor, config = require_analyst("Application")
+database = db(config)
+started = time.perf_counter()
+
+flash = st.session_state.pop("decision_flash", None)
+if flash:
+    st.success(flash)
+
+queue = list_review_queue(database, actor)
+ids = [int(r["id"]) for r in queue]
+# the picker's own choice, else the one opened from the queue, else a link's ?app=ID, else the oldest
+wanted = st.session_state.get("application_pick") or st.session_state.get("app_id") or st.query_params.get("app")
+try:
+    current = int(wanted) if wanted is not None else (ids[0] if ids else None)
+except ValueError:
+    current = None
+if current is None:
+    st.info("No application to show. Pick one in the review queue.")
+    st.stop()
+if current not in ids:
+    ids = [current, *ids]
+app_id = st.selectbox(
+    "Application", ids, index=ids.index(current), key="application_pick", format_func=lambda i: f"#{i}"
+)
+st.session_state["app_id"] = int(app_id)
+st.query_params["app"] = str(app_id)  # the address bar links to this application
+
+try:
+    application = get_application(database, actor, int(app_id))
+except AgrisenseError as exc:
+    st.error(str(exc))
+    st.stop()
+
+offers = list((application.get("offer") or {}).get("offers") or [])
+currency = application.get("currency") or (offers[0].get("currency") if offers else "")
+limit = float(application.get("credit_limit") or 0.0)
+proposed = float(application.get("proposed_limit") or 0.0)
+head = st.columns(5)
+head[0].metric("Status", str(application.get("status")))
+head[1].metric("Engine decision", str(application.get("engine_decision")))
+head[2].metric("Limit", f"{limit:,.0f} {currency}")
+head[3].metric("Proposed limit", f"{proposed:,.0f} {currency}")
+head[4].metric("Area", f"{float(application.get('area_ha') or 0):.2f} ha")
+st.caption(
+    f"{application.get('farmer_name') or application.get('farmer_id')} · crop {application.get('crop')} · "
+    f"finance season {application.get('finance_season')} · submitted {application.get('created_at')}"
+)
+
+features = [{"plot_id": p.get("ref"), "geometry": p.get("geometry")} for p in application.get("plots") or []]
+features = [f for f in features if f["geometry"]]
+# each drawn outline against the field the model's boundary head finds at its centre (fraud and drawing errors)
+checks = {str(f["plot_id"]): data.outline_check(f["geometry"], config.settings) for f in features}
+found = [{"plot_id": f"field {pid}", "geometry": c["geometry"]} for pid, c in checks.items() if c["geometry"]]
+left, right = st.columns([3, 2])
+with left:
+    if features:
+        layer = st.radio("Imagery", ["truecolor", "ndvi"], horizontal=True, key="application_layer")
+        st.image(
+            data.map_png(
+                features + found,
+                config.settings,
+                layer=layer,
+                max_tiles=9,
+                title=f"Application #{app_id}: {len(features)} plot(s), {layer}\n"
+                "yellow: drawn by the farmer · cyan: field found by the model",
+                highlight=[f["plot_id"] for f in found],
+            ),
+            width="stretch",
+        )
+    else:
+        st.info("This application has no plot outline to draw.")
+with right:
+    st.markdown("**Offer per plot**")
+    st.dataframe(offers_frame(offers), hide_index=True, width="stretch")
+    st.markdown("**Decision**")
+    with st.form("decide", clear_on_submit=True):
+        decision = st.radio(
+            "Decision", DECISIONS, format_func=DECISION_LABELS.__getitem__, horizontal=True, key="decide_decision"
+        )
+        new_limit = st.number_input(
+            f"New limit ({currency}), for 'Change limit'",
+            min_value=0.0,
+            step=50.0,
+            value=limit or proposed,
+            key="decide_limit",
+        )
+        reason = st.text_area("Reason (required; kept in the audit log)", key="decide_reason")
+        submitted = st.form_submit_button("Record decision", type="primary")
+    if submitted:
+        try:
+            text = validate_decision(decision, reason, new_limit if decision == "change_limit" else None)
+            decide_application(
+                database,
+                actor,
+                int(app_id),
+                decision=decision,  # type: ignore[arg-type]
+                reason=text,
+                new_limit=float(new_limit) if decision == "change_limit" else None,
+            )
+        except AgrisenseError as exc:
+            st.error(f"Nothing was recorded. {exc}")
+        else:
+            st.session_state["decision_flash"] = f"Recorded: {DECISION_LABELS[decision]} on application #{app_id}."
+            st.rerun()
+
+curves = data.expected_curves(str(config.settings.reference_dir / "ndvi_curves.csv"))
+runs = data.rescore_runs(config.rescore_dir)
+tabs = st.tabs([str(o.get("plot_id")) for o in offers]) if offers else []
+for tab, offer in zip(tabs, offers, strict=True):
+    with tab:
+        crop = str(offer.get("assessed_crop") or offer.get("crop") or "")
+        imagery = offer.get("imagery") or {}
+        a, b = st.columns(2)
+        if imagery.get("class_probabilities"):
+            a.image(
+                data.chart_png(
+                    "crop_probability",
+                    {"class_probabilities": imagery["class_probabilities"], "highlight": offer.get("crop")},
+                ),
+                width="stretch",
+            )
+        else:
+            a.info(f"No crop-model output for this plot ({imagery.get('reason') or 'no imagery'}).")
+        curve = curves.get(crop)
+        season = offer.get("evidence_season")
+        earlier = {s: c for s, c in plot_history(runs, str(offer.get("plot_id"))).items() if s != season}
+        b.image(
+            data.chart_png(
+                "ndvi",
+                {
+                    "observed": ndvi_by_month(offer),
+                    "season": season,
+                    "crop": crop,
+                    "expected_mean": dict(curve.mean) if curve else None,
+                    "expected_std": dict(curve.std) if curve else None,
+                    "earlier": earlier,
+                },
+            ),
+            width="stretch",
+        )
+        c, d = st.columns(2)
+        if offer.get("yield"):
+            c.image(data.chart_png("yield", {"yield_": offer["yield"]}), width="stretch")
+        else:
+            c.info("No yield distribution (the plot was not scored).")
+        if offer.get("weather_risk"):
+            d.image(data.chart_png("weather", {"risk": offer["weather_risk"]}), width="stretch")
+        else:
+            d.info("No weather history for this plot: a conservative allowance was applied.")
+        check = checks.get(str(offer.get("plot_id")))
+        if check:
+            st.markdown("**Outline against the field the model finds**")
+            (st.success if check["verdict"] == "matches" else st.warning)(check["message"])
+        st.markdown("**Reasons**")
+        st.dataframe(reasons_frame(offer.get("reasons") or []), hide_index=True, width="stretch")
+        st.markdown("**Disbursements and repayment schedule**")
+        st.dataframe(schedule_frame(offer), hide_index=True, width="stretch")
+
+st.markdown("**Decisions and audit trail**")
+st.dataframe(audit_frame(audit_log(database, actor, app_id=int(app_id))), hide_index=True, width="stretch")
+st.caption(f"Rendered in {1000 * (time.perf_counter() - started):.0f} ms")

@@ -1,0 +1,352 @@
+"""County re-score: every plot of a region, tile by tile on Dask, resumable and incremental.
+
+Each tile (the imagery cache's fixed 2.56 km grid) is an independent task: composites (cached), the U-Net's class
+probabilities (cached), per-plot evidence, offers, and the tile's maps. A task writes its own result files
+atomically (``OUT/tiles/<tile>.parquet`` last, carrying the tile's fingerprint in its metadata) and returns a small
+summary, so the driver never holds pixels and peak memory does not grow with the region.
+
+A tile's fingerprint covers everything its result depends on: the plots (geometry, farmer, declared crop, overlap
+with other farmers' plots), the STAC items a catalog search returns for the tile (ids + ``updated``), the dates, the
+model bundle, the policy and reference tables. A run skips every tile whose result file carries the current
+fingerprint, so a killed run resumes with the missing tiles only, and a re-run with nothing new reads no imagery.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import shapely
+from shapely.geometry import box, shape
+
+from agrisense.config import Settings
+from agrisense.errors import ImageryUnavailable, InvalidInput
+from agrisense.geo import Plot, overlap_fractions
+from agrisense.imagery.cache import scene_fingerprint
+from agrisense.imagery.catalog import open_source
+from agrisense.ml.registry import read_bundle
+from agrisense.pipelines.score_region import TileJob, model_fingerprint, plan_tiles, score_tile
+from agrisense.region import Region
+
+PIPELINE_VERSION = "rescore-v1"
+"""Bump when a change to the pipeline changes what a tile result holds."""
+FINGERPRINT_KEY = b"agrisense_tile_fingerprint"
+MAP_LAYERS = ("crop_class", "probability", "ndvi")
+
+
+@dataclass(frozen=True)
+class RescoreConfig:
+    """What every tile task needs (small and picklable: it travels to Dask workers)."""
+
+    settings: Settings
+    region: Region  # with ``season`` set to the re-scored season
+    start: date
+    end: date  # the imagery window's last day (``as_of`` for an in-season run)
+    out_dir: Path
+
+    @property
+    def tiles_dir(self) -> Path:
+        return self.out_dir / "tiles"
+
+    @property
+    def tile_maps_dir(self) -> Path:
+        return self.out_dir / "maps" / "tiles"
+
+
+@dataclass(frozen=True)
+class TileTask:
+    """One tile to (re)score: the job, its plots and their overlaps, and the fingerprint of all its inputs."""
+
+    job: TileJob
+    plots: tuple[Plot, ...]
+    overlaps: Mapping[str, float]
+    fingerprint: str
+
+
+def season_window(region: Region, season: int, as_of: date | None) -> tuple[date, date]:
+    """The imagery window of ``season`` (the region's window moved to that year), cut at ``as_of``."""
+    try:
+        start = region.imagery_start.replace(year=region.imagery_start.year + season - region.season)
+        end = region.imagery_end.replace(year=region.imagery_end.year + season - region.season)
+    except ValueError as exc:
+        raise InvalidInput(f"season {season} is not a valid year ({exc}).") from exc
+    if as_of is not None:
+        if as_of < start:
+            raise InvalidInput(f"--as-of {as_of} is before the season's imagery starts ({start}); pick a later date.")
+        end = min(end, as_of)
+    return start, end
+
+
+def _digest(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def _file_digest(paths: Iterable[Path]) -> str:
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(path.name.encode())
+        h.update(path.read_bytes() if path.is_file() else b"-")
+    return h.hexdigest()[:16]
+
+
+def static_inputs_fingerprint(settings: Settings, model_name: str = "landcover_unet") -> str:
+    """Model bundle + policy + reference tables: what every tile shares."""
+    bundle = read_bundle(settings.models_dir / model_name)
+    ref = settings.reference_dir
+    return _digest(
+        {
+            "pipeline": PIPELINE_VERSION,
+            "model": model_fingerprint(bundle.to_json()),
+            "policy": _file_digest([settings.policy_file]),
+            "reference": _file_digest([ref / "crops.csv", ref / "ndvi_curves.csv"]),
+        }
+    )
+
+
+def tile_items(catalog: str, jobs: Sequence[TileJob], start: date, end: date) -> dict[str, list[tuple[str, str]]]:
+    """Per tile, the STAC items of the window whose footprint meets the tile: one catalog search for all tiles
+    (metadata only), then an in-memory footprint test per tile."""
+    if not jobs:
+        return {}
+    boxes = {}
+    for job in jobs:
+        b = job.geobox().geographic_extent.boundingbox
+        boxes[job.tile_id] = (b.left, b.bottom, b.right, b.top)
+    union = shapely.unary_union([box(*b) for b in boxes.values()]).bounds
+    try:
+        items = open_source(catalog).search(tuple(union), start, end)  # type: ignore[arg-type]
+    except ImageryUnavailable:
+        items = []
+    footprints = [
+        (item, shape(item.geometry) if item.geometry else box(*(item.bbox or ())))
+        for item in items
+        if item.geometry or item.bbox
+    ]
+    out: dict[str, list[tuple[str, str]]] = {}
+    for tile_id, bounds in boxes.items():
+        area = box(*bounds)
+        out[tile_id] = [
+            (item.id, scene_fingerprint([item])) for item, footprint in footprints if footprint.intersects(area)
+        ]
+    return out
+
+
+def plan_tasks(plots: Sequence[Plot], cfg: RescoreConfig, *, static_fingerprint: str) -> list[TileTask]:
+    """Tiles with their plots, overlaps (against every plot of the run) and input fingerprints."""
+    jobs = plan_tiles(plots, resolution=cfg.region.resolution)
+    overlaps = overlap_fractions(plots)
+    by_id = {p.plot_id: p for p in plots}
+    items = tile_items(cfg.settings.catalog_source, jobs, cfg.start, cfg.end)
+    tasks = []
+    for job in jobs:
+        tile_plots = tuple(by_id[pid] for pid in job.plot_ids)
+        plot_part = [
+            (
+                p.plot_id,
+                p.farmer_id,
+                p.declared_crop,
+                p.declared_area_ha,
+                hashlib.sha256(shapely.to_wkb(p.geometry)).hexdigest()[:16],
+                round(overlaps.get(p.plot_id, 0.0), 6),
+            )
+            for p in tile_plots
+        ]
+        fingerprint = _digest(
+            {
+                "static": static_fingerprint,
+                "tile": job.tile_id,
+                "resolution": job.resolution,
+                "season": cfg.region.season,
+                "window": [cfg.start.isoformat(), cfg.end.isoformat()],
+                "catalog": cfg.settings.catalog_source,
+                "items": sorted(items.get(job.tile_id, [])),
+                "plots": plot_part,
+            }
+        )
+        tile_overlaps = {p.plot_id: overlaps.get(p.plot_id, 0.0) for p in tile_plots}
+        tasks.append(TileTask(job, tile_plots, tile_overlaps, fingerprint))
+    return tasks
+
+
+def tile_result_path(cfg: RescoreConfig, tile_id: str) -> Path:
+    return cfg.tiles_dir / f"{tile_id}.parquet"
+
+
+def stored_fingerprint(path: Path) -> str | None:
+    """The fingerprint a tile result file was computed for; None when missing or unreadable."""
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except (OSError, pa.ArrowInvalid):
+        return None
+    value = meta.get(FINGERPRINT_KEY)
+    return value.decode() if value else None
+
+
+def is_done(cfg: RescoreConfig, task: TileTask) -> bool:
+    return stored_fingerprint(tile_result_path(cfg, task.job.tile_id)) == task.fingerprint
+
+
+OFFER_COLUMNS = (
+    "crop",
+    "crop_probability",
+    "assessed_crop",
+    "declared_crop",
+    "area_ha",
+    "area_mu",
+    "decision",
+    "credit_limit",
+    "currency",
+    "expected_loss",
+    "pd",
+    "interest_rate",
+    "finance_season",
+    "policy_version",
+)
+
+
+def offer_rows(offers: Mapping[str, Mapping[str, Any]], plots: Sequence[Plot], tile_id: str) -> pd.DataFrame:
+    """One row per plot: the offer's headline fields as columns, the whole offer as JSON, WKB geometry."""
+    rows = []
+    for plot in plots:
+        offer = offers[plot.plot_id]
+        imagery = offer.get("imagery") or {}
+        row: dict[str, Any] = {"plot_id": plot.plot_id, "farmer_id": plot.farmer_id, "tile_id": tile_id}
+        for col in OFFER_COLUMNS:
+            value = offer.get(col)
+            row[col] = value if value is None or isinstance(value, (int, float, str)) else json.dumps(value)
+        row["reason_codes"] = ",".join(r.get("code", "") for r in offer.get("reasons", []))
+        row["imagery_status"] = imagery.get("status")
+        row["n_clear_months"] = imagery.get("n_clear_months")
+        row["ndvi_by_month"] = json.dumps(imagery.get("ndvi_by_month", {}), sort_keys=True)
+        row["offer"] = json.dumps({k: v for k, v in offer.items() if k != "geometry"}, sort_keys=True)
+        row["geometry"] = shapely.to_wkb(plot.geometry)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _write_parquet_atomic(frame: pd.DataFrame, path: Path, fingerprint: str) -> None:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), FINGERPRINT_KEY: fingerprint.encode()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def rescore_tile(task: TileTask, cfg: RescoreConfig) -> dict[str, Any]:
+    """Score one tile and write its maps, then its result file (the completion mark). Returns a small summary."""
+    from agrisense.pipelines.rescore_maps import write_tile_maps
+    from agrisense.services import build_offers
+
+    t0 = time.perf_counter()
+    s = cfg.settings
+    result = score_tile(
+        task.job,
+        catalog=s.catalog_source,
+        start=cfg.start,
+        end=cfg.end,
+        models_dir=str(s.models_dir),
+        cache_dir=str(s.cache_dir / "composites"),
+        device=s.device,
+        scheduler="sync",
+        maps=True,
+    )
+    t1 = time.perf_counter()
+    evidence = {e.plot_id: e for e in result.evidence}
+    offers = build_offers(task.plots, evidence, region=cfg.region, settings=s, overlaps=task.overlaps)
+    t2 = time.perf_counter()
+    if result.probability is not None:
+        write_tile_maps(result, task.job, cfg.tile_maps_dir / task.job.tile_id)
+    frame = offer_rows(offers, task.plots, task.job.tile_id)
+    _write_parquet_atomic(frame, tile_result_path(cfg, task.job.tile_id), task.fingerprint)
+    height, width = task.job.geobox().shape.yx
+    return {
+        "tile_id": task.job.tile_id,
+        "fingerprint": task.fingerprint,
+        "plots": len(task.plots),
+        "pixels": int(height * width),
+        "scenes_used": result.scenes_used,
+        "imagery_and_model_s": round(t1 - t0, 3),
+        "offers_s": round(t2 - t1, 3),
+        "total_s": round(time.perf_counter() - t0, 3),
+    }
+
+
+def run_tasks(
+    tasks: Sequence[TileTask],
+    cfg: RescoreConfig,
+    *,
+    scheduler_address: str | None = None,
+    n_workers: int = 2,
+    on_done: Callable[[dict[str, Any]], None] | None = None,
+    on_dashboard: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run tile tasks: in-process when ``n_workers == 0`` and no scheduler is given, else on Dask (a LocalCluster of
+    ``n_workers`` single-threaded processes, or the cluster at ``scheduler_address``). A lost worker's tasks are
+    rerun by Dask; results are deterministic, so they do not change."""
+    summaries: list[dict[str, Any]] = []
+
+    def done(summary: dict[str, Any]) -> None:
+        summaries.append(summary)
+        if on_done:
+            on_done(summary)
+
+    if not tasks:
+        return summaries
+    if scheduler_address is None and n_workers == 0:
+        for task in tasks:
+            done(rescore_tile(task, cfg))
+        return summaries
+    from dask.distributed import as_completed
+
+    from agrisense.pipelines.cluster import dask_client
+
+    with dask_client(scheduler_address, n_workers) as client:
+        if on_dashboard:
+            on_dashboard(str(client.dashboard_link))
+        futures = [
+            client.submit(rescore_tile, task, cfg, key=f"rescore-{task.job.tile_id}-{task.fingerprint[:8]}")
+            for task in tasks
+        ]
+        for future in as_completed(futures):
+            done(future.result())
+            future.release()
+    return summaries
+
+
+def with_season(region: Region, season: int) -> Region:
+    """The region as the evidence of ``season`` (the finance season is the next one)."""
+    return replace(region, season=season)
+
+
+def write_json_atomic(path: Path, payload: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def finite(value: Any) -> float | None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if np.isfinite(v) else None

@@ -1,0 +1,372 @@
+"""The county re-score job: plan tiles, run the missing ones on Dask, then assemble the run's outputs.
+
+Outputs in ``OUT``: ``plots.parquet`` (GeoParquet, one row per plot with the offer fields), ``maps/*.tif`` (COGs:
+crop class, probability, NDVI, cropland, field boundary, field ids), ``fields.parquet`` (fields the boundary head
+delineates, with a model that has one), ``warnings.parquet`` (in-season early warnings of financed plots),
+``report.md`` (+ images), ``run.json`` and ``manifest.json`` (tile fingerprints); per-tile results in ``tiles/``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from agrisense.config import Settings
+from agrisense.errors import InvalidInput, NotFound
+from agrisense.geo import Plot, make_plot, read_plots
+from agrisense.pipelines.rescore import (
+    RescoreConfig,
+    TileTask,
+    _digest,
+    finite,
+    is_done,
+    plan_tasks,
+    run_tasks,
+    season_window,
+    static_inputs_fingerprint,
+    tile_result_path,
+    with_season,
+    write_json_atomic,
+)
+from agrisense.region import load_region
+
+log = logging.getLogger(__name__)
+
+WARNING_COLUMNS = (
+    "plot_id",
+    "loan_id",
+    "code",
+    "severity",
+    "message_en",
+    "message_zh",
+    "action",
+    "season",
+    "run_id",
+    "as_of",
+    "status",
+    "stage",
+    "condition_z",
+    "spi_to_date",
+    "frozen_amount",
+    "increase_amount",
+    "policy_version",
+)
+
+
+@dataclass
+class RescoreRun:
+    """What a re-score did: counts, timings, where the outputs are."""
+
+    run_id: str
+    out_dir: Path
+    season: int
+    as_of: date | None
+    n_plots: int
+    n_tiles: int
+    tiles_run: list[dict[str, Any]]
+    tiles_skipped: int
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: int = 0
+    loans: int = 0
+    database: str | None = None
+    dashboard: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "season": self.season,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "plots": self.n_plots,
+            "tiles": self.n_tiles,
+            "tiles_run": len(self.tiles_run),
+            "tiles_skipped": self.tiles_skipped,
+            "warnings": self.warnings,
+            "loans_monitored": self.loans,
+            "database": self.database,
+            "dashboard": self.dashboard,
+            "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+            "pixels_run": sum(t["pixels"] for t in self.tiles_run),
+            "tile_summaries": sorted(self.tiles_run, key=lambda t: t["tile_id"]),
+        }
+
+
+def read_offers_file(path: Path) -> list[dict[str, Any]]:
+    """Accepted offers (a JSON list of ``Offer.to_dict()``, e.g. ``out/demo/offers.json``)."""
+    if not path.is_file():
+        raise NotFound(f"offers file {path} does not exist; pass a JSON list of accepted offers")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{path} is not JSON ({exc}); pass a JSON list of offers") from exc
+    if isinstance(data, Mapping):
+        data = data.get("offers", [])
+    if not isinstance(data, list):
+        raise InvalidInput(f"{path} must hold a JSON list of offers")
+    return [o for o in data if isinstance(o, dict)]
+
+
+def _loan_plots(records: Sequence[Mapping[str, Any]], known: set[str]) -> list[Plot]:
+    """Plots of financed loans that the region's plot file lacks (scored too, so they can be monitored)."""
+    extra = []
+    for rec in records:
+        geometry = rec.get("geometry") or (rec.get("offer") or {}).get("geometry")
+        pid = str(rec.get("plot_id") or (rec.get("plot_ids") or [None])[0] or "")
+        if pid and pid not in known and geometry:
+            feature = {
+                "type": "Feature",
+                "geometry": geometry,
+                "properties": {
+                    "plot_id": pid,
+                    "farmer_id": rec.get("farmer_id"),
+                    "declared_crop": rec.get("crop") or rec.get("declared_crop"),
+                },
+            }
+            extra.append(make_plot(feature))
+            known.add(pid)
+    return extra
+
+
+def _open_db(settings: Settings, use_database: bool) -> Any:
+    if not use_database:
+        return None
+    from agrisense.store import open_database
+
+    return open_database(settings)
+
+
+def rescore_region(
+    settings: Settings,
+    out_dir: Path,
+    *,
+    season: int | None = None,
+    as_of: date | None = None,
+    scheduler_address: str | None = None,
+    n_workers: int = 2,
+    active_loans_file: Path | None = None,
+    use_database: bool = False,
+    on_plan: Callable[[int, int], None] | None = None,
+    on_tile: Callable[[dict[str, Any]], None] | None = None,
+    on_dashboard: Callable[[str], None] | None = None,
+) -> RescoreRun:
+    """Re-score every plot of ``settings.region_dir`` for ``season`` (imagery up to ``as_of`` when given) into
+    ``out_dir``; only tiles whose inputs changed since the last run in ``out_dir`` are computed."""
+    t0 = time.perf_counter()
+    base_region = load_region(settings.region_dir)
+    season = season or base_region.season
+    region = with_season(base_region, season)
+    start, end = season_window(base_region, season, as_of)
+    cfg = RescoreConfig(settings=settings, region=region, start=start, end=end, out_dir=out_dir)
+
+    plots, errors = read_plots(region.plots, expected_bbox=region.bbox_lonlat)
+    db = _open_db(settings, use_database)
+    loan_records: list[dict[str, Any]] = []
+    if db is not None:
+        from agrisense.lending import active_loans
+
+        loan_records = list(active_loans(db, season=season))
+    if not loan_records and active_loans_file is not None:
+        from agrisense.monitoring.season import approved_offers
+
+        loan_records = [dict(o) for o in approved_offers(read_offers_file(active_loans_file))]
+    plots = plots + _loan_plots(loan_records, {p.plot_id for p in plots})
+
+    tasks = plan_tasks(plots, cfg, static_fingerprint=static_inputs_fingerprint(settings))
+    todo = [t for t in tasks if not is_done(cfg, t)]
+    run_id = f"{season}-{as_of.isoformat() if as_of else 'season'}-{_digest(sorted(t.fingerprint for t in tasks))[:10]}"
+    timings = {"plan_s": time.perf_counter() - t0}
+    if on_plan:
+        on_plan(len(tasks), len(todo))
+    write_json_atomic(
+        out_dir / "manifest.json", _manifest(run_id, cfg, tasks, done=[t for t in tasks if t not in todo])
+    )
+
+    t1 = time.perf_counter()
+    dashboard: list[str] = []
+    summaries = run_tasks(
+        todo,
+        cfg,
+        scheduler_address=scheduler_address,
+        n_workers=n_workers,
+        on_done=on_tile,
+        on_dashboard=lambda link: _tell(link, dashboard, on_dashboard),
+    )
+    timings["tiles_s"] = time.perf_counter() - t1
+    write_json_atomic(out_dir / "manifest.json", _manifest(run_id, cfg, tasks, done=tasks))
+
+    t2 = time.perf_counter()
+    frame = assemble_plots(cfg, tasks, run_id=run_id, n_invalid=len(errors))
+    _remove_stale(cfg, tasks)
+    from agrisense.pipelines.rescore_maps import mosaic_maps, write_region_fields
+
+    mosaic_maps([cfg.tile_maps_dir / t.job.tile_id for t in tasks], out_dir / "maps")
+    from agrisense.ml.registry import read_bundle
+
+    threshold = read_bundle(settings.models_dir / "landcover_unet").boundary_threshold
+    n_fields = write_region_fields(out_dir / "maps", out_dir / "fields.parquet", boundary_threshold=threshold)
+    log.info("delineated %d fields (fields.parquet)", n_fields)
+    timings["assemble_s"] = time.perf_counter() - t2
+
+    t3 = time.perf_counter()
+    warnings = monitor_loans(cfg, frame, loan_records, as_of=as_of or end, run_id=run_id)
+    write_warnings(warnings, out_dir / "warnings.parquet")
+    timings["monitoring_s"] = time.perf_counter() - t3
+
+    database = None
+    if db is not None:
+        database = _write_database(db, frame, warnings, run_id=run_id, season=season)
+    timings["total_s"] = time.perf_counter() - t0
+    run = RescoreRun(
+        run_id,
+        out_dir,
+        season,
+        as_of,
+        len(plots),
+        len(tasks),
+        summaries,
+        len(tasks) - len(todo),
+        timings,
+        len(warnings),
+        len(loan_records),
+        database,
+        dashboard[0] if dashboard else None,
+    )
+    from agrisense.pipelines.rescore_report import write_run_report
+
+    write_run_report(run, frame, warnings, out_dir)
+    write_json_atomic(out_dir / "run.json", run.to_dict())
+    return run
+
+
+def _tell(link: str, seen: list[str], callback: Callable[[str], None] | None) -> None:
+    seen.append(link)
+    if callback:
+        callback(link)
+
+
+def _manifest(run_id: str, cfg: RescoreConfig, tasks: Sequence[TileTask], *, done: Sequence[TileTask]) -> dict:
+    finished = {t.job.tile_id for t in done}
+    return {
+        "run_id": run_id,
+        "region": str(cfg.settings.region_dir),
+        "season": cfg.region.season,
+        "window": [cfg.start.isoformat(), cfg.end.isoformat()],
+        "tiles": {
+            t.job.tile_id: {"fingerprint": t.fingerprint, "plots": len(t.plots), "done": t.job.tile_id in finished}
+            for t in tasks
+        },
+    }
+
+
+def assemble_plots(
+    cfg: RescoreConfig, tasks: Sequence[TileTask], *, run_id: str, n_invalid: int = 0
+) -> gpd.GeoDataFrame:
+    """``OUT/plots.parquet`` from the tile result files (GeoParquet, EPSG:4326, sorted by plot id)."""
+    parts = [pd.read_parquet(tile_result_path(cfg, t.job.tile_id)) for t in tasks]
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"plot_id": [], "geometry": []})
+    frame = frame.sort_values("plot_id", kind="stable").reset_index(drop=True)
+    frame["run_id"] = run_id
+    gdf = gpd.GeoDataFrame(
+        frame.drop(columns="geometry"), geometry=shapely.from_wkb(frame["geometry"].to_numpy()), crs="EPSG:4326"
+    )
+    gdf.attrs["invalid_features"] = n_invalid
+    path = cfg.out_dir / "plots.parquet"
+    tmp = path.with_name(f".{path.name}.tmp")
+    gdf.to_parquet(tmp, index=False)
+    tmp.replace(path)
+    return gdf
+
+
+def _remove_stale(cfg: RescoreConfig, tasks: Sequence[TileTask]) -> None:
+    """Drop result files and maps of tiles that no longer hold plots (idempotent outputs)."""
+    import shutil
+
+    keep = {t.job.tile_id for t in tasks}
+    for path in cfg.tiles_dir.glob("*.parquet"):
+        if path.stem not in keep:
+            path.unlink(missing_ok=True)
+    if cfg.tile_maps_dir.is_dir():
+        for folder in cfg.tile_maps_dir.iterdir():
+            if folder.name not in keep:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def monitor_loans(
+    cfg: RescoreConfig, frame: pd.DataFrame, loan_records: Sequence[Mapping[str, Any]], *, as_of: date, run_id: str
+) -> list[dict[str, Any]]:
+    """Early warnings for every financed plot from its NDVI up to ``as_of``."""
+    if not loan_records:
+        return []
+    from agrisense.agronomy.calendar import load_crop_table
+    from agrisense.credit.policy import load_policy
+    from agrisense.ml.growth import load_expected_curves
+    from agrisense.monitoring.season import loan_from_record, monitor_plot
+
+    s = cfg.settings
+    crops = load_crop_table(s.reference_dir / "crops.csv")
+    policy = load_policy(s.policy_file)
+    curves = load_expected_curves(s.reference_dir / "ndvi_curves.csv")
+    rain = pd.read_csv(cfg.region.weather, usecols=["date", "precip_mm"]) if cfg.region.weather.is_file() else None
+    ndvi = {str(r.plot_id): json.loads(r.ndvi_by_month) for r in frame[["plot_id", "ndvi_by_month"]].itertuples()}
+    rows: list[dict[str, Any]] = []
+    for record in loan_records:
+        active = loan_from_record(record, crops, season=cfg.region.season)
+        series = {int(k): float(v) for k, v in ndvi.get(active.loan.plot_id, {}).items()}
+        _, plot_rows = monitor_plot(
+            active,
+            series,
+            season=cfg.region.season,
+            as_of=as_of,
+            crops=crops,
+            curves=curves,
+            policy=policy,
+            rain=rain,
+            run_id=run_id,
+        )
+        rows += plot_rows
+    return rows
+
+
+def write_warnings(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
+    frame = pd.DataFrame(list(rows), columns=list(WARNING_COLUMNS))
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_parquet(tmp, index=False)
+    tmp.replace(path)
+
+
+def _write_database(
+    db: Any, frame: gpd.GeoDataFrame, warnings: list[dict[str, Any]], *, run_id: str, season: int
+) -> str:
+    """Rows and warnings through ``agrisense.lending``; says what was written (or why not)."""
+    from agrisense.lending import record_rescore, record_warnings
+
+    rows = []
+    for r in frame.itertuples():
+        offer = json.loads(r.offer)
+        rows.append(
+            {
+                "plot_id": r.plot_id,
+                "farmer_id": r.farmer_id,
+                "crop": r.crop,
+                "crop_probability": finite(r.crop_probability),
+                "area_ha": finite(r.area_ha),
+                "decision": r.decision,
+                "credit_limit": finite(r.credit_limit),
+                "expected_loss": finite(r.expected_loss),
+                "pd": finite(r.pd),
+                "geometry": shapely.geometry.mapping(r.geometry),
+                "reasons": offer.get("reasons", []),
+            }
+        )
+    n = record_rescore(db, run_id=run_id, season=season, rows=rows)
+    m = record_warnings(db, warnings) if warnings else 0
+    return f"{n} plot rows and {m} warnings recorded"

@@ -1,1 +1,0 @@
-"""The HTTP API (FastAPI): ``create_app`` in ``app.api.main``."""
