@@ -184,6 +184,19 @@ def rescore_region(
     todo = [t for t in tasks if not is_done(cfg, t)]
     run_id = f"{season}-{as_of.isoformat() if as_of else 'season'}-{_digest(sorted(t.fingerprint for t in tasks))[:10]}"
     timings = {"plan_s": time.perf_counter() - t0}
+    log.info(
+        "planned %d tiles: %d to score, %d unchanged",
+        len(tasks),
+        len(todo),
+        len(tasks) - len(todo),
+        extra={"run": run_id, "plots": len(plots), "invalid": len(errors), "loans": len(loan_records)},
+    )
+    scoring = {t.job.tile_id for t in todo}
+    for t in tasks:
+        if t.job.tile_id not in scoring:
+            log.debug(
+                "tile unchanged", extra={"run": run_id, "tile": t.job.tile_id, "plots": len(t.plots), "cached": True}
+            )
     if on_plan:
         on_plan(len(tasks), len(todo))
     write_json_atomic(
@@ -197,7 +210,7 @@ def rescore_region(
         cfg,
         scheduler_address=scheduler_address,
         n_workers=n_workers,
-        on_done=on_tile,
+        on_done=_log_tile(run_id, len(todo), on_tile),
         on_dashboard=lambda link: _tell(link, dashboard, on_dashboard),
     )
     timings["tiles_s"] = time.perf_counter() - t1
@@ -244,7 +257,44 @@ def rescore_region(
 
     write_run_report(run, frame, warnings, out_dir)
     write_json_atomic(out_dir / "run.json", run.to_dict())
+    log.info(
+        "rescore done: %d plots in %d tiles (%d computed, %d unchanged), %d warnings",
+        run.n_plots,
+        run.n_tiles,
+        len(run.tiles_run),
+        run.tiles_skipped,
+        run.warnings,
+        extra={"run": run_id, "seconds": round(timings["total_s"], 1), "out": str(out_dir)},
+    )
     return run
+
+
+def _log_tile(
+    run_id: str, n_todo: int, callback: Callable[[dict[str, Any]], None] | None
+) -> Callable[[dict[str, Any]], None]:
+    """``on_done`` for run_tasks: one INFO line per computed tile (``tile 3/12 done``), then the caller's callback."""
+    count = 0
+
+    def done(summary: dict[str, Any]) -> None:
+        nonlocal count
+        count += 1
+        log.info(
+            "tile %d/%d done",
+            count,
+            n_todo,
+            extra={
+                "run": run_id,
+                "tile": summary.get("tile_id"),
+                "plots": summary.get("plots"),
+                "scenes": summary.get("scenes_used"),
+                "cached": False,
+                "seconds": summary.get("total_s"),
+            },
+        )
+        if callback:
+            callback(summary)
+
+    return done
 
 
 def _tell(link: str, seen: list[str], callback: Callable[[str], None] | None) -> None:

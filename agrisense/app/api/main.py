@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 
 from agrisense.app.api.errors import install_error_handlers
 from agrisense.app.api.limits import BodySizeLimit, RateLimit, RateLimiter
+from agrisense.app.api.logging_mw import RequestLog
 from agrisense.app.api.routes import applications, auth, fields, me, plots, review
 from agrisense.config import Settings, get_settings
 from agrisense.errors import AuthenticationFailed
@@ -82,4 +83,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     web.mount_web(app)
     app.add_middleware(RateLimit, limiter=RateLimiter(settings.rate_limit_per_minute), user_of=user_of)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestLog, user_of=user_of)  # last added = outermost: 413s and 429s get an id and a line too
     return app

@@ -23,6 +23,26 @@ app.add_typer(train_app, name="train")
 _friendly = friendly
 
 
+@app.callback()
+def _root(
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level",
+            metavar="LEVEL",
+            help="DEBUG, INFO, WARNING, ERROR or CRITICAL; logs go to stderr. Default: $AGRISENSE_LOG_LEVEL or INFO.",
+        ),
+    ] = None,
+    log_json: Annotated[bool, typer.Option("--log-json", help="Log JSON lines instead of key=value text.")] = False,
+) -> None:
+    from agrisense.logs import configure_logging
+
+    try:
+        configure_logging(log_level, json=log_json or None)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--log-level") from exc
+
+
 def _console() -> Console:
     """A console wide enough for offer tables when output goes to a file or a pipe."""
     console = Console()

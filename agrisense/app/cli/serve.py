@@ -83,16 +83,27 @@ def serve_command(
     import uvicorn
 
     from agrisense.app.api.main import create_app
+    from agrisense.logs import configure_logging, configured
 
+    if not configured():  # `agrisense --log-level … serve` has configured it already
+        configure_logging()
     settings = _settings(region, database_url, state_dir)
     if seed_sample:
         summary = seed(settings, offers)
         typer.echo(f"seeded {summary['farmers']} farmers, {summary['applications']} applications (demo accounts)")
     dialect = settings.database_url_or_default.split(":", 1)[0]
     typer.echo(f"agrisense API on http://{host}:{port}  (docs: /docs, database: {dialect})")
-    # keep-alive longer than a phone's pause between requests, so a reused connection is not closed under it
+    # keep-alive longer than a phone's pause between requests, so a reused connection is not closed under it;
+    # uvicorn's own loggers go through agrisense.logs (log_config=None) and its access log is off: the request-log
+    # middleware writes one line per request, with the request id
     uvicorn.run(
-        create_app(settings), host=host, port=port, log_level="info", proxy_headers=False, timeout_keep_alive=75
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        timeout_keep_alive=75,
     )
 
 
