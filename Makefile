@@ -7,13 +7,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := .stamps
 REGION := data/sample_county
+# The checkout's own workflows keep their state and imagery cache in var/ and data/cache/ (the library's defaults
+# are the user's data and cache folders, never the source tree).
+export AGRISENSE_STATE_DIR ?= $(CURDIR)/var
+export AGRISENSE_CACHE_DIR ?= $(CURDIR)/data/cache
 
 .PHONY: demo test install data lint typecheck pytest train clean system web serve dashboard rescore
 
 install: $(STAMPS)/venv
 
 # torch first, pinned through constraints.txt, so nothing later replaces the local build.
-$(STAMPS)/venv: pyproject.toml constraints.txt
+$(STAMPS)/venv: pyproject.toml setup.py constraints.txt
 	@mkdir -p $(STAMPS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip

@@ -1,14 +1,42 @@
-"""One settings object for the whole product (env prefix ``AGRISENSE_``), built on demand, never at import."""
+"""One settings object for the whole product (env prefix ``AGRISENSE_``), built on demand, never at import.
+
+Defaults never point next to the source: bundled read-only resources (models, reference tables, policy) come from
+``agrisense.resources`` (the installed copy, else the source checkout); state and caches go to the user's folders
+(``platformdirs``), or wherever ``AGRISENSE_STATE_DIR`` / ``AGRISENSE_CACHE_DIR`` say (the Makefile keeps them in
+``var/`` and ``data/cache/`` of the checkout).
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
 
+import platformdirs
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from agrisense.resources import resource_path, source_root
+
+APP_NAME = "agrisense"
+
+
+def default_region_dir() -> Path:
+    """The sample county: ``data/sample_county`` of the source checkout, else ``<user data>/sample_county``
+    (where ``agrisense sample build`` writes it by default)."""
+    root = source_root()
+    if root is not None:
+        return root / "data" / "sample_county"
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "sample_county"
+
+
+def default_state_dir() -> Path:
+    """The user's data folder for agrisense (e.g. ``~/.local/share/agrisense``)."""
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def default_cache_dir() -> Path:
+    """The user's cache folder for agrisense (e.g. ``~/.cache/agrisense``)."""
+    return Path(platformdirs.user_cache_dir(APP_NAME))
 
 
 class Settings(BaseSettings):
@@ -17,23 +45,36 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AGRISENSE_", env_file=".env", extra="ignore")
 
     region_dir: Path = Field(
-        default=REPO_ROOT / "data" / "sample_county",
-        description="Region folder with region.json, stac/, plots.geojson, weather/ (the embedded sample county).",
+        default_factory=default_region_dir,
+        description="Region folder with region.json, stac/, plots.geojson, weather/. Default: the sample county "
+        "(data/sample_county in a source checkout, else <user data dir>/sample_county; `agrisense sample build`).",
     )
     reference_dir: Path = Field(
-        default=REPO_ROOT / "data" / "reference", description="Committed reference tables (crops.csv)."
+        default_factory=lambda: resource_path("reference"),
+        description="Reference tables (crops.csv, ndvi_curves.csv). Default: the bundled ones.",
     )
-    models_dir: Path = Field(default=REPO_ROOT / "models", description="Trained model bundles with model cards.")
+    models_dir: Path = Field(
+        default_factory=lambda: resource_path("models"),
+        description="Trained model bundles with model cards. Default: the bundled ones.",
+    )
     policy_file: Path = Field(
-        default=REPO_ROOT / "agrisense" / "credit" / "policies" / "default.yaml",
-        description="Versioned credit policy (YAML).",
+        default_factory=lambda: resource_path("policies") / "default.yaml",
+        description="Versioned credit policy (YAML). Default: the bundled default.yaml.",
+    )
+    real_data_dir: Path | None = Field(
+        default=None,
+        description="The real data the sample generator is calibrated on (crop_samples/, parcels/, weather/); "
+        "only `python -m agrisense.sample.calibrate` needs it.",
     )
     catalog: str | None = Field(
         default=None,
         description="STAC source: a static catalog path or URL, or a STAC API URL. Default: the region's catalog.",
     )
     collection: str = Field(default="sentinel-2-l2a", description="STAC collection of Sentinel-2 L2A items.")
-    cache_dir: Path = Field(default=REPO_ROOT / "data" / "cache", description="On-disk cache of loaded cubes.")
+    cache_dir: Path = Field(
+        default_factory=default_cache_dir,
+        description="On-disk cache of loaded cubes. Default: the user's cache folder (~/.cache/agrisense).",
+    )
     device: str = Field(default="auto", description="Torch device for inference: auto (CUDA when present), cpu, cuda.")
     dask_workers: int = Field(default=2, ge=1, description="Workers of the default Dask LocalCluster.")
     dask_scheduler: str | None = Field(default=None, description="Address of an existing Dask scheduler.")
@@ -46,8 +87,9 @@ class Settings(BaseSettings):
 
     # Service (API, farmer app, dashboard)
     state_dir: Path = Field(
-        default=REPO_ROOT / "var",
-        description="Runtime state of the service: the SQLite database, the generated signing key, rescore runs.",
+        default_factory=default_state_dir,
+        description="Runtime state of the service: the SQLite database, the generated signing key, rescore runs. "
+        "Default: the user's data folder (~/.local/share/agrisense).",
     )
     database_url: str | None = Field(
         default=None,

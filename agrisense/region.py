@@ -49,8 +49,8 @@ def load_region(root: Path) -> Region:
     meta_path = root / "region.json"
     if not meta_path.exists():
         raise NotFound(
-            f"No region at {root} (region.json missing). Build the embedded sample county with `make data` "
-            f"or `agrisense sample build --out {root}`."
+            f"No region at {root} (region.json missing). Pass --region DIR or set AGRISENSE_REGION_DIR, or build "
+            f"the sample county with `agrisense sample build --out {root}` (`make data` in the repository)."
         )
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))

@@ -1,4 +1,4 @@
 """Deterministic, seeded generator of the synthetic sample county (see docs/sample-county.md).
 
-Entry point: ``agrisense.sample.build.build_region``; CLI: ``python -m agrisense.sample``.
+Entry point: ``agrisense.sample.build.build_region``; CLI: ``agrisense sample build``.
 """

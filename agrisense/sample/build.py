@@ -19,7 +19,7 @@ from rasterio.crs import CRS
 from agrisense.errors import InvalidInput
 from agrisense.sample.farmers import farmers_for_area, make_plots, plot_truth
 from agrisense.sample.grid import RegionGrid, make_grid
-from agrisense.sample.inputs import CROPS, DEFAULT_INPUTS_DIR, SampleInputs, load_inputs
+from agrisense.sample.inputs import CROPS, SampleInputs, load_inputs
 from agrisense.sample.landscape import Landscape, make_landscape
 from agrisense.sample.rasters import LANDCOVER_NODATA, landcover, object_map
 from agrisense.sample.readme import region_readme
@@ -143,12 +143,12 @@ def build_region(
     scene_interval_days: tuple[int, int] = (5, 10),
     season: int = 2026,
     max_scenes: int | None = None,
-    inputs_dir: Path = DEFAULT_INPUTS_DIR,
+    inputs_dir: Path | None = None,
 ) -> RegionSummary:
     """Generate the whole synthetic region into ``out_dir`` (deterministic for a given seed).
 
     ``max_scenes`` caps the number of acquisitions (tests use a few); ``inputs_dir`` holds the
-    calibration tables.
+    calibration tables (default: the bundled ones).
     """
     t0 = time.perf_counter()
     out_dir = Path(out_dir).resolve()  # relative paths would leak into the STAC asset hrefs

@@ -1,8 +1,8 @@
 """Derive the committed calibration tables in ``data/sample_inputs/`` from the real data.
 
-Run ``python -m agrisense.sample.calibrate [--real DIR] [--out DIR]`` once; the build only reads the tables.
-Sources (see /work/shared/data/real/PROVENANCE.md): WorldCereal sample spectra, real field parcels,
-Hyderabad daily station weather and AgERA5 monthly weather of the East Africa samples.
+Run ``python -m agrisense.sample.calibrate --real DIR [--out DIR]`` once (or set ``AGRISENSE_REAL_DATA_DIR``); the
+build only reads the tables. Sources (see PROVENANCE.md of the real data): WorldCereal sample spectra, real field
+parcels, Hyderabad daily station weather and AgERA5 monthly weather of the East Africa samples.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ import pandas as pd
 import shapely
 from pyproj import Geod
 
+from agrisense.errors import InvalidInput
+from agrisense.resources import source_root
 from agrisense.sample.bands import ASSET_KEYS, S2_NAMES
-from agrisense.sample.inputs import DEFAULT_INPUTS_DIR, DEFAULT_REAL_DIR
+from agrisense.sample.inputs import real_data_dir
 
 #: synthetic class -> (region, labels in the WorldCereal sample table)
 CLASS_SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -278,9 +280,15 @@ def main(argv: list[str] | None = None) -> None:
     """Write every calibration table to the inputs directory."""
     warnings.filterwarnings("ignore", message="All-NaN slice", category=RuntimeWarning)
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--real", type=Path, default=DEFAULT_REAL_DIR)
-    ap.add_argument("--out", type=Path, default=DEFAULT_INPUTS_DIR)
+    ap.add_argument("--real", type=Path, default=None, help="real data folder (default: AGRISENSE_REAL_DATA_DIR)")
+    ap.add_argument("--out", type=Path, default=None, help="default: data/sample_inputs of the source checkout")
     args = ap.parse_args(argv)
+    args.real = real_data_dir(args.real)
+    if args.out is None:
+        root = source_root()
+        if root is None:
+            raise InvalidInput("pass --out DIR: the installed package's bundled tables are read-only")
+        args.out = root / "data" / "sample_inputs"
     args.out.mkdir(parents=True, exist_ok=True)
     samples = pd.read_parquet(args.real / "crop_samples" / "dev_samples.parquet")
     mean, cov, meta = spectra_tables(samples)

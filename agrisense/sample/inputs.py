@@ -1,4 +1,4 @@
-"""Load the committed calibration tables (``data/sample_inputs/``) into typed objects."""
+"""Load the committed calibration tables (``data/sample_inputs/``, bundled in the package) into typed objects."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ import numpy as np
 import pandas as pd
 
 from agrisense.errors import NotFound
+from agrisense.resources import resource_path
 from agrisense.sample.bands import ASSET_KEYS
 
-REPO_ROOT = Path(__file__).resolve().parent.parent.parent
-DEFAULT_INPUTS_DIR = REPO_ROOT / "data" / "sample_inputs"
-DEFAULT_REAL_DIR = Path("/work/shared/data/real")
+REAL_DATA_ENV = "AGRISENSE_REAL_DATA_DIR"
 CROPS: tuple[str, ...] = ("maize", "sorghum", "groundnut", "beans")
 SHAPE_SOURCE = "savanna_africa"  # row of field_shapes.csv the generator draws from
 NONCROP_CLASSES: tuple[str, ...] = ("grassland", "trees", "built_up", "water")
@@ -61,18 +60,41 @@ class SampleInputs:
     crops_calendar: pd.DataFrame  # data/reference/crops.csv indexed by crop
 
 
+def default_inputs_dir() -> Path:
+    """The bundled calibration tables (``data/sample_inputs/`` of the checkout, or the installed copy)."""
+    return resource_path("sample_inputs")
+
+
+def real_data_dir(real: Path | None = None) -> Path:
+    """The real data the calibration derives from: ``real`` if given, else ``AGRISENSE_REAL_DATA_DIR``; NotFound
+    saying how to pass it when neither is set or the folder does not exist."""
+    if real is None:
+        from agrisense.config import Settings
+
+        real = Settings().real_data_dir
+    if real is None:
+        raise NotFound(
+            f"the real data (crop_samples/, parcels/, weather/) is needed here; pass --real DIR or set {REAL_DATA_ENV}"
+        )
+    if not real.is_dir():
+        raise NotFound(f"real data folder {real} does not exist; pass --real DIR or set {REAL_DATA_ENV}")
+    return real
+
+
 def _read_csv(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise NotFound(
-            f"calibration table {path} is missing; run `python -m agrisense.sample.calibrate` "
+            f"calibration table {path} is missing; run `python -m agrisense.sample.calibrate --real DIR` "
             "or restore data/sample_inputs/ from the repository."
         )
     return pd.read_csv(path)
 
 
-def load_inputs(inputs_dir: Path = DEFAULT_INPUTS_DIR, reference_dir: Path | None = None) -> SampleInputs:
-    """Read the calibration tables and the crop calendar."""
-    reference_dir = reference_dir or REPO_ROOT / "data" / "reference"
+def load_inputs(inputs_dir: Path | None = None, reference_dir: Path | None = None) -> SampleInputs:
+    """Read the calibration tables (default: the bundled ones) and the crop calendar (default: the bundled
+    reference tables)."""
+    inputs_dir = inputs_dir or default_inputs_dir()
+    reference_dir = reference_dir or resource_path("reference")
     mean_df = _read_csv(inputs_dir / "spectra_monthly_mean.csv")
     cov_df = _read_csv(inputs_dir / "spectra_covariance.csv")
     meta = _read_csv(inputs_dir / "spectra_classes.csv")
@@ -87,7 +109,7 @@ def load_inputs(inputs_dir: Path = DEFAULT_INPUTS_DIR, reference_dir: Path | Non
     wparams = _read_csv(inputs_dir / "weather_monthly_params.csv").set_index("month").sort_index()
     scal_path = inputs_dir / "weather_scalars.json"
     if not scal_path.exists():
-        raise NotFound(f"{scal_path} is missing; run `python -m agrisense.sample.calibrate`.")
+        raise NotFound(f"{scal_path} is missing; run `python -m agrisense.sample.calibrate --real DIR`.")
     scal = json.loads(scal_path.read_text())
     crops = _read_csv(reference_dir / "crops.csv").set_index("crop")
     return SampleInputs(

@@ -84,9 +84,13 @@ def test_bad_input_is_rejected(tmp_path: Path) -> None:
     assert (busy / "notes.txt").exists()
 
 
-def test_cli_builds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from agrisense.sample.__main__ import main
+def test_cli_builds(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
 
-    assert main(["--out", str(tmp_path / "r"), "--size-km", "1", "--max-scenes", "1"]) == 0
-    assert "fields" in capsys.readouterr().out
-    assert main(["--out", str(tmp_path / "r"), "--size-km", "0.1"]) == 2
+    from agrisense.app.cli.main import app
+
+    runner = CliRunner()
+    built = runner.invoke(app, ["sample", "build", "--out", str(tmp_path / "r"), "--size-km", "1", "--max-scenes", "1"])
+    assert built.exit_code == 0, built.output
+    assert "fields" in built.output
+    assert runner.invoke(app, ["sample", "build", "--out", str(tmp_path / "r"), "--size-km", "0.1"]).exit_code == 2

@@ -7,8 +7,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from agrisense.errors import NotFound
 from agrisense.sample.calibrate import main
-from agrisense.sample.inputs import DEFAULT_INPUTS_DIR, DEFAULT_REAL_DIR, load_inputs
+from agrisense.sample.inputs import default_inputs_dir, load_inputs, real_data_dir
+
+REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"  # the workspace's real data
 
 TABLES = [
     "spectra_monthly_mean.csv",
@@ -20,11 +23,21 @@ TABLES = [
 ]
 
 
-@pytest.mark.skipif(not (DEFAULT_REAL_DIR / "crop_samples").exists(), reason="real data not available here")
+@pytest.mark.skipif(not (REAL / "crop_samples").exists(), reason="real data not available here")
 def test_committed_tables_are_reproducible(tmp_path: Path) -> None:
-    main(["--out", str(tmp_path)])
+    main(["--real", str(REAL), "--out", str(tmp_path)])
     for name in TABLES:
-        assert (tmp_path / name).read_text() == (DEFAULT_INPUTS_DIR / name).read_text(), name
+        assert (tmp_path / name).read_text() == (default_inputs_dir() / name).read_text(), name
+
+
+def test_real_data_must_be_given(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("AGRISENSE_REAL_DATA_DIR", raising=False)
+    with pytest.raises(NotFound, match="AGRISENSE_REAL_DATA_DIR"):
+        real_data_dir()
+    with pytest.raises(NotFound, match="does not exist"):
+        real_data_dir(tmp_path / "nowhere")
+    monkeypatch.setenv("AGRISENSE_REAL_DATA_DIR", str(tmp_path))
+    assert real_data_dir() == tmp_path
 
 
 def test_tables_load_and_are_plausible() -> None:
@@ -51,4 +64,4 @@ def test_missing_tables_say_what_to_do(tmp_path: Path) -> None:
 
     with pytest.raises(NotFound, match="calibrate"):
         load_inputs(tmp_path)
-    assert pd.read_csv(DEFAULT_INPUTS_DIR / "field_shapes.csv")["source"].str.contains("savanna").any()
+    assert pd.read_csv(default_inputs_dir() / "field_shapes.csv")["source"].str.contains("savanna").any()

@@ -23,8 +23,9 @@ from starlette.staticfiles import StaticFiles
 from agrisense.config import Settings, get_settings
 from agrisense.imagery.tiles import LAYERS, MAX_ZOOM
 from agrisense.region import load_region
+from agrisense.resources import PACKAGE_DIR, RESOURCES
 
-WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+WEB_DIR = PACKAGE_DIR / RESOURCES["web"].installed  # agrisense/app/web, in the wheel too (package data)
 PUBLIC_DIR = WEB_DIR / "public"
 NODE_MODULES = WEB_DIR / "node_modules"
 

@@ -46,7 +46,10 @@ def quote_command(
     settings = Settings() if region is None else Settings(region_dir=region)
     crops = load_crop_table(settings.reference_dir / "crops.csv")
     policy = load_policy(settings.policy_file)
-    weather_csv = _region_weather(settings.region_dir)
+    # an explicit --region must exist; without one, a missing default region just means no weather history
+    weather_csv = (
+        _region_weather(settings.region_dir) if region is not None else settings.region_dir / "weather" / "daily.csv"
+    )
     risk = None
     if crop in crops and weather_csv.is_file():
         risk = weather_risk(LocalCsvWeather(weather_csv).history(), crops[crop], crop)

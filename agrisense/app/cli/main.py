@@ -112,14 +112,22 @@ def score(
 @sample_app.command("build")
 @_friendly
 def sample_build(
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("data/sample_county"),
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output folder (default: the region folder of the settings, AGRISENSE_REGION_DIR)."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 20261122,
     size_km: Annotated[float, typer.Option(help="Side of the square county, km.")] = 10.0,
+    season: Annotated[int, typer.Option(help="Season (year) of the imagery and plots.")] = 2026,
+    n_farmers: Annotated[int | None, typer.Option(help="Number of farmers (default: from the area).")] = None,
+    max_scenes: Annotated[int | None, typer.Option(help="Cap on acquisitions (quick builds).")] = None,
 ) -> None:
     """Build the synthetic sample county (imagery, STAC catalog, plots, truth, weather)."""
+    from agrisense.config import Settings
     from agrisense.sample.build import build_region
 
-    summary = build_region(out, seed=seed, size_km=size_km)
+    out = out if out is not None else Settings().region_dir
+    summary = build_region(out, seed=seed, size_km=size_km, season=season, n_farmers=n_farmers, max_scenes=max_scenes)
     Console().print(summary)
 
 
