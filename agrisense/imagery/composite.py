@@ -9,6 +9,7 @@ from typing import Any, TypeAlias
 
 import dask.array as da
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import xarray as xr
 
@@ -186,14 +187,15 @@ def _clear_days_composite(blocks: Sequence[np.ndarray], *, plan: _PeriodPlan) ->
     return out
 
 
-def _filled(blocks: Sequence[np.ndarray], composite: np.ndarray, *, plan: _PeriodPlan) -> np.ndarray:
+def _filled(blocks: Sequence[np.ndarray], composite: np.ndarray, *, plan: _PeriodPlan) -> npt.NDArray[np.bool_]:
     """True where a period had no valid value of the band but its (gap-filled) composite has one."""
     steps, _ = _time_steps(blocks)
     observed = np.zeros(composite.shape, bool)
     for k, members in enumerate(plan.steps):
         for t in members:
             observed[k] |= ~np.isnan(steps[t])
-    return ~observed & ~np.isnan(composite)
+    filled: npt.NDArray[np.bool_] = ~observed & ~np.isnan(composite)
+    return filled
 
 
 def _day_index(days: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
@@ -206,23 +208,25 @@ def _day_index(days: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
     return out
 
 
-def _clear_days(clear: np.ndarray, day_index: np.ndarray) -> np.ndarray:
+def _clear_days(clear: np.ndarray, day_index: np.ndarray) -> npt.NDArray[np.int16]:
     """Number of distinct days with a clear observation (several time steps of one day count once)."""
     if len(day_index) == 0:
         return np.zeros(clear.shape[1:], np.int16)
     if day_index.max() + 1 == len(day_index):
-        return clear.sum(axis=0, dtype=np.int16)
+        days: npt.NDArray[np.int16] = clear.sum(axis=0, dtype=np.int16)
+        return days
     per_day = np.zeros((int(day_index.max()) + 1, *clear.shape[1:]), dtype=bool)
     for t, d in enumerate(day_index):
         per_day[d] |= clear[t]
-    return per_day.sum(axis=0, dtype=np.int16)
+    distinct_days: npt.NDArray[np.int16] = per_day.sum(axis=0, dtype=np.int16)
+    return distinct_days
 
 
 _NETWORK_MAX_STEPS = 6
 """Up to this many time steps the median sorts with a compare-exchange network (faster than ``np.sort``)."""
 
 
-def _nanmedian_time(values: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+def _nanmedian_time(values: np.ndarray | Sequence[np.ndarray]) -> npt.NDArray[np.float32]:
     """NaN-skipping median over axis 0 (or over a list of equally shaped arrays), float32; NaN where nothing
     is valid.
 
@@ -256,7 +260,7 @@ def _nanmedian_time(values: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
     hi = n >> 1
     hi *= size
     hi += base
-    out = flat.take(lo)
+    out: npt.NDArray[np.float32] = flat.take(lo)
     out += flat.take(hi)
     out /= np.float32(2)
     out[n == 0] = np.nan

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-import dask
 import dask.array as da
+import dask.base
 import numpy as np
 import odc.stac
 import pystac
@@ -197,7 +197,9 @@ def load_scenes(
     # The SCL first, read once into memory with its dilated clear mask: it decides which scenes are kept, and
     # only the kept scenes' bands are then loaded (lazily, no selection step in the graph).
     scl = load(range(len(items)), [SCL_BAND])[SCL_BAND]
-    scl_clear, scl_values = dask.compute(clear_mask(scl, dilation_px=dilation_px, mask_snow=mask_snow).data, scl.data)
+    scl_clear, scl_values = dask.base.compute(
+        clear_mask(scl, dilation_px=dilation_px, mask_snow=mask_snow).data, scl.data
+    )
     clear_frac = scl_clear.mean(axis=(1, 2))
     scl_valid_frac = (scl_values != 0).mean(axis=(1, 2))
     records: list[SceneRecord] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TypeVar, overload
 
 import numpy as np
+import numpy.typing as npt
 import xarray as xr
 from scipy import ndimage
 
@@ -25,9 +26,10 @@ INVALID_CLASSES = (SCL_NODATA, SCL_SATURATED, *CLOUD_CLASSES)
 M = TypeVar("M", np.ndarray, xr.DataArray)
 
 
-def _footprint(radius: int) -> np.ndarray:
+def _footprint(radius: int) -> npt.NDArray[np.bool_]:
     yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
-    return (xx**2 + yy**2) <= radius * (radius + 1)  # radius 1 -> 3x3 square, 2 -> rounded 5x5
+    footprint: npt.NDArray[np.bool_] = (xx**2 + yy**2) <= radius * (radius + 1)  # radius 1 -> 3x3, 2 -> rounded 5x5
+    return footprint
 
 
 def _in_classes(scl: np.ndarray, classes: tuple[int, ...]) -> np.ndarray:
@@ -114,4 +116,5 @@ def clear_fraction(
     mask = clear_mask(scl, dilation_px=dilation_px, mask_snow=mask_snow)
     if isinstance(mask, xr.DataArray):
         return mask.mean(dim=mask.dims[-2:])
-    return mask.mean(axis=(-2, -1))
+    fraction: npt.NDArray[np.float64] = mask.mean(axis=(-2, -1))
+    return fraction
