@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-if TYPE_CHECKING:
-    from agrisense.services import ScoreRun
+from agrisense.credit.money import total
+from agrisense.scoring import ScoreRun
 
 DECISION_COLOURS = {"approve": "#1a9850", "refer": "#fdae61", "decline": "#d73027"}
 
@@ -40,24 +40,27 @@ def print_offers(offers: list[dict[str, Any]], console: Console, limit: int | No
     console.print(table)
 
 
+def _offers(run: ScoreRun) -> list[dict[str, Any]]:
+    """The run's offers in their JSON form (what the report, offers.json and the map show)."""
+    return [o.to_dict() for o in run.offers]
+
+
 def _fmt(value: Any, pattern: str) -> str:
     return "-" if value is None else pattern.format(value)
 
 
 def summarise(run: ScoreRun) -> dict[str, Any]:
     """Counts, exposure and accuracy against truth (when the region has it)."""
-    offers = run.offers
+    offers = _offers(run)
     decisions = Counter(o["decision"] for o in offers)
     approved = [o for o in offers if o["decision"] == "approve"]
-    exposure_by_crop: dict[str, float] = {}
-    for o in approved:
-        crop = o.get("crop") or "?"
-        exposure_by_crop[crop] = exposure_by_crop.get(crop, 0.0) + float(o["credit_limit"])
+    crops = sorted({o.get("crop") or "?" for o in approved})
+    exposure_by_crop = {c: total(o["credit_limit"] for o in approved if (o.get("crop") or "?") == c) for c in crops}
     summary: dict[str, Any] = {
         "plots": len(offers),
         "decisions": dict(decisions),
-        "approved_exposure": round(sum(float(o["credit_limit"]) for o in approved), 2),
-        "exposure_by_crop": {k: round(v, 2) for k, v in exposure_by_crop.items()},
+        "approved_exposure": float(total(o["credit_limit"] for o in approved)),
+        "exposure_by_crop": {k: float(v) for k, v in exposure_by_crop.items()},
         "currency": run.region.currency,
         "area_ha": round(sum(float(o["area_ha"] or 0) for o in offers), 2),
         "tiles": len(run.tiles),
@@ -81,7 +84,7 @@ def summarise(run: ScoreRun) -> dict[str, Any]:
 
 def print_summary(run: ScoreRun, console: Console) -> None:
     """The demo's closing summary: offers table (first rows) and totals."""
-    print_offers(run.offers, console)
+    print_offers(_offers(run), console)
     s = summarise(run)
     table = Table(title=f"Summary — {run.region.name} (season {run.region.season} imagery)")
     table.add_column("measure")
@@ -112,7 +115,7 @@ def write_map(run: ScoreRun, path: Path) -> None:
         if tile.rgb is not None and tile.crs == crs:
             minx, miny, maxx, maxy = tile.bbox
             ax.imshow(tile.rgb, extent=(minx, maxx, miny, maxy), origin="upper", interpolation="nearest")
-    by_id = {o["plot_id"]: o for o in run.offers}
+    by_id = {o["plot_id"]: o for o in _offers(run)}
     frame = gpd.GeoDataFrame(
         {"decision": [by_id[p.plot_id]["decision"] for p in run.plots]},
         geometry=[p.geometry for p in run.plots],
@@ -152,9 +155,9 @@ def write_report(run: ScoreRun, out_dir: Path) -> dict[str, Path]:
         "map": out_dir / "map.png",
         "report": out_dir / "report.md",
     }
-    paths["offers"].write_text(json.dumps(run.offers, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    paths["offers"].write_text(json.dumps(_offers(run), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     features = []
-    for o in run.offers:
+    for o in _offers(run):
         if o.get("geometry") is None:
             continue
         props = {
@@ -176,7 +179,7 @@ def write_report(run: ScoreRun, out_dir: Path) -> dict[str, Path]:
     paths["plots"].write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
     write_map(run, paths["map"])
     s = summarise(run)
-    reasons = Counter(r["code"] for o in run.offers for r in o.get("reasons", []))
+    reasons = Counter(r["code"] for o in _offers(run) for r in o.get("reasons", []))
     lines = [
         f"# agrisense demo report — {run.region.name}",
         "",

@@ -41,7 +41,7 @@ def _free_port() -> int:
 def _pool(region: Path, n_tiles: int) -> list[dict[str, Any]]:
     """Plot outlines from the region's plots in the ``n_tiles`` imagery tiles holding the most plots."""
     from agrisense.geo import read_plots
-    from agrisense.pipelines.score_region import plan_tiles
+    from agrisense.scoring import plan_tiles
     from agrisense.region import load_region
 
     meta = load_region(region)

@@ -11,14 +11,27 @@ from agrisense.agronomy.weather import WeatherRisk
 from agrisense.agronomy.yields import YieldDistribution, yield_distribution
 from agrisense.credit.decision import decide, order
 from agrisense.credit.evidence import CreditEvidence
-from agrisense.credit.limit import RiskFeatures, credit_limit
-from agrisense.credit.offer import Fee, Offer
+from agrisense.credit.limit import LimitResult, RiskFeatures, credit_limit
+from agrisense.credit.money import from_cents, to_money
+from agrisense.credit.offer import (
+    Disbursement,
+    Fee,
+    Haircut,
+    Instalment,
+    LimitBreakdown,
+    Offer,
+    Scorecard,
+    ScoreFactor,
+    WeatherSummary,
+    YieldSummary,
+)
 from agrisense.credit.policy import Policy
 from agrisense.credit.pricing import price_loan
 from agrisense.credit.reasons import Reason, make_reason
-from agrisense.credit.schedule import seasonal_plan, to_cents
-from agrisense.credit.scorecard import score, scorecard_features
+from agrisense.credit.schedule import RepaymentSchedule, seasonal_plan, to_cents
+from agrisense.credit.scorecard import ScoreResult, score, scorecard_features
 from agrisense.errors import InvalidInput
+from agrisense.geo.area import ha_to_mu
 
 __all__ = ["CreditEvidence", "make_offer", "quote"]
 
@@ -31,39 +44,103 @@ def _weather_for(crop: str, weather: WeatherRisk | Mapping[str, WeatherRisk] | N
     return weather.get(crop)
 
 
+def _identity(evidence: CreditEvidence, crop: str, policy: Policy, today: date | None) -> dict[str, object]:
+    """The offer fields that only restate the evidence and the policy."""
+    return {
+        "plot_id": evidence.plot_id,
+        "farmer_id": evidence.farmer_id,
+        "crop": evidence.crop,
+        "assessed_crop": crop,
+        "declared_crop": evidence.declared_crop,
+        "crop_probability": round(evidence.crop_probability, 4),
+        "area_ha": round(evidence.area_ha, 4),
+        "area_mu": round(ha_to_mu(evidence.area_ha), 3),
+        "currency": policy.currency,
+        "lgd": policy.pricing.lgd,
+        "evidence": evidence,
+        "evidence_season": evidence.evidence_season,
+        "finance_season": evidence.finance_season,
+        "policy_version": policy.version,
+        "model_versions": dict(evidence.model_versions),
+        "offer_date": today,
+    }
+
+
 def _refusal(evidence: CreditEvidence, crop: str, reason: Reason, policy: Policy, today: date | None) -> Offer:
     """An Offer that declines before any numbers are computed (crop not financed, season too late)."""
     return Offer(
-        plot_id=evidence.plot_id,
-        farmer_id=evidence.farmer_id,
-        crop=evidence.crop,
-        assessed_crop=crop,
-        declared_crop=evidence.declared_crop,
-        crop_probability=evidence.crop_probability,
-        area_ha=evidence.area_ha,
+        **_identity(evidence, crop, policy, today),  # type: ignore[arg-type]
         credit_limit=Decimal(0),
         assessed_limit=Decimal(0),
-        currency=policy.currency,
         decision="decline",
         reasons=(reason,),
-        pd=None,
-        score=None,
-        lgd=policy.pricing.lgd,
         expected_loss=Decimal(0),
-        annual_rate=None,
-        apr=None,
-        fees=(),
-        disbursements=(),
-        schedule=(),
-        yield_distribution=None,
-        weather_risk=None,
-        evidence=evidence,
-        evidence_season=evidence.evidence_season,
-        finance_season=evidence.finance_season,
-        policy_version=policy.version,
-        model_versions=dict(evidence.model_versions),
-        offer_date=today,
     )
+
+
+def _limit_breakdown(limit: LimitResult) -> LimitBreakdown:
+    return LimitBreakdown(
+        revenue_cap=limit.revenue_cap,
+        input_cost_cap=limit.input_cost_cap,
+        policy_cap=limit.policy_cap,
+        binding_cap=limit.binding_cap,
+        existing_exposure=limit.existing_exposure,
+        base=limit.base,
+        haircuts=tuple(
+            Haircut(
+                name=h.name,
+                value=None if h.value is None else round(h.value, 4),
+                factor=round(h.factor, 4),
+                amount=h.amount,
+            )
+            for h in limit.haircuts
+        ),
+        limit=limit.limit,
+    )
+
+
+def _scorecard(card: ScoreResult) -> Scorecard:
+    return Scorecard(
+        score=round(card.score, 1),
+        logit=round(card.logit, 4),
+        factors=tuple(
+            ScoreFactor(name=f.name, value=round(f.value, 4), logit=round(f.logit, 4), points=round(f.points, 1))
+            for f in card.factors
+        ),
+    )
+
+
+def _loan_terms(schedule: RepaymentSchedule, policy: Policy) -> dict[str, object]:
+    """Rate, APR, fee, tranches and repayments of an offered loan, in money."""
+    return {
+        "annual_rate": schedule.annual_rate,
+        "apr": round(schedule.apr, 4),
+        "fees": (
+            Fee(
+                name="arrangement",
+                rate=policy.pricing.arrangement_fee,
+                amount=from_cents(schedule.arrangement_fee_cents),
+            ),
+        ),
+        "disbursements": tuple(
+            Disbursement(date=d.date, amount=from_cents(d.amount_cents), payee=d.payee, condition=d.condition)
+            for d in schedule.disbursements
+        ),
+        "schedule": tuple(
+            Instalment(
+                date=i.date,
+                principal=from_cents(i.principal_cents),
+                interest=from_cents(i.interest_cents),
+                fees=from_cents(i.fee_cents),
+                total=from_cents(i.total_cents),
+            )
+            for i in schedule.instalments
+        ),
+    }
+
+
+def _weather_summary(risk: WeatherRisk | None) -> WeatherSummary | None:
+    return None if risk is None else WeatherSummary.model_validate(risk.to_dict())
 
 
 def make_offer(
@@ -121,7 +198,7 @@ def make_offer(
         policy=policy,
     )
     revenue = evidence.area_ha * yd.p50 * ref.price_per_t
-    leverage = (evidence.existing_exposure + float(limit.limit)) / revenue if revenue > 0 else 1.0
+    leverage = float(evidence.existing_exposure + limit.limit) / revenue if revenue > 0 else 1.0
     card = score(scorecard_features(features, leverage, policy), policy.scorecard)
 
     # Price the assessed limit (or the smallest loan the policy makes, to show the rate a tiny loan gets).
@@ -137,39 +214,22 @@ def make_offer(
     # the analyst sees the assessed limit and decides; the offer itself carries no loan and no schedule.
     offered = result.decision != "decline" and limit.limit >= Decimal(str(policy.limits.min_limit))
     credit = limit.limit if offered else Decimal(0)
-    expected_loss = (credit * Decimal(str(card.pd)) * Decimal(str(policy.pricing.lgd))).quantize(Decimal("0.01"))
+    pd = round(card.pd, 4)  # the PD the offer states is the one its expected loss uses
+    expected_loss = (credit * Decimal(str(pd)) * Decimal(str(policy.pricing.lgd))).quantize(Decimal("0.01"))
     return Offer(
-        plot_id=evidence.plot_id,
-        farmer_id=evidence.farmer_id,
-        crop=evidence.crop,
-        assessed_crop=crop,
-        declared_crop=evidence.declared_crop,
-        crop_probability=evidence.crop_probability,
-        area_ha=evidence.area_ha,
+        **_identity(evidence, crop, policy, today),  # type: ignore[arg-type]
         credit_limit=credit,
         assessed_limit=limit.limit,
-        currency=policy.currency,
         decision=result.decision,
         reasons=order(list(result.reasons)),
-        pd=card.pd,
-        score=card.score,
-        lgd=policy.pricing.lgd,
+        pd=pd,
+        score=round(card.score, 1),
         expected_loss=expected_loss,
-        annual_rate=schedule.annual_rate if offered else None,
-        apr=schedule.apr if offered else None,
-        fees=(Fee("arrangement", policy.pricing.arrangement_fee, schedule.arrangement_fee_cents),) if offered else (),
-        disbursements=schedule.disbursements if offered else (),
-        schedule=schedule.instalments if offered else (),
-        yield_distribution=yd,
-        weather_risk=risk,
-        evidence=evidence,
-        evidence_season=evidence.evidence_season,
-        finance_season=evidence.finance_season,
-        policy_version=policy.version,
-        model_versions=dict(evidence.model_versions),
-        limit_breakdown=limit,
-        scorecard=card,
-        offer_date=today,
+        **(_loan_terms(schedule, policy) if offered else {}),  # type: ignore[arg-type]
+        yield_=YieldSummary.model_validate(yd.to_dict()),  # type: ignore[call-arg]  # the alias is "yield"
+        weather_risk=_weather_summary(risk),
+        limit_breakdown=_limit_breakdown(limit),
+        scorecard=_scorecard(card),
     )
 
 
@@ -188,7 +248,7 @@ def quote(
     n_clear_periods: int = 6,
     cropland_fraction: float = 1.0,
     overlap_fraction: float = 0.0,
-    existing_exposure: float = 0.0,
+    existing_exposure: Decimal | float = Decimal(0),
     plot_id: str = "quote",
     farmer_id: str = "quote",
     today: date | None = None,
@@ -210,7 +270,7 @@ def quote(
         imagery_ok=True,
         ndvi_condition_z=ndvi_anomaly,
         overlap_fraction=overlap_fraction,
-        existing_exposure=existing_exposure,
+        existing_exposure=to_money(existing_exposure),
         evidence_season=season,
         finance_season=season,
         model_versions={"source": "manual-quote"},

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from typing import Any
 
+from agrisense.credit.money import Money, to_money
 from agrisense.errors import InvalidInput
 
 
@@ -31,7 +33,7 @@ class CreditEvidence:
     imagery_ok: bool
     ndvi_condition_z: float | None  # NDVI-integral z-score against the crop's expected curve
     overlap_fraction: float  # share of the plot overlapping other farmers' plots
-    existing_exposure: float  # outstanding loans of the farmer, in the policy currency
+    existing_exposure: Money  # outstanding loans of the farmer, in the policy currency (numbers are converted)
     evidence_season: int
     finance_season: int
     model_versions: dict[str, str] = field(default_factory=dict)
@@ -52,7 +54,11 @@ class CreditEvidence:
             raise InvalidInput(f"n_clear_periods={self.n_clear_periods} must not be negative")
         if self.ndvi_condition_z is not None and not math.isfinite(self.ndvi_condition_z):
             raise InvalidInput(f"ndvi_condition_z={self.ndvi_condition_z} must be a finite number or None")
-        if not (math.isfinite(self.existing_exposure) and self.existing_exposure >= 0):
+        exposure = self.existing_exposure
+        if isinstance(exposure, bool) or not isinstance(exposure, Decimal | int | float) or not math.isfinite(exposure):
+            raise InvalidInput(f"existing_exposure={exposure!r} must be an amount of money")
+        object.__setattr__(self, "existing_exposure", to_money(exposure))
+        if not self.existing_exposure >= 0:
             raise InvalidInput(f"existing_exposure={self.existing_exposure!r} must be >= 0")
         if not 1900 <= self.evidence_season <= self.finance_season <= 2200:
             raise InvalidInput(

@@ -90,7 +90,7 @@ def credit_limit(
     yield_at_quantile_t_ha: float,
     price_per_t: float,
     input_cost_per_ha: float,
-    existing_exposure: float,
+    existing_exposure: Decimal | float,
     features: RiskFeatures,
     policy: Policy,
 ) -> LimitResult:

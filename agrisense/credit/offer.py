@@ -1,161 +1,235 @@
-"""The Offer: the product's one output object (schema in docs/offer-schema.md)."""
+"""The Offer: the product's one output object, a typed pydantic model.
+
+The credit engine returns it, the API declares it as its ``response_model``, the database stores its JSON form, the
+dashboard and ``agrisense score --json`` show it. Money is ``Decimal`` (a JSON number with two decimals on the
+wire, see ``credit.money``). The JSON Schema is generated into ``docs/offer.schema.json`` (``agrisense schema``).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
 from datetime import date
-from decimal import Decimal
+from pathlib import Path
 from typing import Any, Literal
 
-from agrisense.agronomy.weather import WeatherRisk
-from agrisense.agronomy.yields import YieldDistribution
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
 from agrisense.credit.evidence import CreditEvidence
-from agrisense.credit.limit import LimitResult
-from agrisense.credit.reasons import Reason
-from agrisense.credit.schedule import Disbursement, Instalment, cents_to_amount
-from agrisense.credit.scorecard import ScoreResult
+from agrisense.credit.money import Money, Rate
+from agrisense.credit.reasons import Reason, ReasonEffect, ReasonKind
+from agrisense.errors import InvalidInput
 
-SCHEMA_VERSION = "1.0"
-MU_PER_HA = 15  # 1 ha = 15 mu exactly
+SCHEMA_VERSION: Literal["1.1"] = "1.1"
+"""The one version of the offer's JSON form; bumped on any change a reader must know about."""
+
+Decision = Literal["approve", "refer", "decline"]
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Decision",
+    "Disbursement",
+    "Fee",
+    "Haircut",
+    "ImageryEvidence",
+    "Instalment",
+    "LimitBreakdown",
+    "Offer",
+    "Reason",
+    "ReasonEffect",
+    "ReasonKind",
+    "ScoreFactor",
+    "Scorecard",
+    "WeatherSummary",
+    "YieldSummary",
+    "offer_json_schema",
+    "read_offers",
+]
 
 
-@dataclass(frozen=True)
-class Fee:
-    """A fee charged on the loan."""
+class _Part(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Fee(_Part):
+    """A fee charged on the loan; ``rate`` is its share of the limit (``arrangement``: paid with the first
+    repayment)."""
 
     name: str
-    rate: float  # share of the limit
-    amount_cents: int
+    rate: float
+    amount: Money
 
 
-@dataclass(frozen=True)
-class Offer:
-    """A credit decision for one plot, with its evidence, limit, price and schedule."""
+class Disbursement(_Part):
+    """Money paid out: to the borrower, or to an input supplier on the borrower's behalf. ``condition`` (e.g.
+    ``emergence_confirmed``) holds a tranche until the satellite confirms it."""
 
+    date: date
+    amount: Money
+    payee: str
+    condition: str | None = None
+
+
+class Instalment(_Part):
+    """One repayment: principal, interest (simple, actual/365 on drawn principal) and fees due on a date."""
+
+    date: date
+    principal: Money
+    interest: Money
+    fees: Money
+    total: Money
+
+
+class YieldSummary(_Part):
+    """The plot's yield distribution (t/ha)."""
+
+    p10: float
+    p50: float
+    p90: float
+    mean: float
+    unit: Literal["t/ha"] = "t/ha"
+
+
+class WeatherSummary(_Part):
+    """Annual event probabilities of the crop's weather history and its mean weather yield loss."""
+
+    drought: float
+    severe_drought: float
+    heat: float
+    frost: float
+    excess_rain: float
+    expected_loss: float
+    n_years: int
+    first_year: int
+    last_year: int
+
+
+class Haircut(_Part):
+    """One multiplicative haircut and the amount it took off the limit (applied in order)."""
+
+    name: str
+    value: float | None
+    factor: float
+    amount: Money
+
+
+class LimitBreakdown(_Part):
+    """How the limit was built, every step in currency units."""
+
+    revenue_cap: Money
+    input_cost_cap: Money
+    policy_cap: Money
+    binding_cap: str
+    existing_exposure: Money
+    base: Money
+    haircuts: tuple[Haircut, ...]
+    limit: Money
+
+    def haircut(self, name: str) -> Haircut | None:
+        return next((h for h in self.haircuts if h.name == name), None)
+
+
+class ScoreFactor(_Part):
+    name: str
+    value: float
+    logit: float
+    points: float
+
+
+class Scorecard(_Part):
+    """The PD scorecard: points (higher = safer), log-odds and each factor's contribution."""
+
+    score: float
+    logit: float
+    factors: tuple[ScoreFactor, ...]
+
+
+class ImageryEvidence(_Part):
+    """What the satellite showed (offers scored from imagery): ``status`` ``ok`` or why the plot could not be
+    scored, the coverage-weighted NDVI of each clear month (``"3"``..``"11"``), the model's class shares."""
+
+    status: str
+    reason: str | None = None
+    clear_fraction: float
+    n_clear_months: int
+    ndvi_by_month: dict[str, float]
+    class_probabilities: dict[str, float]
+    scenes: int
+
+
+class Offer(BaseModel):
+    """A credit decision for one plot: evidence, limit, price, decision with reasons, and a seasonal schedule.
+
+    Fields that need a scored plot are ``None`` for a feature whose outline could not be used (decision
+    ``refer``, one ``INVALID_GEOMETRY`` / ``INVALID_INPUT`` reason)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", serialize_by_alias=True, validate_by_name=True)
+
+    schema_version: Literal["1.1"] = SCHEMA_VERSION
     plot_id: str
-    farmer_id: str
-    crop: str | None  # crop verified by the model (None: not verified)
-    assessed_crop: str  # crop the numbers use: the verified crop, else the declared one
-    declared_crop: str
-    crop_probability: float
-    area_ha: float
-    credit_limit: Decimal  # offered limit; 0 on decline
-    assessed_limit: Decimal  # limit the policy arrived at before the decision
-    currency: str
-    decision: Literal["approve", "refer", "decline"]
-    reasons: tuple[Reason, ...]
-    pd: float | None
-    score: float | None
-    lgd: float
-    expected_loss: Decimal
-    annual_rate: Decimal | None
-    apr: float | None
-    fees: tuple[Fee, ...]
-    disbursements: tuple[Disbursement, ...]
-    schedule: tuple[Instalment, ...]
-    yield_distribution: YieldDistribution | None
-    weather_risk: WeatherRisk | None
-    evidence: CreditEvidence
-    evidence_season: int
-    finance_season: int
-    policy_version: str
-    model_versions: dict[str, str] = field(default_factory=dict)
-    limit_breakdown: LimitResult | None = field(default=None, repr=False)
-    scorecard: ScoreResult | None = field(default=None, repr=False)
+    farmer_id: str | None = None
+    crop: str | None = Field(default=None, description="Crop verified by the model; null when not verified.")
+    assessed_crop: str | None = Field(default=None, description="Crop the numbers use: crop, else declared_crop.")
+    declared_crop: str | None = None
+    crop_probability: float | None = Field(default=None, ge=0, le=1)
+    area_ha: float | None = Field(default=None, gt=0, description="Measured geodesic area.")
+    area_mu: float | None = Field(default=None, gt=0, description="The same area in 亩 (1 ha = 15 亩).")
+    credit_limit: Money = Field(description="Limit offered; 0 on decline or below the policy minimum.")
+    assessed_limit: Money = Field(description="Limit the policy arrived at, before the decision.")
+    currency: str = Field(min_length=3, max_length=3)
+    decision: Decision
+    reasons: tuple[Reason, ...] = Field(description="Decisive reasons first, then info, then positive.")
+    pd: float | None = Field(default=None, ge=0, le=1, description="Probability of default over the loan.")
+    score: float | None = None
+    lgd: float | None = Field(default=None, ge=0, le=1)
+    expected_loss: Money = Field(description="PD x LGD x credit_limit.")
+    annual_rate: Rate | None = None
+    apr: float | None = Field(default=None, description="Effective annual rate of the dated cash flows incl. fees.")
+    fees: tuple[Fee, ...] = ()
+    disbursements: tuple[Disbursement, ...] = ()
+    schedule: tuple[Instalment, ...] = ()
+    yield_: YieldSummary | None = Field(default=None, alias="yield", description="Yield distribution (t/ha).")
+    weather_risk: WeatherSummary | None = None
+    limit_breakdown: LimitBreakdown | None = None
+    scorecard: Scorecard | None = None
+    evidence: CreditEvidence | None = None
+    evidence_season: int | None = None
+    finance_season: int | None = None
+    policy_version: str | None = None
+    model_versions: dict[str, str] = Field(default_factory=dict)
     offer_date: date | None = None
-
-    @property
-    def area_mu(self) -> float:
-        return self.area_ha * MU_PER_HA
+    imagery: ImageryEvidence | None = None
+    geometry: dict[str, Any] | None = Field(default=None, description="The plot outline (GeoJSON, EPSG:4326).")
 
     def to_dict(self) -> dict[str, Any]:
-        """The stable JSON form (see docs/offer-schema.md); only JSON types."""
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "plot_id": self.plot_id,
-            "farmer_id": self.farmer_id,
-            "crop": self.crop,
-            "assessed_crop": self.assessed_crop,
-            "declared_crop": self.declared_crop,
-            "crop_probability": round(self.crop_probability, 4),
-            "area_ha": round(self.area_ha, 4),
-            "area_mu": round(self.area_mu, 3),
-            "credit_limit": float(self.credit_limit.quantize(Decimal("0.01"))),
-            "assessed_limit": float(self.assessed_limit.quantize(Decimal("0.01"))),
-            "currency": self.currency,
-            "decision": self.decision,
-            "reasons": [r.to_dict() for r in self.reasons],
-            "pd": None if self.pd is None else round(self.pd, 4),
-            "score": None if self.score is None else round(self.score, 1),
-            "lgd": self.lgd,
-            "expected_loss": float(self.expected_loss.quantize(Decimal("0.01"))),
-            "annual_rate": None if self.annual_rate is None else float(self.annual_rate),
-            "apr": None if self.apr is None else round(self.apr, 4),
-            "fees": [{"name": f.name, "rate": f.rate, "amount": cents_to_amount(f.amount_cents)} for f in self.fees],
-            "disbursements": [
-                {
-                    "date": d.date.isoformat(),
-                    "amount": cents_to_amount(d.amount_cents),
-                    "payee": d.payee,
-                    "condition": d.condition,
-                }
-                for d in self.disbursements
-            ],
-            "schedule": [
-                {
-                    "date": i.date.isoformat(),
-                    "principal": cents_to_amount(i.principal_cents),
-                    "interest": cents_to_amount(i.interest_cents),
-                    "fees": cents_to_amount(i.fee_cents),
-                    "total": cents_to_amount(i.total_cents),
-                }
-                for i in self.schedule
-            ],
-            "yield": None if self.yield_distribution is None else self.yield_distribution.to_dict(),
-            "weather_risk": None if self.weather_risk is None else self.weather_risk.to_dict(),
-            "limit_breakdown": None if self.limit_breakdown is None else _limit_dict(self.limit_breakdown),
-            "scorecard": None if self.scorecard is None else _score_dict(self.scorecard),
-            "evidence": self.evidence.to_dict(),
-            "evidence_season": self.evidence_season,
-            "finance_season": self.finance_season,
-            "policy_version": self.policy_version,
-            "model_versions": dict(self.model_versions),
-            "offer_date": None if self.offer_date is None else self.offer_date.isoformat(),
-        }
+        """The JSON form (only JSON types): what the API sends, the database stores and ``offers.json`` holds."""
+        return self.model_dump(mode="json")
+
+    def with_scoring(self, imagery: ImageryEvidence, geometry: dict[str, Any]) -> Offer:
+        """This offer with the imagery evidence and the outline it was scored on."""
+        return self.model_copy(update={"imagery": imagery, "geometry": geometry})
 
 
-def _limit_dict(limit: LimitResult) -> dict[str, Any]:
-    return {
-        "revenue_cap": float(limit.revenue_cap),
-        "input_cost_cap": float(limit.input_cost_cap),
-        "policy_cap": float(limit.policy_cap),
-        "binding_cap": limit.binding_cap,
-        "existing_exposure": float(limit.existing_exposure),
-        "base": float(limit.base),
-        "haircuts": [
-            {
-                "name": h.name,
-                "value": None if h.value is None else round(h.value, 4),
-                "factor": round(h.factor, 4),
-                "amount": float(h.amount),
-            }
-            for h in limit.haircuts
-        ],
-        "limit": float(limit.limit),
-    }
+_OFFERS = TypeAdapter(list[Offer])
 
 
-def _score_dict(score: ScoreResult) -> dict[str, Any]:
-    return {
-        "score": round(score.score, 1),
-        "logit": round(score.logit, 4),
-        "factors": [
-            {
-                "name": f.name,
-                "value": round(f.value, 4),
-                "logit": round(f.logit, 4),
-                "points": round(f.points, 1),
-            }
-            for f in score.factors
-        ],
-    }
+def offer_json_schema() -> dict[str, Any]:
+    """The JSON Schema of one offer as it is sent and stored (serialization mode)."""
+    schema = Offer.model_json_schema(mode="serialization")
+    schema["$id"] = f"https://agrisense.example/schemas/offer-{SCHEMA_VERSION}.json"
+    return schema
+
+
+def read_offers(path: Path) -> list[Offer]:
+    """Offers from a JSON file holding a list of offers (``offers.json`` of ``agrisense demo`` / ``score``)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InvalidInput(f"offers file {path} does not exist; write one with `agrisense demo` or `score`") from exc
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"offers file {path} is not valid JSON ({exc})") from exc
+    if not isinstance(data, list):
+        raise InvalidInput(f"offers file {path} must hold a JSON list of offers")
+    try:
+        return _OFFERS.validate_python(data)
+    except ValueError as exc:
+        raise InvalidInput(f"offers file {path} does not match offer schema {SCHEMA_VERSION}: {exc}") from exc

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict
+
+from agrisense.credit.money import Money, to_money
 from agrisense.errors import InvalidInput
 
 ReasonKind = Literal["positive", "info", "refer", "decline"]
@@ -138,31 +140,27 @@ CATALOG: dict[str, tuple[str, str]] = {
 }
 
 
-@dataclass(frozen=True)
-class Reason:
-    """One reason of a decision and what it did: the decision it forces, limit haircut, PD points."""
+class ReasonEffect(BaseModel):
+    """What a reason did: the decision it forces, the amount it took off the limit, its scorecard points."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    decision: Literal["refer", "decline"] | None = None
+    limit_haircut: Money | None = None  # currency units taken off the limit by this factor
+    limit_factor: float | None = None
+    pd_points: float | None = None  # scorecard points of this factor (negative = riskier)
+
+
+class Reason(BaseModel):
+    """One reason of a decision: a stable code, its kind, messages in English and Chinese, and its effect."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     code: str
     kind: ReasonKind
     message_en: str
     message_zh: str
-    limit_haircut: Decimal | None = None  # currency units taken off the limit by this factor
-    limit_factor: float | None = None
-    pd_points: float | None = None  # scorecard points of this factor (negative = riskier)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "kind": self.kind,
-            "message_en": self.message_en,
-            "message_zh": self.message_zh,
-            "effect": {
-                "decision": self.kind if self.kind in ("refer", "decline") else None,
-                "limit_haircut": None if self.limit_haircut is None else float(self.limit_haircut),
-                "limit_factor": None if self.limit_factor is None else round(self.limit_factor, 4),
-                "pd_points": None if self.pd_points is None else round(self.pd_points, 1),
-            },
-        }
+    effect: ReasonEffect = ReasonEffect()
 
 
 def make_reason(
@@ -178,4 +176,10 @@ def make_reason(
     if code not in CATALOG:
         raise InvalidInput(f"unknown reason code {code!r}")
     en, zh = CATALOG[code]
-    return Reason(code, kind, en.format(**values), zh.format(**values), limit_haircut, limit_factor, pd_points)
+    effect = ReasonEffect(
+        decision=kind if kind in ("refer", "decline") else None,  # type: ignore[arg-type]
+        limit_haircut=None if limit_haircut is None else to_money(limit_haircut),
+        limit_factor=None if limit_factor is None else round(limit_factor, 4),
+        pd_points=None if pd_points is None else round(pd_points, 1),
+    )
+    return Reason(code=code, kind=kind, message_en=en.format(**values), message_zh=zh.format(**values), effect=effect)

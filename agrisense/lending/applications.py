@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -12,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from agrisense.config import Settings
+from agrisense.credit.money import json_number, to_money, total
 from agrisense.errors import Conflict, InvalidGeometry, InvalidInput, NotFound
 from agrisense.lending.actors import STAFF, Actor, require_role
 from agrisense.lending.plots import as_plot, overlap_with_others
@@ -128,8 +130,8 @@ def application_view(session: Session, app: Application) -> dict[str, Any]:
         "farmer_name": None if farmer is None else farmer.name,
         "status": app.status,
         "engine_decision": app.engine_decision,
-        "credit_limit": app.credit_limit,
-        "proposed_limit": app.proposed_limit,
+        "credit_limit": json_number(app.credit_limit),
+        "proposed_limit": json_number(app.proposed_limit),
         "currency": app.currency,
         "crop": app.crop,
         "area_ha": round(app.area_ha, 4),
@@ -137,7 +139,7 @@ def application_view(session: Session, app: Application) -> dict[str, Any]:
         "plots": plots,
         "offer": {
             "decision": app.engine_decision,
-            "credit_limit": app.credit_limit,
+            "credit_limit": json_number(app.credit_limit),
             "currency": app.currency,
             "offers": app.offers,
         },
@@ -226,12 +228,12 @@ def submit_application(
             details={"consent_id": consent_id, "plots": refs, "terms_version": settings.terms_version},
         )
     offers = score_application(
-        plots, settings=settings, overlaps=overlaps, existing_exposure={str(actor.user_id): float(sum(exposure))}
+        plots, settings=settings, overlaps=overlaps, existing_exposure={str(actor.user_id): total(exposure)}
     )
     _refuse_non_cropland(offers, refs)
     decision = engine_decision(offers)
-    limit = round(sum(float(o.get("credit_limit") or 0.0) for o in offers if o.get("decision") == "approve"), 2)
-    proposed = round(sum(float(o.get("credit_limit") or 0.0) for o in offers if o.get("decision") != "decline"), 2)
+    limit = total(o.get("credit_limit") for o in offers if o.get("decision") == "approve")
+    proposed = total(o.get("credit_limit") for o in offers if o.get("decision") != "decline")
     status = STATUS_OF[decision]
     try:
         with db.session() as session:
@@ -240,7 +242,7 @@ def submit_application(
                 consent_id=consent_id,
                 status=status,
                 engine_decision=decision,
-                credit_limit=limit if decision == "approve" else 0.0,
+                credit_limit=limit if decision == "approve" else Decimal(0),
                 proposed_limit=proposed,
                 currency=str(offers[0].get("currency") or "CNY"),
                 crop=_main_crop(offers),
@@ -262,8 +264,8 @@ def submit_application(
                 reason="; ".join(_decisive_codes(offers)) or None,
                 details={
                     "decision": decision,
-                    "credit_limit": app.credit_limit,
-                    "proposed_limit": proposed,
+                    "credit_limit": json_number(app.credit_limit),
+                    "proposed_limit": json_number(proposed),
                     "policy_version": offers[0].get("policy_version"),
                 },
             )
@@ -338,7 +340,7 @@ def accept_offer(db: Database, actor: Actor, app_id: int) -> dict[str, Any]:
             "accept",
             application_id=app.id,
             subject_user_id=actor.user_id,
-            details={"credit_limit": app.credit_limit},
+            details={"credit_limit": json_number(app.credit_limit)},
         )
         session.flush()
         return application_view(session, app)
@@ -384,8 +386,8 @@ def list_review_queue(
                     "crop": app.crop,
                     "area_ha": round(app.area_ha, 4),
                     "engine_decision": app.engine_decision,
-                    "credit_limit": app.credit_limit,
-                    "proposed_limit": app.proposed_limit,
+                    "credit_limit": json_number(app.credit_limit),
+                    "proposed_limit": json_number(app.proposed_limit),
                     "currency": app.currency,
                     "reasons": _decisive_codes(app.offers),
                     "age_hours": round(age, 2),
@@ -421,18 +423,18 @@ def decide_application(
             app = _load(session, actor, app_id)
             if app.status == "accepted":
                 raise Conflict(f"Application {app_id} was already accepted by the farmer; it is an active loan now.")
-            before = {"status": app.status, "credit_limit": app.credit_limit}
+            before = {"status": app.status, "credit_limit": json_number(app.credit_limit)}
             if decision == "decline":
-                app.status, app.credit_limit = "declined", 0.0
+                app.status, app.credit_limit = "declined", Decimal(0)
             else:
                 limit = (
-                    float(new_limit or 0.0) if decision == "change_limit" else (app.credit_limit or app.proposed_limit)
+                    to_money(new_limit or 0) if decision == "change_limit" else (app.credit_limit or app.proposed_limit)
                 )
                 if limit <= 0:
                     raise Conflict(
                         f"Application {app_id} has no proposed limit to approve. Use change_limit with new_limit."
                     )
-                app.status, app.credit_limit = "offered", round(limit, 2)
+                app.status, app.credit_limit = "offered", to_money(limit)
             for link in app.links:
                 link.active = app.status != "declined"
             session.flush()
@@ -443,7 +445,10 @@ def decide_application(
                 application_id=app.id,
                 subject_user_id=app.farmer_id,
                 reason=reason,
-                details={"before": before, "after": {"status": app.status, "credit_limit": app.credit_limit}},
+                details={
+                    "before": before,
+                    "after": {"status": app.status, "credit_limit": json_number(app.credit_limit)},
+                },
             )
             session.flush()
             return application_view(session, app)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from agrisense.credit.money import CENT, json_number, to_money
 from agrisense.errors import InvalidInput
 from agrisense.lending.actors import STAFF, Actor
 from agrisense.store import Application, ApplicationPlot, Database, FarmPlot, MonitoringWarning, RescoreRow, User
@@ -52,8 +54,11 @@ def record_rescore(db: Database, *, run_id: str, season: int, rows: Sequence[dic
             row.farmer_id = None if data.get("farmer_id") is None else str(data["farmer_id"])
             row.crop = data.get("crop")
             row.decision = data.get("decision")
-            for key in ("crop_probability", "area_ha", "credit_limit", "expected_loss", "pd"):
+            for key in ("crop_probability", "area_ha", "pd"):
                 setattr(row, key, _float(data.get(key)))
+            for key in ("credit_limit", "expected_loss"):
+                amount = _float(data.get(key))
+                setattr(row, key, None if amount is None else to_money(amount))
             row.geometry = data.get("geometry")
             row.reasons = list(data.get("reasons") or [])
             if plot_id not in existing:
@@ -90,7 +95,7 @@ def active_loans(db: Database, *, season: int | None = None) -> list[dict[str, A
                     "farmer_id": app.farmer_id,
                     "plot_ids": [p["plot_id"] for p in plots],
                     "crop": app.crop,
-                    "credit_limit": app.credit_limit,
+                    "credit_limit": json_number(app.credit_limit),
                     "currency": app.currency,
                     "finance_season": app.finance_season,
                     "accepted_at": None if app.accepted_at is None else app.accepted_at.isoformat(),
@@ -222,12 +227,13 @@ def portfolio(db: Database, actor: Actor) -> list[dict[str, Any]]:
                     if offered_total > 0
                     else 1.0 / max(1, len(app.links))
                 )
-                exposure = round(app.credit_limit * share, 2)
+                exposure = (app.credit_limit * Decimal(str(share))).quantize(CENT)
                 latest = session.scalars(
                     select(RescoreRow).where(RescoreRow.plot_id == plot.ref).order_by(RescoreRow.id.desc()).limit(1)
                 ).first()
                 pd = latest.pd if latest is not None and latest.pd is not None else _float(offer.get("pd"))
-                el = round((pd or 0.0) * float(offer.get("lgd") or 0.6) * exposure, 2)
+                lgd = Decimal(str(offer.get("lgd") or 0.6))
+                el = (exposure * Decimal(str(pd or 0.0)) * lgd).quantize(CENT)
                 result.append(
                     {
                         "loan_id": app.id,
@@ -237,10 +243,10 @@ def portfolio(db: Database, actor: Actor) -> list[dict[str, Any]]:
                         "crop": (latest.crop if latest is not None and latest.crop else None) or app.crop,
                         "village": plot.village,
                         "area_ha": round(plot.area_ha, 4),
-                        "exposure": exposure,
+                        "exposure": json_number(exposure),
                         "currency": app.currency,
                         "pd": pd,
-                        "expected_loss": el,
+                        "expected_loss": json_number(el),
                         "warnings": warned.get(plot.ref, 0),
                         "risk": _risk(pd, warned.get(plot.ref, 0)),
                         "rescore_run_id": None if latest is None else latest.run_id,

@@ -11,17 +11,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
+from agrisense import services
 from agrisense.config import Settings
 from agrisense.geo import Plot
+from agrisense.scoring import InProcessRunner, ScoredTile, TileMemory, plan_tiles
 
 
 @dataclass
 class _Request:
     plots: list[Plot]
     overlaps: dict[str, float]
-    exposure: dict[str, float]
+    exposure: dict[str, Decimal]
     done: threading.Event = field(default_factory=threading.Event)
     offers: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: BaseException | None = None
@@ -35,9 +38,11 @@ class _Queue:
 
 
 class TileBatcher:
-    """Coalesces concurrent scorings of the same tile into one ``services.score_plots`` call."""
+    """Coalesces concurrent scorings of the same tile into one ``services.score_plots`` call, and keeps the tiles
+    it scored in memory for ``tile_reuse_s`` seconds (a new plot there then costs only its zonal statistics)."""
 
-    def __init__(self, concurrency: int = 2) -> None:
+    def __init__(self, concurrency: int = 2, tile_reuse_s: float = 300.0) -> None:
+        self.memory: TileMemory[ScoredTile] = TileMemory(tile_reuse_s)
         self._lock = threading.Lock()
         self._queues: dict[tuple[str, ...], _Queue] = {}
         self._gate = threading.BoundedSemaphore(max(1, concurrency))
@@ -50,7 +55,7 @@ class TileBatcher:
         *,
         settings: Settings,
         overlaps: dict[str, float],
-        exposure: dict[str, float],
+        exposure: dict[str, Decimal],
     ) -> dict[str, dict[str, Any]]:
         key = (
             tile_id,
@@ -88,7 +93,7 @@ class TileBatcher:
     def _run(self, batch: list[_Request], settings: Settings) -> None:
         self.batches += 1
         try:
-            offers = _score([p for r in batch for p in r.plots], batch, settings)
+            offers = self._score([p for r in batch for p in r.plots], batch, settings)
             for r in batch:
                 r.offers = {p.plot_id: offers[p.plot_id] for p in r.plots}
         except BaseException as exc:
@@ -97,34 +102,36 @@ class TileBatcher:
             else:  # one bad request must not fail the others: score them one by one
                 for r in batch:
                     try:
-                        r.offers = _score(r.plots, [r], settings)
+                        r.offers = self._score(r.plots, [r], settings)
                     except BaseException as single:
                         r.error = single
         finally:
             for r in batch:
                 r.done.set()
 
+    def _score(self, plots: list[Plot], requests: list[_Request], settings: Settings) -> dict[str, dict[str, Any]]:
+        overlaps = {k: v for r in requests for k, v in r.overlaps.items()}
+        exposure = {k: v for r in requests for k, v in r.exposure.items()}
+        run = services.score_plots(
+            plots,
+            settings=settings,
+            runner=InProcessRunner(self.memory),
+            overlaps=overlaps,
+            existing_exposure=exposure,
+        )
+        return {o.plot_id: o.to_dict() for o in run.offers}
 
-def _score(plots: list[Plot], requests: list[_Request], settings: Settings) -> dict[str, dict[str, Any]]:
-    from agrisense import services
 
-    if settings.tile_reuse_s is None:  # a serving process: reuse a scored tile for a while (see Settings)
-        settings = settings.model_copy(update={"tile_reuse_s": SERVICE_TILE_REUSE_S})
-    overlaps = {k: v for r in requests for k, v in r.overlaps.items()}
-    exposure = {k: v for r in requests for k, v in r.exposure.items()}
-    run = services.score_plots(plots, settings=settings, overlaps=overlaps, existing_exposure=exposure)
-    return {o["plot_id"]: o for o in run.offers}
-
-
-_batcher = TileBatcher()
 SERVICE_TILE_REUSE_S = 300.0
 """How long the API reuses a scored tile from memory before asking the catalog for new scenes again."""
+_batcher = TileBatcher(tile_reuse_s=SERVICE_TILE_REUSE_S)
 
 
-def set_scoring_concurrency(n: int) -> None:
-    """How many tile scorings may run at once in this process (the API sets one per CPU core at start-up)."""
+def set_scoring_concurrency(n: int, tile_reuse_s: float | None = None) -> None:
+    """How many tile scorings may run at once in this process (the API sets one per CPU core at start-up), and how
+    long a scored tile is reused from memory (``Settings.tile_reuse_s``; default 300 s)."""
     global _batcher
-    _batcher = TileBatcher(n)
+    _batcher = TileBatcher(n, SERVICE_TILE_REUSE_S if tile_reuse_s is None else tile_reuse_s)
 
 
 def score_application(
@@ -132,11 +139,10 @@ def score_application(
     *,
     settings: Settings,
     overlaps: Mapping[str, float],
-    existing_exposure: Mapping[str, float],
+    existing_exposure: Mapping[str, Decimal],
 ) -> list[dict[str, Any]]:
-    """Offers (docs/offer-schema.md) for the plots, in input order, one batched tile scoring per imagery tile."""
-    from agrisense.pipelines.score_region import plan_tiles
-
+    """Offers (JSON form of ``credit.offer.Offer``) for the plots, in input order, one batched tile scoring per
+    imagery tile."""
     by_id = {p.plot_id: p for p in plots}
     offers: dict[str, dict[str, Any]] = {}
     for job in plan_tiles(plots):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import shapely
@@ -16,6 +17,7 @@ from shapely.geometry import shape
 from sqlalchemy import select
 
 from agrisense.config import Settings
+from agrisense.credit.money import json_number, total
 from agrisense.errors import InvalidInput
 from agrisense.lending.actors import hash_password
 from agrisense.lending.applications import CONSENT_PURPOSE, CONSENT_STATEMENT, STATUS_OF, engine_decision, write_audit
@@ -100,19 +102,15 @@ def seed_sample_county(db: Database, settings: Settings, offers: list[dict[str, 
             session.flush()
             decision = engine_decision(farmer_offers)
             status = STATUS_OF[decision]
-            limit = round(
-                sum(float(o.get("credit_limit") or 0) for o in farmer_offers if o["decision"] == "approve"), 2
-            )
-            proposed = round(
-                sum(float(o.get("credit_limit") or 0) for o in farmer_offers if o["decision"] != "decline"), 2
-            )
+            limit = total(o.get("credit_limit") for o in farmer_offers if o["decision"] == "approve")
+            proposed = total(o.get("credit_limit") for o in farmer_offers if o["decision"] != "decline")
             accepted = status == "offered" and limit > 0 and index % 2 == 0
             app = Application(
                 farmer_id=user.id,
                 consent_id=consent.id,
                 status="accepted" if accepted else status,
                 engine_decision=decision,
-                credit_limit=limit if decision == "approve" else 0.0,
+                credit_limit=limit if decision == "approve" else Decimal(0),
                 proposed_limit=proposed,
                 currency=str(farmer_offers[0].get("currency") or "CNY"),
                 crop=farmer_offers[0].get("assessed_crop") or farmer_offers[0].get("crop"),
@@ -134,7 +132,7 @@ def seed_sample_county(db: Database, settings: Settings, offers: list[dict[str, 
                 application_id=app.id,
                 subject_user_id=user.id,
                 reason="seeded from sample county offers",
-                details={"decision": decision, "credit_limit": limit},
+                details={"decision": decision, "credit_limit": json_number(limit)},
             )
             counts["farmers"] += 1
             counts["plots"] += len(plots)

@@ -31,14 +31,24 @@ import pyarrow.parquet as pq
 import shapely
 from shapely.geometry import box, shape
 
+from agrisense import services
 from agrisense.config import Settings
+from agrisense.credit.offer import Offer
 from agrisense.errors import ImageryUnavailable, InvalidInput
 from agrisense.geo import Plot, overlap_fractions
 from agrisense.imagery.cache import scene_fingerprint
 from agrisense.imagery.catalog import open_source
 from agrisense.ml.registry import read_bundle
-from agrisense.pipelines.score_region import TileJob, model_fingerprint, plan_tiles, score_tile
 from agrisense.region import Region
+from agrisense.scoring import (
+    CreditInputs,
+    ScoringInputs,
+    TileJob,
+    build_offers,
+    model_fingerprint,
+    plan_tiles,
+    score_tile,
+)
 
 PIPELINE_VERSION = "rescore-v1"
 """Bump when a change to the pipeline changes what a tile result holds."""
@@ -48,13 +58,20 @@ MAP_LAYERS = ("crop_class", "probability", "ndvi")
 
 @dataclass(frozen=True)
 class RescoreConfig:
-    """What every tile task needs (small and picklable: it travels to Dask workers)."""
+    """What every tile task needs (small and picklable: it travels to Dask workers; no database URL, no secret)."""
 
-    settings: Settings
+    inputs: ScoringInputs  # catalog, imagery window (cut at ``as_of`` for an in-season run), models, caches
+    credit: CreditInputs
     region: Region  # with ``season`` set to the re-scored season
-    start: date
-    end: date  # the imagery window's last day (``as_of`` for an in-season run)
     out_dir: Path
+
+    @property
+    def start(self) -> date:
+        return self.inputs.start
+
+    @property
+    def end(self) -> date:
+        return self.inputs.end
 
     @property
     def tiles_dir(self) -> Path:
@@ -63,6 +80,16 @@ class RescoreConfig:
     @property
     def tile_maps_dir(self) -> Path:
         return self.out_dir / "maps" / "tiles"
+
+
+def rescore_config(settings: Settings, region: Region, start: date, end: date, out_dir: Path) -> RescoreConfig:
+    """The tasks' configuration from the settings: only paths, dates and the device travel, never a secret."""
+    return RescoreConfig(
+        inputs=services.scoring_inputs(settings, region, start=start, end=end),
+        credit=services.credit_inputs(settings, region),
+        region=region,
+        out_dir=out_dir,
+    )
 
 
 @dataclass(frozen=True)
@@ -101,15 +128,15 @@ def _file_digest(paths: Iterable[Path]) -> str:
     return h.hexdigest()[:16]
 
 
-def static_inputs_fingerprint(settings: Settings, model_name: str = "landcover_unet") -> str:
+def static_inputs_fingerprint(cfg: RescoreConfig, model_name: str = "landcover_unet") -> str:
     """Model bundle + policy + reference tables: what every tile shares."""
-    bundle = read_bundle(settings.models_dir / model_name)
-    ref = settings.reference_dir
+    bundle = read_bundle(cfg.inputs.models_dir / model_name)
+    ref = cfg.credit.reference_dir
     return _digest(
         {
             "pipeline": PIPELINE_VERSION,
             "model": model_fingerprint(bundle.to_json()),
-            "policy": _file_digest([settings.policy_file]),
+            "policy": _file_digest([cfg.credit.policy_file]),
             "reference": _file_digest([ref / "crops.csv", ref / "ndvi_curves.csv"]),
         }
     )
@@ -148,7 +175,7 @@ def plan_tasks(plots: Sequence[Plot], cfg: RescoreConfig, *, static_fingerprint:
     jobs = plan_tiles(plots, resolution=cfg.region.resolution)
     overlaps = overlap_fractions(plots)
     by_id = {p.plot_id: p for p in plots}
-    items = tile_items(cfg.settings.catalog_source, jobs, cfg.start, cfg.end)
+    items = tile_items(cfg.inputs.catalog, jobs, cfg.start, cfg.end)
     tasks = []
     for job in jobs:
         tile_plots = tuple(by_id[pid] for pid in job.plot_ids)
@@ -170,7 +197,7 @@ def plan_tasks(plots: Sequence[Plot], cfg: RescoreConfig, *, static_fingerprint:
                 "resolution": job.resolution,
                 "season": cfg.region.season,
                 "window": [cfg.start.isoformat(), cfg.end.isoformat()],
-                "catalog": cfg.settings.catalog_source,
+                "catalog": cfg.inputs.catalog,
                 "items": sorted(items.get(job.tile_id, [])),
                 "plots": plot_part,
             }
@@ -216,11 +243,11 @@ OFFER_COLUMNS = (
 )
 
 
-def offer_rows(offers: Mapping[str, Mapping[str, Any]], plots: Sequence[Plot], tile_id: str) -> pd.DataFrame:
+def offer_rows(offers: Mapping[str, Offer], plots: Sequence[Plot], tile_id: str) -> pd.DataFrame:
     """One row per plot: the offer's headline fields as columns, the whole offer as JSON, WKB geometry."""
     rows = []
     for plot in plots:
-        offer = offers[plot.plot_id]
+        offer = offers[plot.plot_id].to_dict()
         imagery = offer.get("imagery") or {}
         row: dict[str, Any] = {"plot_id": plot.plot_id, "farmer_id": plot.farmer_id, "tile_id": tile_id}
         for col in OFFER_COLUMNS:
@@ -251,24 +278,12 @@ def _write_parquet_atomic(frame: pd.DataFrame, path: Path, fingerprint: str) -> 
 def rescore_tile(task: TileTask, cfg: RescoreConfig) -> dict[str, Any]:
     """Score one tile and write its maps, then its result file (the completion mark). Returns a small summary."""
     from agrisense.pipelines.rescore_maps import write_tile_maps
-    from agrisense.services import build_offers
 
     t0 = time.perf_counter()
-    s = cfg.settings
-    result = score_tile(
-        task.job,
-        catalog=s.catalog_source,
-        start=cfg.start,
-        end=cfg.end,
-        models_dir=str(s.models_dir),
-        cache_dir=str(s.cache_dir / "composites"),
-        device=s.device,
-        scheduler="sync",
-        maps=True,
-    )
+    result = score_tile(task.job, cfg.inputs, scheduler="sync", maps=True)
     t1 = time.perf_counter()
     evidence = {e.plot_id: e for e in result.evidence}
-    offers = build_offers(task.plots, evidence, region=cfg.region, settings=s, overlaps=task.overlaps)
+    offers = build_offers(task.plots, evidence, cfg.credit, overlaps=task.overlaps)
     t2 = time.perf_counter()
     if result.probability is not None:
         write_tile_maps(result, task.job, cfg.tile_maps_dir / task.job.tile_id)

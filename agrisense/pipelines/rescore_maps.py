@@ -20,7 +20,7 @@ from rasterio.shutil import copy as rio_copy
 from agrisense.errors import InvalidInput
 from agrisense.maps import write_cog
 from agrisense.ml.maps import NODATA_CLASS, palette
-from agrisense.pipelines.score_region import TileJob, TileResult
+from agrisense.scoring import TileJob, TileResult
 
 LAYERS = ("crop_class", "probability", "ndvi", "cropland", "field_boundary")
 """Per-tile and region layers; ``field_boundary`` only with a model that has a boundary head."""

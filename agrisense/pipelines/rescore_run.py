@@ -31,6 +31,7 @@ from agrisense.pipelines.rescore import (
     finite,
     is_done,
     plan_tasks,
+    rescore_config,
     run_tasks,
     season_window,
     static_inputs_fingerprint,
@@ -39,6 +40,7 @@ from agrisense.pipelines.rescore import (
     write_json_atomic,
 )
 from agrisense.region import load_region
+from agrisense.scoring import load_reference
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +167,7 @@ def rescore_region(
     season = season or base_region.season
     region = with_season(base_region, season)
     start, end = season_window(base_region, season, as_of)
-    cfg = RescoreConfig(settings=settings, region=region, start=start, end=end, out_dir=out_dir)
+    cfg = rescore_config(settings, region, start, end, out_dir)
 
     plots, errors = read_plots(region.plots, expected_bbox=region.bbox_lonlat)
     db = _open_db(settings, use_database)
@@ -180,7 +182,7 @@ def rescore_region(
         loan_records = [dict(o) for o in approved_offers(read_offers_file(active_loans_file))]
     plots = plots + _loan_plots(loan_records, {p.plot_id for p in plots})
 
-    tasks = plan_tasks(plots, cfg, static_fingerprint=static_inputs_fingerprint(settings))
+    tasks = plan_tasks(plots, cfg, static_fingerprint=static_inputs_fingerprint(cfg))
     todo = [t for t in tasks if not is_done(cfg, t)]
     run_id = f"{season}-{as_of.isoformat() if as_of else 'season'}-{_digest(sorted(t.fingerprint for t in tasks))[:10]}"
     timings = {"plan_s": time.perf_counter() - t0}
@@ -307,7 +309,7 @@ def _manifest(run_id: str, cfg: RescoreConfig, tasks: Sequence[TileTask], *, don
     finished = {t.job.tile_id for t in done}
     return {
         "run_id": run_id,
-        "region": str(cfg.settings.region_dir),
+        "region": str(cfg.region.root),
         "season": cfg.region.season,
         "window": [cfg.start.isoformat(), cfg.end.isoformat()],
         "tiles": {
@@ -356,15 +358,10 @@ def monitor_loans(
     """Early warnings for every financed plot from its NDVI up to ``as_of``."""
     if not loan_records:
         return []
-    from agrisense.agronomy.calendar import load_crop_table
-    from agrisense.credit.policy import load_policy
-    from agrisense.ml.growth import load_expected_curves
     from agrisense.monitoring.season import loan_from_record, monitor_plot
 
-    s = cfg.settings
-    crops = load_crop_table(s.reference_dir / "crops.csv")
-    policy = load_policy(s.policy_file)
-    curves = load_expected_curves(s.reference_dir / "ndvi_curves.csv")
+    ref = load_reference(cfg.credit.reference_dir, cfg.credit.policy_file)
+    crops, policy, curves = ref.crops, ref.policy, ref.curves
     rain = pd.read_csv(cfg.region.weather, usecols=["date", "precip_mm"]) if cfg.region.weather.is_file() else None
     ndvi = {str(r.plot_id): json.loads(r.ndvi_by_month) for r in frame[["plot_id", "ndvi_by_month"]].itertuples()}
     rows: list[dict[str, Any]] = []

@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from agrisense.store.types import GeometryType
@@ -14,6 +28,10 @@ from agrisense.store.types import GeometryType
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+MONEY = Numeric(14, 2)
+"""Every amount of money in the database: exact to the cent, Decimal in Python (migration 0002)."""
 
 
 class Base(DeclarativeBase):
@@ -84,8 +102,8 @@ class Application(Base):
     consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(16), index=True)
     engine_decision: Mapped[str] = mapped_column(String(16))
-    credit_limit: Mapped[float] = mapped_column(Float)
-    proposed_limit: Mapped[float] = mapped_column(Float)
+    credit_limit: Mapped[Decimal] = mapped_column(MONEY)
+    proposed_limit: Mapped[Decimal] = mapped_column(MONEY)
     currency: Mapped[str] = mapped_column(String(3))
     crop: Mapped[str | None] = mapped_column(String(32))
     area_ha: Mapped[float] = mapped_column(Float)
@@ -151,8 +169,8 @@ class RescoreRow(Base):
     crop_probability: Mapped[float | None] = mapped_column(Float)
     area_ha: Mapped[float | None] = mapped_column(Float)
     decision: Mapped[str | None] = mapped_column(String(16))
-    credit_limit: Mapped[float | None] = mapped_column(Float)
-    expected_loss: Mapped[float | None] = mapped_column(Float)
+    credit_limit: Mapped[Decimal | None] = mapped_column(MONEY)
+    expected_loss: Mapped[Decimal | None] = mapped_column(MONEY)
     pd: Mapped[float | None] = mapped_column(Float)
     geometry: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)

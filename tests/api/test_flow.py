@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agrisense.credit.offer import SCHEMA_VERSION
 from agrisense.lending import active_loans, record_rescore
 from tests.api.conftest import PASSWORD, World
 
@@ -13,7 +14,7 @@ V1 = "/api/v1"
 def test_offer_follows_the_offer_schema_and_consent_is_recorded(world: World) -> None:
     app = world.client.get(f"{V1}/applications/{world.ids['app_a']}", headers=world.headers["a"]).json()
     offer = app["offer"]["offers"][0]
-    assert offer["schema_version"] == "1.0"
+    assert offer["schema_version"] == SCHEMA_VERSION
     assert offer["decision"] in ("approve", "refer", "decline")
     assert offer["reasons"] and {"code", "kind", "message_en", "message_zh"} <= set(offer["reasons"][0])
     assert offer["imagery"]["status"] in ("ok", "no_clear_imagery")

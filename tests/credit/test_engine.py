@@ -24,8 +24,8 @@ def test_good_plot_is_approved(good_evidence, crops, policy, weather):
     assert offer.decision == "approve", [r.message_en for r in offer.reasons]
     assert offer.credit_limit > 0 and offer.credit_limit % 100 == 0
     assert {"CROP_VERIFIED", "IMAGERY_CLEAR", "AREA_CONFIRMED", "PD_WITHIN_APPETITE"} <= from_codes(offer)
-    assert sum(d.amount_cents for d in offer.disbursements) == int(offer.credit_limit * 100)
-    assert sum(i.principal_cents for i in offer.schedule) == int(offer.credit_limit * 100)
+    assert sum(d.amount for d in offer.disbursements) == offer.credit_limit
+    assert sum(i.principal for i in offer.schedule) == offer.credit_limit
     assert offer.apr is not None and offer.apr <= policy.pricing.apr_cap
     assert offer.expected_loss == (offer.credit_limit * Decimal(str(offer.pd)) * Decimal("0.6")).quantize(
         Decimal("0.01")
@@ -143,4 +143,4 @@ def test_offer_never_breaks_cap_or_auto_approves_low_confidence(crops, policy, w
         assert offer.apr <= policy.pricing.apr_cap
     if p < policy.thresholds.min_crop_probability:
         assert offer.decision != "approve"
-    assert sum(i.principal_cents for i in offer.schedule) == int(offer.credit_limit * 100)
+    assert sum(i.principal for i in offer.schedule) == offer.credit_limit

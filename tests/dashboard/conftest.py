@@ -42,7 +42,7 @@ def _score_one_tile(region: Path, cache_dir: Path) -> list[dict[str, Any]]:
     from agrisense import services
     from agrisense.config import Settings
     from agrisense.geo import read_plots
-    from agrisense.pipelines.score_region import plan_tiles
+    from agrisense.scoring import plan_tiles
 
     settings = Settings(region_dir=region, cache_dir=cache_dir)
     plots, _ = read_plots(region / "plots.geojson")

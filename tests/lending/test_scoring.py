@@ -32,7 +32,9 @@ def test_concurrent_requests_in_a_tile_are_scored_together(monkeypatch: pytest.M
             raise ImageryUnavailable("no scenes")
         return {p.plot_id: {"plot_id": p.plot_id, "overlap": requests[0].overlaps.get(p.plot_id)} for p in plots}
 
-    monkeypatch.setattr(scoring, "_score", fake_score)
+    monkeypatch.setattr(
+        scoring.TileBatcher, "_score", lambda self, plots, requests, settings: fake_score(plots, requests, settings)
+    )
     batcher = scoring.TileBatcher(concurrency=1)
     settings = Settings(state_dir=tmp_path)
     results: dict[int, Any] = {}

@@ -7,7 +7,7 @@ import shapely
 
 from agrisense.geo import make_plot
 from agrisense.imagery.cache import TILE_PAD_M
-from agrisense.pipelines.score_region import plan_tiles
+from agrisense.scoring import plan_tiles
 
 
 def square(pid: str, lon: float, lat: float, d: float = 0.001) -> dict:

@@ -133,15 +133,15 @@ def test_changed_plot_reruns_its_tile_only(
 
 def test_tile_fingerprints_see_a_reprocessed_scene(settings: Settings, small_region: Path, tmp_path: Path) -> None:
     from agrisense.geo import read_plots
-    from agrisense.pipelines.rescore import RescoreConfig, plan_tasks, static_inputs_fingerprint, with_season
+    from agrisense.pipelines.rescore import plan_tasks, rescore_config, static_inputs_fingerprint, with_season
     from agrisense.region import load_region
 
     region = load_region(small_region)
     plots, _ = read_plots(region.plots)
-    cfg = RescoreConfig(
+    cfg = rescore_config(
         settings, with_season(region, region.season), region.imagery_start, region.imagery_end, tmp_path
     )
-    static = static_inputs_fingerprint(settings)
+    static = static_inputs_fingerprint(cfg)
     before = {t.job.tile_id: t.fingerprint for t in plan_tasks(plots, cfg, static_fingerprint=static)}
     copy = tmp_path / "region"
     shutil.copytree(small_region, copy)
@@ -149,15 +149,16 @@ def test_tile_fingerprints_see_a_reprocessed_scene(settings: Settings, small_reg
     item = json.loads(item_path.read_text())
     item["properties"]["updated"] = "2027-01-01T00:00:00Z"
     item_path.write_text(json.dumps(item))
-    moved = RescoreConfig(settings.model_copy(update={"region_dir": copy}), cfg.region, cfg.start, cfg.end, tmp_path)
+    moved = rescore_config(settings.model_copy(update={"region_dir": copy}), cfg.region, cfg.start, cfg.end, tmp_path)
     items_before = tile_items(
-        cfg.settings.catalog_source, [plan_tasks(plots, cfg, static_fingerprint=static)[0].job], cfg.start, cfg.end
+        cfg.inputs.catalog, [plan_tasks(plots, cfg, static_fingerprint=static)[0].job], cfg.start, cfg.end
     )
     after = {t.job.tile_id: t.fingerprint for t in plan_tasks(plots, moved, static_fingerprint=static)}
     touched = {tid for tid in before if any(i == item["id"] for i, _ in items_before.get(tid, []))}
     assert touched and all(before[t] != after[t] for t in touched)
 
 
+@pytest.mark.slow  # starts a Dask LocalCluster (worker processes)
 def test_dask_cluster_gives_the_same_result(reference: Path, settings: Settings, tmp_path: Path) -> None:
     run = rescore_region(settings, tmp_path, n_workers=2)
     assert run.dashboard and run.dashboard.startswith("http")

@@ -74,13 +74,13 @@ def demo(
     scheduler: Annotated[str | None, typer.Option(help="Address of an existing Dask scheduler.")] = None,
 ) -> None:
     """Score every plot of the region and write offers, a summary and a report with a map."""
-    from agrisense import services
+    from agrisense.pipelines.demo import run_demo
     from agrisense.report import print_summary
 
     settings = _settings(region, workers=workers)
     if scheduler:
         settings = settings.model_copy(update={"dask_scheduler": scheduler})
-    result = services.run_demo(settings, out)
+    result = run_demo(settings, out)
     print_summary(result, _console())
 
 
@@ -95,18 +95,20 @@ def score(
 ) -> None:
     """Offers for the plots in a GeoJSON file: one offer per input feature, in input order."""
     from agrisense import services
+    from agrisense.pipelines.demo import dask_runner
     from agrisense.report import print_offers
 
     settings = _settings(region, catalog)
-    run = services.score_file(plots, settings)
-    text = json.dumps(run.offers, ensure_ascii=False, indent=2)
+    run = services.score_file(plots, settings, runner=dask_runner(settings))
+    offers = [o.to_dict() for o in run.offers]
+    text = json.dumps(offers, ensure_ascii=False, indent=2)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text + "\n", encoding="utf-8")
     if as_json:
         sys.stdout.write(text + "\n")
     else:
-        print_offers(run.offers, _console())
+        print_offers(offers, _console())
 
 
 @sample_app.command("build")
@@ -185,13 +187,14 @@ def _field_summary(fields: dict[str, Any]) -> str:
 def _register_area_commands() -> None:
     """Commands that live with their area (agrisense/app/cli/*) join the one ``agrisense`` app."""
     from agrisense.app.cli.agronomy import calibrate_yield_command
-    from agrisense.app.cli.credit import quote_command, stress_command
+    from agrisense.app.cli.credit import offer_schema_command, quote_command, stress_command
     from agrisense.app.cli.imagery import imagery_app
     from agrisense.app.cli.models import classify_samples_command, evaluate_command, train_croptype_command
     from agrisense.app.cli.rescore import rescore_command
     from agrisense.app.cli.serve import create_user_command, db_seed_command, db_upgrade_command, serve_command
 
     app.command("quote")(quote_command)
+    app.command("offer-schema")(offer_schema_command)
     app.command("stress")(stress_command)
     app.command("calibrate-yield")(calibrate_yield_command)
     app.add_typer(imagery_app, name="imagery")

@@ -1,0 +1,155 @@
+"""From a plot's evidence to its offer: condition, yield, weather risk, then the credit engine, in one place.
+
+This is the only place where imagery evidence meets the credit engine: the CLI, the API and the county re-score
+all come through :func:`build_offers`.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+
+from agrisense.agronomy.calendar import CropReference, load_crop_table
+from agrisense.agronomy.weather import LocalCsvWeather, WeatherRisk, weather_risk
+from agrisense.agronomy.yields import yield_distribution
+from agrisense.credit.engine import CreditEvidence, make_offer
+from agrisense.credit.offer import ImageryEvidence, Offer, Reason
+from agrisense.credit.policy import Policy, load_policy
+from agrisense.geo import Plot, PlotError, overlap_fractions
+from agrisense.ml.growth import ExpectedCurve, condition_z, load_expected_curves
+from agrisense.scoring.evidence import PlotEvidence
+
+
+@dataclass(frozen=True)
+class CreditInputs:
+    """What the credit side of scoring reads: reference tables, the policy, the region's weather, the seasons."""
+
+    reference_dir: Path
+    policy_file: Path
+    weather_csv: Path
+    evidence_season: int
+    finance_season: int
+
+
+@dataclass(frozen=True)
+class Reference:
+    crops: Mapping[str, CropReference]
+    policy: Policy
+    curves: Mapping[str, ExpectedCurve]
+
+
+@cache
+def load_reference(reference_dir: Path, policy_file: Path) -> Reference:
+    """Crop table, policy and expected NDVI curves, read once per process and paths."""
+    return Reference(
+        crops=load_crop_table(reference_dir / "crops.csv"),
+        policy=load_policy(policy_file),
+        curves=load_expected_curves(reference_dir / "ndvi_curves.csv"),
+    )
+
+
+@cache
+def _weather_risk(weather_csv: Path, crop: str, reference_dir: Path, policy_file: Path) -> WeatherRisk:
+    crops = load_reference(reference_dir, policy_file).crops
+    return weather_risk(LocalCsvWeather(weather_csv).history(), crops[crop], crop)
+
+
+def _seed(plot_id: str) -> int:
+    return zlib.crc32(plot_id.encode("utf-8"))
+
+
+def imagery_summary(ev: PlotEvidence) -> ImageryEvidence:
+    """The offer's ``imagery`` block."""
+    return ImageryEvidence(
+        status=ev.status,
+        reason=ev.reason,
+        clear_fraction=round(ev.clear_fraction, 3),
+        n_clear_months=ev.n_clear_periods,
+        ndvi_by_month={str(k): round(v, 3) for k, v in sorted(ev.ndvi_by_month.items())},
+        class_probabilities={k: round(v, 3) for k, v in ev.class_probabilities.items()},
+        scenes=len(ev.scene_ids),
+    )
+
+
+def build_offers(
+    plots: Sequence[Plot],
+    evidence: Mapping[str, PlotEvidence],
+    credit: CreditInputs,
+    *,
+    overlaps: Mapping[str, float] | None = None,
+    existing_exposure: Mapping[str, Decimal] | None = None,
+) -> dict[str, Offer]:
+    """Offers by plot id from imagery + model evidence.
+
+    ``overlaps`` defaults to the overlap among ``plots`` themselves; a service with a database passes the overlap with
+    every other farmer's plots. ``existing_exposure`` is the farmer's outstanding credit by ``farmer_id``.
+    """
+    ref = load_reference(credit.reference_dir, credit.policy_file)
+    overlaps = overlap_fractions(plots) if overlaps is None else overlaps
+    exposure = existing_exposure or {}
+    weather = {
+        crop: _weather_risk(credit.weather_csv, crop, credit.reference_dir, credit.policy_file) for crop in ref.crops
+    }
+    model_versions = {"landcover": next((e.model_version for e in evidence.values() if e.model_version), "none")}
+    offers: dict[str, Offer] = {}
+    for plot in plots:
+        ev = evidence[plot.plot_id]
+        seen = ev.crop if ev.imagery_ok else None
+        assessed = seen or plot.declared_crop  # the engine assesses the crop the satellite saw
+        curve = ref.curves.get(ev.crop) if ev.imagery_ok and ev.crop else None
+        cond = condition_z(ev.ndvi_by_month, curve).z if curve is not None else None
+        ydist = None
+        if assessed is not None and assessed in ref.crops:
+            ydist = yield_distribution(
+                ref.crops[assessed], condition_z=cond, weather=weather.get(assessed), seed=_seed(plot.plot_id)
+            )
+        farmer_id = plot.farmer_id or "unknown"
+        credit_evidence = CreditEvidence(
+            plot_id=plot.plot_id,
+            farmer_id=farmer_id,
+            declared_crop=plot.declared_crop or ev.crop or "unknown",
+            # without clear imagery the model's output is no evidence: the engine refers the plot
+            crop=seen,
+            crop_probability=(ev.crop_probability or 0.0) if ev.imagery_ok else 0.0,
+            area_ha=plot.area_ha,
+            declared_area_ha=plot.declared_area_ha,
+            cropland_fraction=ev.cropland_fraction or 0.0,
+            imagery_ok=ev.imagery_ok,
+            clear_fraction=ev.clear_fraction,
+            n_clear_periods=ev.n_clear_periods,
+            ndvi_condition_z=cond,
+            overlap_fraction=overlaps.get(plot.plot_id, 0.0),
+            existing_exposure=exposure.get(farmer_id, Decimal(0)),
+            evidence_season=credit.evidence_season,
+            finance_season=credit.finance_season,
+            model_versions=model_versions,
+        )
+        offer = make_offer(credit_evidence, crops=ref.crops, weather=weather, policy=ref.policy, yield_dist=ydist)
+        geometry = json.loads(json.dumps(plot.geometry.__geo_interface__))
+        offers[plot.plot_id] = offer.with_scoring(imagery_summary(ev), geometry)
+    return offers
+
+
+def unusable_outline_offer(error: PlotError, *, currency: str) -> Offer:
+    """The offer for a feature whose outline could not be used: refer, no limit, the reason how to fix it."""
+    reason = Reason(
+        code=error.code,
+        kind="refer",
+        message_en=error.message,
+        message_zh=f"地块边界无法使用，请按提示修改后重新提交：{error.message}",
+        effect={"decision": "refer"},  # type: ignore[arg-type]
+    )
+    return Offer(
+        plot_id=error.plot_id or f"feature-{error.index + 1}",
+        credit_limit=Decimal(0),
+        assessed_limit=Decimal(0),
+        currency=currency,
+        decision="refer",
+        reasons=(reason,),
+        expected_loss=Decimal(0),
+    )
