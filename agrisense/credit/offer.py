@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from agrisense.credit.evidence import CreditEvidence
 from agrisense.credit.money import Money, Rate
 from agrisense.credit.reasons import Reason, ReasonEffect, ReasonKind
-from agrisense.errors import InvalidInput
+from agrisense.errors import InvalidInput, NotFound
 
 SCHEMA_VERSION: Literal["1.1"] = "1.1"
 """The one version of the offer's JSON form; bumped on any change a reader must know about."""
@@ -224,8 +224,8 @@ def read_offers(path: Path) -> list[Offer]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise InvalidInput(f"offers file {path} does not exist; write one with `agrisense demo` or `score`") from exc
-    except json.JSONDecodeError as exc:
+        raise NotFound(f"offers file {path} does not exist; write one with `agrisense demo` or `score --out`") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"offers file {path} is not valid JSON ({exc})") from exc
     if not isinstance(data, list):
         raise InvalidInput(f"offers file {path} must hold a JSON list of offers")

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from agrisense.agronomy.calendar import load_crop_table
 from agrisense.config import Settings
 from agrisense.errors import Conflict, InvalidGeometry, InvalidInput, NotFound
-from agrisense.geo import Plot, make_plot
+from agrisense.geo import Plot, ha_to_mu, make_plot
 from agrisense.geo.utm import utm_epsg
 from agrisense.lending.actors import Actor
 from agrisense.region import Region, load_region
@@ -91,7 +91,7 @@ def plot_view(plot: FarmPlot) -> dict[str, Any]:
         "declared_crop": plot.declared_crop,
         "declared_area_ha": plot.declared_area_ha,
         "area_ha": round(plot.area_ha, 4),
-        "area_mu": round(plot.area_ha * 15, 3),
+        "area_mu": round(ha_to_mu(plot.area_ha), 3),
         "geometry": plot.geometry_json,
         "created_at": plot.created_at.isoformat(),
         "updated_at": plot.updated_at.isoformat(),

@@ -15,7 +15,7 @@ from agrisense.config import Settings
 from agrisense.credit.engine import quote
 from agrisense.credit.offer import SCHEMA_VERSION, Offer, offer_json_schema, read_offers
 from agrisense.credit.policy import load_policy
-from agrisense.errors import InvalidInput
+from agrisense.errors import InvalidInput, NotFound
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "docs" / "offer.schema.json"
 
@@ -72,7 +72,7 @@ def test_read_offers_gives_clear_errors(tmp_path: Path) -> None:
     good = tmp_path / "offers.json"
     good.write_text(json.dumps([_quote().to_dict()]), encoding="utf-8")
     assert read_offers(good)[0].plot_id == "quote"
-    with pytest.raises(InvalidInput, match="does not exist"):
+    with pytest.raises(NotFound, match="does not exist"):
         read_offers(tmp_path / "missing.json")
     broken = tmp_path / "broken.json"
     broken.write_text("[{", encoding="utf-8")

@@ -9,20 +9,20 @@ import pandas as pd
 import pytest
 
 from agrisense.agronomy.calendar import crop_calendar, load_crop_table
-from agrisense.config import REPO_ROOT
+from agrisense.config import Settings
 from agrisense.credit.engine import quote
 from agrisense.credit.policy import load_policy
 from agrisense.errors import InvalidInput
 from agrisense.ml.growth import load_expected_curves
 from agrisense.monitoring.season import approved_offers, loan_from_record, monitor_plot, season_spi
 
-REF = REPO_ROOT / "data" / "reference"
+REF = Settings().reference_dir
 
 
 @pytest.fixture(scope="module")
 def ctx():  # type: ignore[no-untyped-def]
     crops = load_crop_table(REF / "crops.csv")
-    policy = load_policy(REPO_ROOT / "agrisense" / "credit" / "policies" / "default.yaml")
+    policy = load_policy(Settings().policy_file)
     return crops, policy, load_expected_curves(REF / "ndvi_curves.csv")
 
 

@@ -107,17 +107,11 @@ def stress_command(
     from agrisense.agronomy.calendar import load_crop_table
     from agrisense.agronomy.weather import LocalCsvWeather, weather_risk
     from agrisense.config import Settings
+    from agrisense.credit.offer import read_offers
     from agrisense.credit.stress import portfolio_loans, stress_chart, stress_test
-    from agrisense.errors import InvalidInput, NotFound
+    from agrisense.errors import NotFound
 
-    if not offers.is_file():
-        raise NotFound(f"offers file {offers} does not exist; run `agrisense demo` or `agrisense score --out` first")
-    try:
-        book = json.loads(offers.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise InvalidInput(f"{offers} is not valid JSON ({exc})") from exc
-    if not isinstance(book, list):
-        raise InvalidInput(f"{offers} must hold a JSON list of offers")
+    book = [o.to_dict() for o in read_offers(offers)]
     weather_csv = _region_weather(region)
     if not weather_csv.is_file():
         raise NotFound(f"{weather_csv} does not exist; the stress test replays the region's weather history")

@@ -20,7 +20,6 @@ from typing import Annotated, Any
 import typer
 
 from agrisense.app.cli.errors import friendly
-from agrisense.errors import InvalidInput, NotFound
 
 DEFAULT_OFFERS = Path("out/demo/offers.json")
 
@@ -39,16 +38,10 @@ def _settings(region: Path | None = None, database_url: str | None = None, state
 
 
 def read_offers(path: Path) -> list[dict[str, Any]]:
-    """Offers from a JSON list (``agrisense demo`` writes ``out/demo/offers.json``)."""
-    if not path.is_file():
-        raise NotFound(f"No offers at {path}. Run `make demo` first, or pass --offers with an offers JSON file.")
-    try:
-        offers = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{path} is not valid JSON ({exc}); regenerate it with `make demo`.") from exc
-    if not isinstance(offers, list):
-        raise InvalidInput(f"{path} must hold a JSON list of offers.")
-    return offers
+    """Offers (their JSON form) from an offers file (``agrisense demo`` writes ``out/demo/offers.json``)."""
+    from agrisense.credit.offer import read_offers as read_offer_file
+
+    return [o.to_dict() for o in read_offer_file(path)]
 
 
 def seed(settings: Any, offers_path: Path) -> dict[str, Any]:
