@@ -1,6 +1,7 @@
 # agrisense: two commands do all set-up on a fresh machine.
 #   make demo   install + build the sample county + score every sample plot (report in out/demo/)
 #   make test   install + lint + type-check + all tests
+#   make check  install + lint + type-check + the fast tests (not marked slow): about 3 minutes (docs/testing.md)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -56,6 +57,11 @@ pytest: $(STAMPS)/venv system web
 	AGRISENSE_REQUIRE_BROWSER=1 $(VENV)/bin/pytest -q
 
 test: lint typecheck pytest
+
+# The fast tier: lint, type-check and every test not marked slow (no PostgreSQL, Chromium or npm needed).
+.PHONY: check
+check: lint typecheck
+	$(VENV)/bin/pytest -q -m "not slow" -p no:cacheprovider
 
 # The API and the farmer app on the sample county: http://127.0.0.1:8000 (API docs at /docs).
 serve: $(STAMPS)/venv data web

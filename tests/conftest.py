@@ -11,6 +11,32 @@ pytest_plugins = ["tests.databases", "tests.browser"]  # sqlite_db, postgis_db; 
 SMALL_REGION_KM = 2.0
 SMALL_REGION_SEED = 7
 
+SLOW_FIXTURES = frozenset({"postgis_db", "system_chromium"})
+"""Every test that uses one of these (directly or through another fixture) is marked ``slow``: PostgreSQL, Chromium."""
+SLOW_MODULES = frozenset({"test_wheel.py"})
+"""Modules marked ``slow`` as a whole: the wheel is built and installed into a fresh virtual environment."""
+SLOW_TESTS = frozenset(
+    {
+        # a cold re-score of the whole region, twice (~17 s)
+        "tests/test_logging.py::test_rescore_logs_plan_tiles_and_summary",
+        # scores plots with a cold imagery cache (~13 s)
+        "tests/credit/test_offer_schema.py::test_scored_offers_and_unusable_outlines_validate",
+    }
+)
+"""Single tests marked ``slow`` here rather than in their modules (modules other people are changing now)."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own -m deselection
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The ``slow`` marker for PostgreSQL and browser tests, from the fixtures they use (``make check`` skips them)."""
+    for item in items:
+        if (
+            SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+            or item.path.name in SLOW_MODULES
+            or item.nodeid.split("[")[0] in SLOW_TESTS
+        ):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def small_region(tmp_path_factory: pytest.TempPathFactory) -> Path:

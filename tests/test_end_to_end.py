@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 
 from agrisense.app.cli.main import app
 
+pytestmark = pytest.mark.slow  # the whole CLI path, imagery to offer (make test)
+
 OFFER_KEYS = {
     "plot_id",
     "crop",

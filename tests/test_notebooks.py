@@ -6,9 +6,12 @@ import os
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+pytestmark = pytest.mark.slow  # a Jupyter kernel runs the walkthrough end to end (make test)
 
 
 def test_walkthrough_executes(small_region: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -23,6 +23,7 @@ def _tap(world: World, lon: float, lat: float, who: str = "a") -> Any:
     return world.client.get(URL, params={"lon": lon, "lat": lat}, headers=world.headers[who])
 
 
+@pytest.mark.slow  # the model outlines 12 fields (~15-25 s); the save test below keeps a tap in make check
 def test_tapping_inside_fields_returns_editable_outlines_that_match_the_truth(world: World) -> None:
     fields = _truth_fields(world)
     outlines = []
@@ -92,6 +93,7 @@ def test_outline_needs_a_signed_in_user(world: World) -> None:
     assert world.client.get(URL, params={"lon": 33.0, "lat": 2.0}).status_code == 401
 
 
+@pytest.mark.slow  # 24 outline checks (~10 s)
 def test_outline_check_flags_a_drawn_plot_much_larger_than_its_field(world: World) -> None:
     from shapely.geometry import mapping
 

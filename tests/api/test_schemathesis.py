@@ -13,6 +13,8 @@ from schemathesis.checks import not_a_server_error
 
 from tests.api.conftest import PASSWORD, service_settings
 
+pytestmark = pytest.mark.slow  # fuzzes every operation (make test)
+
 _HEADERS: dict[str, dict[str, str]] = {}
 
 

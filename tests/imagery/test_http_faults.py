@@ -129,6 +129,7 @@ def test_unreachable_catalog_is_imagery_unavailable(s2_catalog: Path, fixture_ge
     assert injector.requests["/" + s2_catalog.parent.name + "/catalog.json"] == 2  # one try + one retry
 
 
+@pytest.mark.slow  # ~15 s: the offline call waits out the default catalog retries before serving the cache
 def test_cached_composites_need_no_reads(
     s2_catalog: Path, fixture_geobox: GeoBox, local: CompositeResult, tmp_path: Path
 ) -> None:

@@ -66,6 +66,7 @@ def test_random_tiles_are_reproducible_and_labelled(small_scene):
         RandomTiles(features, only_left, tile=128, n_tiles=1)
 
 
+@pytest.mark.slow  # trains a U-Net
 def test_fit_lowers_the_loss(small_scene):
     ds, labels, field_ids = small_scene
     features = stack_features(ds, bands=DEFAULT_BANDS, indices=DEFAULT_INDICES, months=MONTHS)
@@ -129,6 +130,7 @@ def _write_region(root, labels, field_ids, ds):
     return meta
 
 
+@pytest.mark.slow  # trains a U-Net
 def test_train_landcover_writes_a_loadable_bundle(tmp_path):
     labels, field_ids = synthetic_truth(64, 64, seed=1, n_fields=60)
     ds = synthetic_composites(labels, months=MONTHS, seed=1)
@@ -166,6 +168,7 @@ def test_train_landcover_writes_a_loadable_bundle(tmp_path):
     assert (out / "MODEL_CARD.md").read_text().count("## Field boundaries") == 1
 
 
+@pytest.mark.slow  # trains a U-Net
 def test_boundary_head_leaves_the_land_cover_probabilities_unchanged(tmp_path):
     from agrisense.ml.features import stack_features
     from agrisense.ml.inference import predict_logits, predict_maps

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pytest
 from sqlalchemy import func, select, update
 
 from agrisense.config import Settings
@@ -35,6 +36,7 @@ def _financed_feature(region: Path) -> dict:
     return features[str(good["plot_id"].iloc[0])]
 
 
+@pytest.mark.slow  # two cold re-scores of the region through the service database (~20 s)
 def test_rescore_reads_loans_and_writes_rows_and_warnings_to_the_database(small_region: Path, tmp_path: Path) -> None:
     settings = Settings(region_dir=small_region, state_dir=tmp_path / "state", cache_dir=tmp_path / "cache")
     db = open_database(settings)
