@@ -48,7 +48,7 @@ def _score_one_tile(region: Path, cache_dir: Path) -> list[dict[str, Any]]:
     plots, _ = read_plots(region / "plots.geojson")
     busiest = max(plan_tiles(plots), key=lambda job: len(job.plot_ids))
     chosen = [p for p in plots if p.plot_id in set(busiest.plot_ids)][:N_PLOTS]
-    return services.score_plots(chosen, settings=settings).offers
+    return [o.to_dict() for o in services.score_plots(chosen, settings=settings).offers]
 
 
 def _write_run(folder: Path, run_id: str, season: int, offers: list[dict[str, Any]], region: Path) -> None:

@@ -84,9 +84,9 @@ def test_field_sizes_and_shapes_follow_the_real_parcels() -> None:
     """Realised smallholder fields match the savanna parcels' median area, elongation and compactness."""
     import pandas as pd
 
-    from agrisense.sample.inputs import DEFAULT_INPUTS_DIR, SHAPE_SOURCE
+    from agrisense.sample.inputs import SHAPE_SOURCE, default_inputs_dir
 
-    real = pd.read_csv(DEFAULT_INPUTS_DIR / "field_shapes.csv").set_index("source").loc[SHAPE_SOURCE]
+    real = pd.read_csv(default_inputs_dir() / "field_shapes.csv").set_index("source").loc[SHAPE_SOURCE]
     inputs = load_inputs()
     land = make_landscape(np.random.default_rng(9), make_grid(4.0), inputs.shapes, _calendar(inputs, 2026))
     geoms = land.fields.geometry[~land.fields.large]
