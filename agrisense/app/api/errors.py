@@ -1,4 +1,10 @@
-"""One table from ``agrisense.errors`` class to HTTP status, and the handlers that apply it (titiler style)."""
+"""One table from ``agrisense.errors`` class to HTTP status, and the handlers that apply it (titiler style).
+
+Every error body is ``{"detail": message, "error": class}`` (plus ``errors``, one ``{field, message}`` per invalid
+field, on a request validation error): :class:`agrisense.app.api.models.ErrorBody`, which OpenAPI documents for every
+error status a route can return (``models.error_responses``). Framework ``HTTPException`` errors (an unknown path, a
+wrong method, the tile route's 400/404) get the same body.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agrisense.errors import (
     AgrisenseError,
@@ -65,6 +72,29 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(f"Please correct the request: {summary}", "InvalidInput", errors=errors), 422)
 
 
+HTTP_ERROR_NAMES: dict[int, str] = {
+    400: "InvalidInput",
+    401: "AuthenticationFailed",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    409: "Conflict",
+    413: "RequestTooLarge",
+    422: "InvalidInput",
+    429: "RateLimited",
+}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    headers = getattr(exc, "headers", None)
+    if exc.status_code in (204, 304) or exc.status_code < 400:
+        return Response(status_code=exc.status_code, headers=headers)
+    name = HTTP_ERROR_NAMES.get(exc.status_code) or ("InternalError" if exc.status_code >= 500 else "HTTPError")
+    return JSONResponse(error_body(str(exc.detail), name), status_code=exc.status_code, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AgrisenseError, _agrisense_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI
 from agrisense.app.api.errors import install_error_handlers
 from agrisense.app.api.limits import BodySizeLimit, RateLimit, RateLimiter
 from agrisense.app.api.logging_mw import RequestLog
+from agrisense.app.api.models import Health, error_responses
 from agrisense.app.api.routes import applications, auth, fields, me, plots, review
 from agrisense.config import Settings, get_settings
 from agrisense.errors import AuthenticationFailed
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(module.router)
     app.include_router(api)
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], response_model=Health, responses=error_responses(500))
     def healthz() -> dict[str, Any]:
         """Liveness and database reachability."""
         from sqlalchemy import text

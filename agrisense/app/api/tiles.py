@@ -13,6 +13,7 @@ import hashlib
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
+from agrisense.app.api.models import error_responses
 from agrisense.config import Settings, get_settings
 from agrisense.imagery.tiles import LAYERS, MAX_ZOOM, render_tile, tiles_ready
 
@@ -33,6 +34,8 @@ def _settings(request: Request) -> Settings:
     responses={
         200: {"content": {"image/png": {}}, "description": "A 256 px PNG tile."},
         204: {"description": "No imagery at this place."},
+        304: {"description": "Not modified: the tile matches `If-None-Match`."},
+        **error_responses(400, 404, 422, 429, 500),
     },
 )
 def get_tile(layer: str, z: str, x: str, y: str, request: Request) -> Response:

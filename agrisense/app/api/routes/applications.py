@@ -9,15 +9,23 @@ import anyio
 from fastapi import APIRouter, Path, Request
 
 from agrisense.app.api.deps import ActorDep, DbDep, SettingsDep
+from agrisense.app.api.models import ApplicationView, error_responses
 from agrisense.app.api.schemas import ApplicationIn
 from agrisense.lending import accept_offer, get_application, list_applications, submit_application
 
-router = APIRouter(prefix="/applications", tags=["applications"])
+router = APIRouter(prefix="/applications", tags=["applications"], responses=error_responses(401, 429, 500))
 AppId = Path(ge=1, le=2**31 - 1)
 
 
-@router.post("", status_code=201)
-async def submit(body: ApplicationIn, db: DbDep, actor: ActorDep, settings: SettingsDep, request: Request) -> dict:
+@router.post(
+    "",
+    status_code=201,
+    response_model=ApplicationView,
+    responses=error_responses(400, 403, 404, 409, 413, 422, 503),
+)
+async def submit(
+    body: ApplicationIn, db: DbDep, actor: ActorDep, settings: SettingsDep, request: Request
+) -> dict[str, Any]:
     """Apply for credit on your plots. ``consent`` must be true: it is recorded (with the terms version) before
     any imagery of the plots is processed. Returns the application with its offer."""
     call = partial(submit_application, db, actor, plot_ids=body.plot_ids, consent=body.consent, settings=settings)
@@ -25,19 +33,19 @@ async def submit(body: ApplicationIn, db: DbDep, actor: ActorDep, settings: Sett
     return await anyio.to_thread.run_sync(call, limiter=request.app.state.scoring_limiter)
 
 
-@router.get("")
+@router.get("", response_model=list[ApplicationView])
 def applications(db: DbDep, actor: ActorDep) -> list[dict[str, Any]]:
     """Your applications, newest first."""
     return list_applications(db, actor)
 
 
-@router.get("/{app_id}")
+@router.get("/{app_id}", response_model=ApplicationView, responses=error_responses(404, 422))
 def application(db: DbDep, actor: ActorDep, app_id: int = AppId) -> dict[str, Any]:
     """One of your applications, with its offer and decisions."""
     return get_application(db, actor, app_id)
 
 
-@router.post("/{app_id}/accept")
+@router.post("/{app_id}/accept", response_model=ApplicationView, responses=error_responses(403, 404, 409, 422))
 def accept(db: DbDep, actor: ActorDep, app_id: int = AppId) -> dict[str, Any]:
     """Accept the offered credit limit."""
     return accept_offer(db, actor, app_id)

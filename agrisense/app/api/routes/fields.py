@@ -9,12 +9,13 @@ import anyio
 from fastapi import APIRouter, Query, Request
 
 from agrisense.app.api.deps import ActorDep, SettingsDep
+from agrisense.app.api.models import OutlineFeature, error_responses
 from agrisense.outline import suggest_outline
 
-router = APIRouter(prefix="/fields", tags=["fields"])
+router = APIRouter(prefix="/fields", tags=["fields"], responses=error_responses(401, 429, 500))
 
 
-@router.get("/outline")
+@router.get("/outline", response_model=OutlineFeature, responses=error_responses(404, 422, 503))
 async def outline(
     request: Request,
     actor: ActorDep,

@@ -7,14 +7,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 
 from agrisense.app.api.deps import ActorDep, DbDep
+from agrisense.app.api.models import ApplicationView, AuditEntryView, PortfolioRow, ReviewQueueItem, error_responses
 from agrisense.app.api.schemas import DecisionIn
 from agrisense.lending import audit_log, decide_application, list_review_queue, portfolio
 
-router = APIRouter(tags=["review"])
+router = APIRouter(tags=["review"], responses=error_responses(401, 429, 500))
 AppId = Path(ge=1, le=2**31 - 1)
 
 
-@router.get("/review/applications")
+@router.get("/review/applications", response_model=list[ReviewQueueItem], responses=error_responses(403, 422))
 def review_queue(
     db: DbDep,
     actor: ActorDep,
@@ -27,13 +28,17 @@ def review_queue(
     return list_review_queue(db, actor, status=status, decision=decision, crop=crop, older_than_hours=older_than_hours)
 
 
-@router.post("/review/applications/{app_id}/decision")
+@router.post(
+    "/review/applications/{app_id}/decision",
+    response_model=ApplicationView,
+    responses=error_responses(400, 403, 404, 409, 413, 422),
+)
 def decide(body: DecisionIn, db: DbDep, actor: ActorDep, app_id: int = AppId) -> dict[str, Any]:
     """Approve, decline or change the limit of an application; the reason is mandatory and audited."""
     return decide_application(db, actor, app_id, decision=body.decision, reason=body.reason, new_limit=body.new_limit)
 
 
-@router.get("/audit")
+@router.get("/audit", response_model=list[AuditEntryView], responses=error_responses(404, 422))
 def audit(
     db: DbDep, actor: ActorDep, application_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None
 ) -> list[dict[str, Any]]:
@@ -41,7 +46,7 @@ def audit(
     return audit_log(db, actor, app_id=application_id)
 
 
-@router.get("/portfolio")
+@router.get("/portfolio", response_model=list[PortfolioRow])
 def book(db: DbDep, actor: ActorDep) -> list[dict[str, Any]]:
     """Financed plots with exposure, expected loss and risk (a farmer sees their own)."""
     return portfolio(db, actor)
