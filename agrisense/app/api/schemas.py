@@ -1,4 +1,4 @@
-"""Request bodies of the API (responses are the lending views, documented by example)."""
+"""Request bodies of the API (and the token); the response models are in ``agrisense.app.api.models``."""
 
 from __future__ import annotations
 
