@@ -55,11 +55,12 @@ def _write_run(folder: Path, run_id: str, season: int, offers: list[dict[str, An
     """A re-score output folder (run.json + GeoParquet plots.parquet) with the pipeline's own row builder."""
     import geopandas as gpd
 
+    from agrisense.credit.offer import Offer
     from agrisense.geo import read_plots
     from agrisense.pipelines.rescore import offer_rows
 
     plots, _ = read_plots(region / "plots.geojson")
-    by_id = {o["plot_id"]: o for o in offers}
+    by_id = {o["plot_id"]: Offer.model_validate(o) for o in offers}
     chosen = [p for p in plots if p.plot_id in by_id]
     frame = offer_rows(by_id, chosen, "t0")
     geo = gpd.GeoDataFrame(
