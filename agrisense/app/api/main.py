@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     db = open_database(settings)
     key = signing_key(settings)
     workers = scoring_concurrency()
-    set_scoring_concurrency(workers)
+    set_scoring_concurrency(workers, settings.tile_reuse_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

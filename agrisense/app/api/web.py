@@ -2,7 +2,8 @@
 
 Nothing comes from a CDN: Leaflet and Leaflet-Geoman are installed into ``agrisense/app/web/node_modules`` by
 ``make web`` (``npm ci``) and served from here. Text assets are gzip-compressed; ``sw.js`` carries a version
-derived from the shell's bytes, so a changed shell replaces the service worker's cache and an unchanged one loads offline.
+derived from the shell's bytes, so a changed shell replaces the service worker's cache and an unchanged one
+loads offline.
 """
 
 from __future__ import annotations
