@@ -41,8 +41,8 @@ def _free_port() -> int:
 def _pool(region: Path, n_tiles: int) -> list[dict[str, Any]]:
     """Plot outlines from the region's plots in the ``n_tiles`` imagery tiles holding the most plots."""
     from agrisense.geo import read_plots
-    from agrisense.scoring import plan_tiles
     from agrisense.region import load_region
+    from agrisense.scoring import plan_tiles
 
     meta = load_region(region)
     plots, _ = read_plots(meta.plots, expected_bbox=meta.bbox_lonlat)
