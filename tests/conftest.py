@@ -28,7 +28,8 @@ SLOW_TESTS = frozenset(
 
 @pytest.hookimpl(tryfirst=True)  # before pytest's own -m deselection
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The ``slow`` marker for PostgreSQL and browser tests, from the fixtures they use (``make check`` skips them)."""
+    """The ``slow`` marker (``make check`` skips it) for PostgreSQL and browser tests, found by the fixtures they use,
+    and for the modules and tests named above."""
     for item in items:
         if (
             SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ()))
