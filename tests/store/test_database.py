@@ -124,3 +124,52 @@ def test_open_database_creates_state_dir_and_migrates(tmp_path) -> None:  # type
     assert (tmp_path / "state" / "nested" / "agrisense.db").exists()
     assert db.current_revision() == "0002"
     db.dispose()
+
+
+def _stored_offers_move_to_the_current_schema(db: Database) -> None:
+    from decimal import Decimal
+
+    from agrisense.agronomy.calendar import load_crop_table
+    from agrisense.credit.engine import quote
+    from agrisense.credit.offer import SCHEMA_VERSION, Offer
+    from agrisense.credit.policy import load_policy
+
+    settings = Settings()
+    offer = quote(
+        "maize",
+        1.2,
+        season=2027,
+        crops=load_crop_table(settings.reference_dir / "crops.csv"),
+        policy=load_policy(settings.policy_file),
+    ).to_dict()
+    db.downgrade("0001")
+    with db.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO users (phone, name, role, password_hash, created_at) "
+                "VALUES ('13800000009', 'B', 'farmer', 'x', CURRENT_TIMESTAMP)"
+            )
+        )
+        user_id = conn.execute(sa.text("SELECT id FROM users WHERE phone = '13800000009'")).scalar_one()
+        conn.execute(
+            sa.text(
+                "INSERT INTO applications (farmer_id, status, engine_decision, credit_limit, proposed_limit, currency,"
+                " area_ha, offers, created_at, updated_at) VALUES (:f, 'offered', 'approve', 1234.5, 1234.5, 'CNY',"
+                " 1.2, :offers, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ).bindparams(sa.bindparam("offers", type_=sa.JSON)),
+            {"f": user_id, "offers": [{**offer, "schema_version": "1.0"}]},
+        )
+    db.upgrade()
+    with db.session(readonly=True) as s:
+        app = s.scalars(sa.select(Application).where(Application.farmer_id == user_id)).one()
+        assert app.credit_limit == Decimal("1234.50") and isinstance(app.credit_limit, Decimal)
+        assert app.offers[0]["schema_version"] == SCHEMA_VERSION
+        assert Offer.model_validate(app.offers[0]).credit_limit == Decimal(str(offer["credit_limit"]))
+
+
+def test_sqlite_migration_keeps_money_exact_and_moves_offers(sqlite_db: Database) -> None:
+    _stored_offers_move_to_the_current_schema(sqlite_db)
+
+
+def test_postgis_migration_keeps_money_exact_and_moves_offers(postgis_db: Database) -> None:
+    _stored_offers_move_to_the_current_schema(postgis_db)
