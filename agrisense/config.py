@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     real_data_dir: Path | None = Field(
         default=None,
         description="The real data the sample generator is calibrated on (crop_samples/, parcels/, weather/); "
-        "only `python -m agrisense.sample.calibrate` needs it.",
+        "only `agrisense sample calibrate` needs it.",
     )
     catalog: str | None = Field(
         default=None,

@@ -44,7 +44,7 @@ RESOURCES: dict[str, Resource] = {
         "_bundled/sample_inputs",
         "data/sample_inputs",
         "the calibration tables of the sample-county generator",
-        "reinstall agrisense, or rebuild them with `python -m agrisense.sample.calibrate --real DIR --out DIR`",
+        "reinstall agrisense, or rebuild them with `agrisense sample calibrate --real DIR --out DIR`",
     ),
     "policies": Resource(
         "credit/policies",

@@ -90,7 +90,7 @@ def expected_curves(samples: pd.DataFrame, *, region: str = "east_africa_2017") 
 def load_expected_curves(path: Path) -> dict[str, ExpectedCurve]:
     """Read ``ndvi_curves.csv`` into one ``ExpectedCurve`` per crop."""
     if not path.exists():
-        raise NotFound(f"{path} is missing; rebuild it with `python -m agrisense.ml.growth --out {path}`.")
+        raise NotFound(f"{path} is missing; rebuild it with `agrisense train curves --samples SAMPLES --out {path}`.")
     table = pd.read_csv(path)
     curves = {}
     for crop, group in table.groupby("crop"):
@@ -360,17 +360,3 @@ def growth_stage(
         condition_z=cond,
         anomaly=anomaly,
     )
-
-
-def main() -> None:  # pragma: no cover - maintenance script
-    import argparse
-
-    parser = argparse.ArgumentParser(description="Build data/reference/ndvi_curves.csv from the real samples.")
-    parser.add_argument("--samples", type=Path, default=Path("../shared/data/real/crop_samples/dev_samples.parquet"))
-    parser.add_argument("--out", type=Path, default=Path("data/reference/ndvi_curves.csv"))
-    args = parser.parse_args()
-    expected_curves(pd.read_parquet(args.samples)).to_csv(args.out, index=False)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -1,13 +1,12 @@
 """Derive the committed calibration tables in ``data/sample_inputs/`` from the real data.
 
-Run ``python -m agrisense.sample.calibrate --real DIR [--out DIR]`` once (or set ``AGRISENSE_REAL_DATA_DIR``); the
+Run ``agrisense sample calibrate --real DIR [--out DIR]`` once (or set ``AGRISENSE_REAL_DATA_DIR``); the
 build only reads the tables. Sources (see PROVENANCE.md of the real data): WorldCereal sample spectra, real field
 parcels, Hyderabad daily station weather and AgERA5 monthly weather of the East Africa samples.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import warnings
 from pathlib import Path
@@ -276,30 +275,24 @@ def weather_tables(station_csv: Path, samples: pd.DataFrame) -> tuple[pd.DataFra
     return params, scalars
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Write every calibration table to the inputs directory."""
+def write_calibration_tables(real: Path | None = None, out: Path | None = None) -> Path:
+    """Write every calibration table from the real data (``real``, default ``AGRISENSE_REAL_DATA_DIR``) to ``out``
+    (default: ``data/sample_inputs`` of the source checkout); returns the folder written."""
     warnings.filterwarnings("ignore", message="All-NaN slice", category=RuntimeWarning)
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--real", type=Path, default=None, help="real data folder (default: AGRISENSE_REAL_DATA_DIR)")
-    ap.add_argument("--out", type=Path, default=None, help="default: data/sample_inputs of the source checkout")
-    args = ap.parse_args(argv)
-    args.real = real_data_dir(args.real)
-    if args.out is None:
+    real = real_data_dir(real)
+    if out is None:
         root = source_root()
         if root is None:
             raise InvalidInput("pass --out DIR: the installed package's bundled tables are read-only")
-        args.out = root / "data" / "sample_inputs"
-    args.out.mkdir(parents=True, exist_ok=True)
-    samples = pd.read_parquet(args.real / "crop_samples" / "dev_samples.parquet")
+        out = root / "data" / "sample_inputs"
+    out.mkdir(parents=True, exist_ok=True)
+    samples = pd.read_parquet(real / "crop_samples" / "dev_samples.parquet")
     mean, cov, meta = spectra_tables(samples)
-    mean.to_csv(args.out / "spectra_monthly_mean.csv", index=False)
-    cov.to_csv(args.out / "spectra_covariance.csv", index=False)
-    meta.to_csv(args.out / "spectra_classes.csv", index=False)
-    field_shape_table(args.real / "parcels").round(4).to_csv(args.out / "field_shapes.csv", index=False)
-    params, scalars = weather_tables(args.real / "weather" / "hyderabad_in_2000_2010.csv", samples)
-    params.to_csv(args.out / "weather_monthly_params.csv", index=False)
-    (args.out / "weather_scalars.json").write_text(json.dumps(scalars, indent=2) + "\n")
-
-
-if __name__ == "__main__":
-    main()
+    mean.to_csv(out / "spectra_monthly_mean.csv", index=False)
+    cov.to_csv(out / "spectra_covariance.csv", index=False)
+    meta.to_csv(out / "spectra_classes.csv", index=False)
+    field_shape_table(real / "parcels").round(4).to_csv(out / "field_shapes.csv", index=False)
+    params, scalars = weather_tables(real / "weather" / "hyderabad_in_2000_2010.csv", samples)
+    params.to_csv(out / "weather_monthly_params.csv", index=False)
+    (out / "weather_scalars.json").write_text(json.dumps(scalars, indent=2) + "\n")
+    return out

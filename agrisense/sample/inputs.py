@@ -84,7 +84,7 @@ def real_data_dir(real: Path | None = None) -> Path:
 def _read_csv(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise NotFound(
-            f"calibration table {path} is missing; run `python -m agrisense.sample.calibrate --real DIR` "
+            f"calibration table {path} is missing; run `agrisense sample calibrate --real DIR` "
             "or restore data/sample_inputs/ from the repository."
         )
     return pd.read_csv(path)
@@ -109,7 +109,7 @@ def load_inputs(inputs_dir: Path | None = None, reference_dir: Path | None = Non
     wparams = _read_csv(inputs_dir / "weather_monthly_params.csv").set_index("month").sort_index()
     scal_path = inputs_dir / "weather_scalars.json"
     if not scal_path.exists():
-        raise NotFound(f"{scal_path} is missing; run `python -m agrisense.sample.calibrate --real DIR`.")
+        raise NotFound(f"{scal_path} is missing; run `agrisense sample calibrate --real DIR`.")
     scal = json.loads(scal_path.read_text())
     crops = _read_csv(reference_dir / "crops.csv").set_index("crop")
     return SampleInputs(

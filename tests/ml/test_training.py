@@ -215,8 +215,11 @@ def test_train_landcover_without_region(tmp_path):
         train_landcover(tmp_path, tmp_path / "out")
 
 
-def test_cli_reports_a_missing_region(tmp_path, capsys):
-    from agrisense.ml.training.__main__ import main
+def test_cli_reports_a_missing_region(tmp_path):
+    from typer.testing import CliRunner
 
-    assert main(["--region", str(tmp_path / "none"), "--out", str(tmp_path / "out")]) == 2
-    assert "agrisense sample build" in capsys.readouterr().err
+    from agrisense.app.cli.main import app
+
+    result = CliRunner().invoke(app, ["train", "cropland", "--region", str(tmp_path / "none"), "--out", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "agrisense sample build" in " ".join(result.output.split())

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from agrisense.errors import NotFound
-from agrisense.sample.calibrate import main
+from agrisense.sample.calibrate import write_calibration_tables
 from agrisense.sample.inputs import default_inputs_dir, load_inputs, real_data_dir
 
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"  # the workspace's real data
@@ -25,7 +25,7 @@ TABLES = [
 
 @pytest.mark.skipif(not (REAL / "crop_samples").exists(), reason="real data not available here")
 def test_committed_tables_are_reproducible(tmp_path: Path) -> None:
-    main(["--real", str(REAL), "--out", str(tmp_path)])
+    write_calibration_tables(REAL, tmp_path)
     for name in TABLES:
         assert (tmp_path / name).read_text() == (default_inputs_dir() / name).read_text(), name
 

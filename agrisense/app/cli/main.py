@@ -133,6 +133,36 @@ def sample_build(
     Console().print(summary)
 
 
+@sample_app.command("calibrate")
+@_friendly
+def sample_calibrate(
+    real: Annotated[Path | None, typer.Option(help="Real data folder (default: AGRISENSE_REAL_DATA_DIR).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Tables folder (default: the checkout's tables).")] = None,
+) -> None:
+    """Rebuild the sample generator's calibration tables (spectra, field shapes, weather) from the real data."""
+    from agrisense.sample.calibrate import write_calibration_tables
+
+    Console().print(f"calibration tables written to {write_calibration_tables(real, out)}")
+
+
+@train_app.command("curves")
+@_friendly
+def train_curves(
+    samples: Annotated[Path, typer.Option(help="Labelled monthly Sentinel-2 samples (parquet).")],
+    out: Annotated[Path, typer.Option(help="Expected NDVI curves table to write.")] = Path(
+        "data/reference/ndvi_curves.csv"
+    ),
+) -> None:
+    """Fit each crop's expected NDVI curve from labelled samples (data/reference/ndvi_curves.csv)."""
+    import pandas as pd
+
+    from agrisense.ml.growth import expected_curves
+
+    table = expected_curves(pd.read_parquet(samples))
+    table.to_csv(out, index=False)
+    Console().print(f"{len(table)} rows written to {out}")
+
+
 @train_app.command("cropland")
 @_friendly
 def train_cropland(
@@ -142,11 +172,24 @@ def train_cropland(
     out: Annotated[Path, typer.Option(help="Model bundle folder.")] = Path("models/landcover_unet"),
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    epochs: Annotated[int, typer.Option(help="Most epochs (early stopping on the validation blocks).")] = 30,
+    tile: Annotated[int, typer.Option(help="Training tile size, pixels.")] = 128,
+    max_minutes: Annotated[float, typer.Option(help="Time budget of the whole run, minutes.")] = 15.0,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Rebuild the composites even if cached.")] = False,
 ) -> None:
     """Train the U-Net cropland / crop-type model on a region with truth."""
     from agrisense.ml.training import train_landcover
 
-    report = train_landcover(region, out, seed=seed, device=device)
+    report = train_landcover(
+        region,
+        out,
+        seed=seed,
+        device=device,
+        epochs=epochs,
+        tile=tile,
+        max_minutes=max_minutes,
+        use_cache=not no_cache,
+    )
     test = report.metrics.get("test", {})
     Console().print(
         f"model {report.model_version} → {report.out_dir} ({report.weights_bytes / 1e6:.1f} MB) on {report.device}: "

@@ -116,7 +116,7 @@ ECE: top-label expected calibration error, 15 equal-width bins.
 ```
 agrisense train cropland --region data/sample_county --out models/landcover_unet
 # or
-python -m agrisense.ml.training --region data/sample_county --out models/landcover_unet --seed 0
+agrisense train cropland --region data/sample_county --out models/landcover_unet --seed 0
 ```
 """
     path.write_text(text)
