@@ -40,7 +40,7 @@ from agrisense.imagery.timeseries import CompositeResult, build_composites
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = "composites-v2"
+CACHE_VERSION = "composites-v3"  # v3: indices masked where a reflectance is <= 0, clipped to range
 """Bump whenever loading, masking or compositing changes what a cached entry would hold."""
 TILE_SIZE_M = 2560.0
 TILE_PAD_M = 320.0
