@@ -28,7 +28,7 @@ class DecisionResult:
 def combine(reasons: list[Reason]) -> Decision:
     """The strictest decision any reason forces; approve when none does."""
     worst = max((_RANK[r.kind] for r in reasons), default=0)
-    return ("approve", "refer", "decline")[worst]  # type: ignore[return-value]
+    return ("approve", "refer", "decline")[worst]
 
 
 def order(reasons: list[Reason]) -> tuple[Reason, ...]:

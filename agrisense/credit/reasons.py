@@ -177,7 +177,7 @@ def make_reason(
         raise InvalidInput(f"unknown reason code {code!r}")
     en, zh = CATALOG[code]
     effect = ReasonEffect(
-        decision=kind if kind in ("refer", "decline") else None,  # type: ignore[arg-type]
+        decision=kind if kind in ("refer", "decline") else None,
         limit_haircut=None if limit_haircut is None else to_money(limit_haircut),
         limit_factor=None if limit_factor is None else round(limit_factor, 4),
         pd_points=None if pd_points is None else round(pd_points, 1),

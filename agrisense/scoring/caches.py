@@ -33,7 +33,7 @@ def cached_probabilities(
     path = cache_dir / f"{hashlib.sha256(f'{composites_id}|{model_id}'.encode()).hexdigest()[:32]}.npy"
     if path.is_file():
         try:
-            return np.load(path, allow_pickle=False)
+            return np.asarray(np.load(path, allow_pickle=False), dtype=np.float32)
         except (OSError, ValueError):
             pass  # unreadable entry: recompute and overwrite
     probs = np.ascontiguousarray(compute(), dtype=np.float32)
