@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -28,12 +29,15 @@ def write_cog(
     colormap: Colormap | None = None,
     class_names: Mapping[int, str] | None = None,
     resampling: str = "nearest",
+    tags: Mapping[str, str] | None = None,
 ) -> Path:
     """Write ``data`` (``(H, W)`` or ``(bands, H, W)``) as a COG; returns the path.
 
-    Class maps should use ``uint8`` with a ``colormap`` and ``class_names`` (stored as band metadata so QGIS shows a
-    legend-ready palette) and ``resampling="nearest"``; continuous maps (probability, NDVI) ``float32`` with NaN or a
-    ``nodata`` value and ``resampling="average"`` for overviews. The file is written next to its destination and
+    Class maps should use ``uint8`` with a ``colormap`` and ``class_names`` (band tags ``class_<value>`` and
+    ``class_names`` (JSON), beside the colour table, so QGIS shows a legend-ready palette) and
+    ``resampling="nearest"``; continuous maps (probability, NDVI) ``float32`` with NaN or a
+    ``nodata`` value and ``resampling="average"`` for overviews. ``band_names`` become the band descriptions and
+    ``tags`` dataset tags (e.g. run metadata). The file is written next to its destination and
     renamed into place, so a reader never sees half a map.
     """
     arr = np.asarray(data)
@@ -78,10 +82,20 @@ def write_cog(
                     dst.write_colormap(1, dict(colormap))
                     dst.colorinterp = [ColorInterp.palette]
                 if class_names:
-                    dst.update_tags(1, **{f"class_{k}": v for k, v in class_names.items()})
+                    dst.update_tags(1, **class_tags(class_names))
+                if tags:
+                    dst.update_tags(**{str(k): str(v) for k, v in tags.items()})
             with mem.open() as src:
                 rio_copy(src, tmp, **cog_options)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def class_tags(class_names: Mapping[int, str]) -> dict[str, str]:
+    """Band tags naming the classes of a class map: ``class_<value>`` each, and ``class_names`` as one JSON object
+    (value -> name) for readers that want the whole legend."""
+    tags = {f"class_{int(k)}": str(v) for k, v in sorted(class_names.items())}
+    tags["class_names"] = json.dumps({str(int(k)): str(v) for k, v in sorted(class_names.items())})
+    return tags

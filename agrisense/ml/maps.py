@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,21 +16,12 @@ import numpy as np
 from affine import Affine
 
 from agrisense.errors import InvalidInput
+from agrisense.maps.palette import NODATA_CLASS, PALETTE, palette
 from agrisense.ml.registry import NON_CROP
 
-NODATA_CLASS = 255
-"""Class value of pixels without a prediction (NaN probabilities) in ``crop_class``."""
+__all__ = ["MAP_FILES", "NODATA_CLASS", "PALETTE", "MapLayers", "class_layers", "palette", "write_class_maps",
+           "write_field_maps"]  # fmt: skip
 
-PALETTE: Mapping[str, tuple[int, int, int, int]] = {
-    "non_crop": (200, 200, 190, 255),
-    "maize": (240, 190, 30, 255),
-    "sorghum": (190, 80, 40, 255),
-    "groundnut": (150, 110, 200, 255),
-    "beans": (40, 150, 70, 255),
-}
-"""RGBA per class name; classes without an entry get a colour from ``_FALLBACK``."""
-
-_FALLBACK = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75))
 MAP_FILES = {"crop_class": "crop_class.tif", "probability": "probability.tif", "cropland": "cropland.tif"}
 
 
@@ -65,17 +56,6 @@ def class_layers(probabilities: np.ndarray, classes: Sequence[str]) -> MapLayers
     probability = np.where(valid, top, np.nan).astype(np.float32)
     cropland = np.where(valid, 1.0 - filled[classes.index(NON_CROP)], np.nan).astype(np.float32)
     return MapLayers(crop_class, probability, cropland, classes)
-
-
-def palette(classes: Sequence[str]) -> tuple[dict[int, tuple[int, int, int, int]], dict[int, str]]:
-    """``(colormap, class_names)`` by class value for ``write_cog``; value ``NODATA_CLASS`` is transparent."""
-    colormap: dict[int, tuple[int, int, int, int]] = {}
-    for i, name in enumerate(classes):
-        colormap[i] = PALETTE.get(name, (*_FALLBACK[i % len(_FALLBACK)], 255))
-    colormap[NODATA_CLASS] = (0, 0, 0, 0)
-    names = {i: name for i, name in enumerate(classes)}
-    names[NODATA_CLASS] = "no prediction"
-    return colormap, names
 
 
 def write_class_maps(layers: MapLayers, out_dir: Path, *, transform: Affine, crs: str) -> dict[str, Path]:

@@ -12,11 +12,11 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import rasterio
 import shapely
-from rasterio.crs import CRS
 
 from agrisense.errors import InvalidInput
+from agrisense.maps import write_cog
+from agrisense.maps.palette import palette
 from agrisense.sample.farmers import farmers_for_area, make_plots, plot_truth
 from agrisense.sample.grid import RegionGrid, make_grid
 from agrisense.sample.inputs import CROPS, SampleInputs, load_inputs
@@ -113,24 +113,19 @@ def _write_truth(out_dir: Path, land: Landscape, grid: RegionGrid, lc: np.ndarra
         crs=f"EPSG:{grid.epsg}",
     )
     gdf.to_parquet(out_dir / "truth" / "fields.parquet", index=False)
-    lc = lc.copy()
-    with rasterio.open(
+    classes = ["non_crop", *CROPS]
+    colormap, names = palette(classes, nodata_name="nodata")
+    write_cog(
         out_dir / "truth" / "landcover.tif",
-        "w",
-        driver="COG",
-        width=grid.width,
-        height=grid.height,
-        count=1,
-        dtype="uint8",
-        crs=CRS.from_epsg(grid.epsg),
+        lc,
         transform=grid.transform,
+        crs=f"EPSG:{grid.epsg}",
         nodata=LANDCOVER_NODATA,
-        compress="DEFLATE",
-        blocksize=256,
-        overview_resampling="nearest",
-    ) as dst:
-        dst.write(lc, 1)
-        dst.update_tags(1, classes=json.dumps(["non_crop", *CROPS]))
+        band_names=["landcover"],
+        colormap=colormap,
+        class_names=names,
+        tags={"classes": json.dumps(classes)},
+    )
     return field_ids
 
 

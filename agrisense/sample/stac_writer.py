@@ -23,7 +23,7 @@ STAC_EXTENSIONS = [
     "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
     "https://stac-extensions.github.io/grid/v1.0.0/schema.json",
     "https://stac-extensions.github.io/mgrs/v1.0.0/schema.json",
-    "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
+    "https://stac-extensions.github.io/projection/v1.0.0/schema.json",  # Earth Search v1: proj:epsg, no proj:code
     "https://stac-extensions.github.io/processing/v1.1.0/schema.json",
     "https://stac-extensions.github.io/view/v1.0.0/schema.json",
 ]
@@ -141,7 +141,6 @@ def write_scene(item_dir: Path, spec: SceneSpec, arrays: SceneArrays, grid: Regi
         "instruments": ["msi"],
         "eo:cloud_cover": cloud,
         "proj:epsg": grid.epsg,
-        "proj:code": f"EPSG:{grid.epsg}",
         "proj:bbox": list(grid.bbox),
         "mgrs:utm_zone": zone,
         "mgrs:latitude_band": band,

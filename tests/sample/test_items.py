@@ -28,7 +28,7 @@ def test_item_schema(region_dir: Path) -> None:
         assert set(item["assets"]) == DATA_ASSETS | {"scl"}
         assert props["platform"] in {"sentinel-2a", "sentinel-2b", "sentinel-2c"}
         assert props["constellation"] == "sentinel-2"
-        assert props["proj:epsg"] == 32636 and props["proj:code"] == "EPSG:32636"
+        assert props["proj:epsg"] == 32636 and "proj:code" not in props  # projection v1.0.0 (Earth Search v1)
         assert isinstance(props["earthsearch:boa_offset_applied"], bool)
         assert props["s2:processing_baseline"] in {"05.10", "05.11"}
         assert 0 <= props["eo:cloud_cover"] <= 100
@@ -111,3 +111,26 @@ def test_nodata_is_consistent_across_bands_and_scl(region_dir: Path) -> None:
         n_with_edge += bool(scl_nodata.any())
         assert (item["properties"]["s2:nodata_pixel_percentage"] > 0) == bool(scl_nodata.any())
     assert n_with_edge >= 1  # a swath edge occurs in the season
+
+
+def test_items_are_valid_against_the_extension_versions_they_declare(region_dir: Path) -> None:
+    from tests.stac_validation import validate_offline
+
+    items = _items(region_dir)
+    for _, item in items:
+        used = validate_offline(item)
+        assert "https://stac-extensions.github.io/projection/v1.0.0/schema.json" in used
+        assert set(item["stac_extensions"]) <= set(used)
+    collection = json.loads((region_dir / "stac" / "sentinel-2-l2a" / "collection.json").read_text())
+    validate_offline(collection)
+
+
+def test_the_validator_rejects_a_field_the_declared_version_lacks(region_dir: Path) -> None:
+    import pystac
+
+    from tests.stac_validation import validate_offline
+
+    item = _items(region_dir)[0][1]
+    item["properties"]["proj:code"] = "EPSG:32636"  # defined from projection v1.2.0 on
+    with pytest.raises(pystac.STACValidationError):
+        validate_offline(item)
