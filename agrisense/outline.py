@@ -15,13 +15,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import shapely
-from shapely.geometry import Polygon
+from pyproj import Transformer
+from rasterio.features import shapes
+from shapely.geometry import Point, Polygon, shape
 
 from agrisense.config import Settings, get_settings
 from agrisense.errors import InvalidInput, NotFound
 from agrisense.geo.area import geodesic_area, ha_to_mu
+from agrisense.imagery.cache import build_composites_keyed
+from agrisense.imagery.plot_series import group_plots_by_tile
+from agrisense.ml.features import stack_features
+from agrisense.ml.fields import FieldThresholds, label_fields
+from agrisense.ml.inference import aggregate_plot, predict_maps
+from agrisense.ml.registry import NON_CROP, load_model_cached
+from agrisense.region import load_region
 
 WINDOW_PX = 96
 """Side of the window the model runs on (0.96 km at 10 m): enough context around a smallholder field."""
@@ -62,17 +72,6 @@ class OutlineSuggestion:
 
 def suggest_outline(lon: float, lat: float, *, settings: Settings | None = None) -> OutlineSuggestion:
     """The outline of the field at (``lon``, ``lat``); NotFound when the model sees no field there."""
-    import geopandas as gpd
-    from shapely.geometry import Point
-
-    from agrisense.imagery.cache import build_composites_keyed
-    from agrisense.imagery.plot_series import group_plots_by_tile
-    from agrisense.ml.features import stack_features
-    from agrisense.ml.fields import FieldThresholds, label_fields
-    from agrisense.ml.inference import aggregate_plot, predict_maps
-    from agrisense.ml.registry import NON_CROP, load_model_cached
-    from agrisense.region import load_region
-
     if not (isinstance(lon, int | float) and isinstance(lat, int | float)) or not (
         math.isfinite(lon) and math.isfinite(lat)
     ):
@@ -164,8 +163,6 @@ MATCH_IOU = 0.5
 
 def check_outline(geometry: Mapping[str, Any], *, settings: Settings | None = None) -> OutlineCheck:
     """Compare a drawn plot (GeoJSON geometry, WGS84) with the field the model finds at its representative point."""
-    from shapely.geometry import shape
-
     drawn = shape(geometry)
     if drawn.is_empty or not drawn.is_valid:
         raise InvalidInput("the plot outline is empty or invalid; it cannot be compared with the imagery")
@@ -209,10 +206,6 @@ def _field_at(labels: np.ndarray, row: int, col: int) -> int:
 
 def _mask_outline(mask: np.ndarray, transform: Any, crs: str) -> Polygon:
     """The largest polygon of ``mask`` in WGS84, its pixel staircase smoothed by half a pixel."""
-    from pyproj import Transformer
-    from rasterio.features import shapes
-    from shapely.geometry import shape
-
     polygons = [shape(geom) for geom, value in shapes(mask.astype(np.uint8), mask=mask, transform=transform) if value]
     largest = max(polygons, key=lambda p: p.area)
     smooth = largest.simplify(abs(transform.a) * 0.5, preserve_topology=True)
