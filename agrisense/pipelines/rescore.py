@@ -50,7 +50,7 @@ from agrisense.scoring import (
     score_tile,
 )
 
-PIPELINE_VERSION = "rescore-v1"
+PIPELINE_VERSION = "rescore-v2"  # v2: typed plot columns, reasons as records, maps masked outside imagery
 """Bump when a change to the pipeline changes what a tile result holds."""
 FINGERPRINT_KEY = b"agrisense_tile_fingerprint"
 MAP_LAYERS = ("crop_class", "probability", "ndvi")
@@ -225,46 +225,83 @@ def is_done(cfg: RescoreConfig, task: TileTask) -> bool:
     return stored_fingerprint(tile_result_path(cfg, task.job.tile_id)) == task.fingerprint
 
 
-OFFER_COLUMNS = (
-    "crop",
-    "crop_probability",
-    "assessed_crop",
-    "declared_crop",
-    "area_ha",
-    "area_mu",
-    "decision",
-    "credit_limit",
-    "currency",
-    "expected_loss",
-    "pd",
-    "interest_rate",
-    "finance_season",
-    "policy_version",
+REASON_TYPE = pa.struct(
+    [("code", pa.string()), ("kind", pa.string()), ("message_en", pa.string()), ("message_zh", pa.string())]
 )
+MONEY_TYPE = pa.decimal128(15, 2)  # agrisense.credit.money.Money: to the cent
+RATE_TYPE = pa.decimal128(8, 4)  # agrisense.credit.money.Rate: to the basis point
+
+OFFER_FIELDS: tuple[tuple[str, pa.DataType], ...] = (
+    ("schema_version", pa.string()),
+    ("crop", pa.string()),
+    ("crop_probability", pa.float64()),
+    ("assessed_crop", pa.string()),
+    ("declared_crop", pa.string()),
+    ("area_ha", pa.float64()),
+    ("area_mu", pa.float64()),
+    ("decision", pa.string()),
+    ("credit_limit", MONEY_TYPE),
+    ("assessed_limit", MONEY_TYPE),
+    ("currency", pa.string()),
+    ("pd", pa.float64()),
+    ("score", pa.float64()),
+    ("lgd", pa.float64()),
+    ("expected_loss", MONEY_TYPE),
+    ("annual_rate", RATE_TYPE),
+    ("apr", pa.float64()),
+    ("evidence_season", pa.int32()),
+    ("finance_season", pa.int32()),
+    ("offer_date", pa.date32()),
+    ("policy_version", pa.string()),
+    ("model_versions", pa.map_(pa.string(), pa.string())),
+)
+"""Offer fields that are columns of ``plots.parquet``, under the offer's own names (``Offer`` in
+agrisense.credit.offer); the whole offer is in ``offer`` (JSON) too."""
+
+TILE_SCHEMA = pa.schema(
+    [
+        pa.field("plot_id", pa.string(), nullable=False),
+        ("farmer_id", pa.string()),
+        ("tile_id", pa.string()),
+        *OFFER_FIELDS,
+        ("reasons", pa.list_(REASON_TYPE)),
+        ("imagery_status", pa.string()),
+        ("n_clear_months", pa.int32()),
+        ("ndvi_by_month", pa.string()),
+        ("offer", pa.string()),
+        ("geometry", pa.binary()),
+    ]
+)
+"""A tile result file (``OUT/tiles/<tile>.parquet``); ``plots.parquet`` adds ``run_id`` and ``as_of``
+(docs/rescore.md, plots.parquet)."""
 
 
 def offer_rows(offers: Mapping[str, Offer], plots: Sequence[Plot], tile_id: str) -> pd.DataFrame:
-    """One row per plot: the offer's headline fields as columns, the whole offer as JSON, WKB geometry."""
+    """One row per plot (columns of :data:`TILE_SCHEMA`): the offer's fields under their own names (money as
+    ``Decimal``), its reasons as records, the whole offer as JSON, WKB geometry."""
     rows = []
     for plot in plots:
-        offer = offers[plot.plot_id].to_dict()
-        imagery = offer.get("imagery") or {}
+        offer = offers[plot.plot_id]
+        fields = offer.model_dump(mode="python", by_alias=False)
+        imagery = offer.imagery
         row: dict[str, Any] = {"plot_id": plot.plot_id, "farmer_id": plot.farmer_id, "tile_id": tile_id}
-        for col in OFFER_COLUMNS:
-            value = offer.get(col)
-            row[col] = value if value is None or isinstance(value, (int, float, str)) else json.dumps(value)
-        row["reason_codes"] = ",".join(r.get("code", "") for r in offer.get("reasons", []))
-        row["imagery_status"] = imagery.get("status")
-        row["n_clear_months"] = imagery.get("n_clear_months")
-        row["ndvi_by_month"] = json.dumps(imagery.get("ndvi_by_month", {}), sort_keys=True)
-        row["offer"] = json.dumps({k: v for k, v in offer.items() if k != "geometry"}, sort_keys=True)
+        for name, _ in OFFER_FIELDS:
+            row[name] = fields[name]
+        row["reasons"] = [
+            {"code": r.code, "kind": r.kind, "message_en": r.message_en, "message_zh": r.message_zh}
+            for r in offer.reasons
+        ]
+        row["imagery_status"] = imagery.status if imagery else None
+        row["n_clear_months"] = imagery.n_clear_months if imagery else None
+        row["ndvi_by_month"] = json.dumps(imagery.ndvi_by_month if imagery else {}, sort_keys=True)
+        row["offer"] = json.dumps({k: v for k, v in offer.to_dict().items() if k != "geometry"}, sort_keys=True)
         row["geometry"] = shapely.to_wkb(plot.geometry)
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=TILE_SCHEMA.names)
 
 
 def _write_parquet_atomic(frame: pd.DataFrame, path: Path, fingerprint: str) -> None:
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = pa.Table.from_pandas(frame, schema=TILE_SCHEMA, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), FINGERPRINT_KEY: fingerprint.encode()})
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")

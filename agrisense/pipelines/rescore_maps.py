@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -44,6 +44,7 @@ def write_tile_maps(result: TileResult, job: TileJob, folder: Path) -> list[Path
             transform=core.affine,
             crs=crs,
             nodata=NODATA_CLASS,
+            band_names=["crop_class"],
             colormap=colormap,
             class_names=names,
         ),
@@ -68,8 +69,9 @@ def write_tile_maps(result: TileResult, job: TileJob, folder: Path) -> list[Path
     ]
 
 
-def _vrt(sources: Sequence[Path], vrt_path: Path) -> None:
-    """A mosaic VRT of same-CRS, same-resolution, north-up single-band rasters (later sources win overlaps)."""
+def _vrt(sources: Sequence[Path], vrt_path: Path, tags: Mapping[str, str] | None = None) -> None:
+    """A mosaic VRT of same-CRS, same-resolution, north-up single-band rasters (later sources win overlaps), with
+    the first source's band description, band tags and colour table, and ``tags`` as dataset metadata."""
     metas = []
     for src in sources:
         with rasterio.open(src) as ds:
@@ -84,6 +86,7 @@ def _vrt(sources: Sequence[Path], vrt_path: Path) -> None:
                     ds.nodata,
                     ds.colormap(1) if ds.dtypes[0] == "uint8" else None,
                     ds.tags(1),
+                    ds.descriptions[0],
                 )
             )
     res = metas[0][1].a
@@ -98,8 +101,14 @@ def _vrt(sources: Sequence[Path], vrt_path: Path) -> None:
         f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">',
         f"  <SRS>{escape(metas[0][4].to_wkt())}</SRS>",
         f"  <GeoTransform>{left!r}, {res!r}, 0, {top!r}, 0, {-res!r}</GeoTransform>",
-        f'  <VRTRasterBand dataType="{dtype}" band="1">',
     ]
+    if tags:
+        lines.append("  <Metadata>")
+        lines += [f'    <MDI key="{escape(k)}">{escape(v)}</MDI>' for k, v in sorted(tags.items())]
+        lines.append("  </Metadata>")
+    lines.append(f'  <VRTRasterBand dataType="{dtype}" band="1">')
+    if metas[0][9]:
+        lines.append(f"    <Description>{escape(metas[0][9])}</Description>")
     if nodata is not None:
         lines.append(
             f"    <NoDataValue>{'nan' if isinstance(nodata, float) and math.isnan(nodata) else nodata}</NoDataValue>"
@@ -136,8 +145,11 @@ def _vrt(sources: Sequence[Path], vrt_path: Path) -> None:
     vrt_path.write_text("\n".join(lines), encoding="utf-8")
 
 
-def mosaic_maps(tile_folders: Sequence[Path], maps_dir: Path) -> dict[str, Path]:
-    """Region COGs ``maps_dir/<layer>.tif`` (one UTM zone: the one most tiles lie in) from the tile maps."""
+def mosaic_maps(
+    tile_folders: Sequence[Path], maps_dir: Path, *, tags: Mapping[str, str] | None = None
+) -> dict[str, Path]:
+    """Region COGs ``maps_dir/<layer>.tif`` (one UTM zone: the one most tiles lie in) from the tile maps, each
+    with ``tags`` (run metadata) as dataset tags."""
     by_crs: dict[str, list[Path]] = {}
     for folder in tile_folders:
         if (folder / "crop_class.tif").is_file():
@@ -150,7 +162,7 @@ def mosaic_maps(tile_folders: Sequence[Path], maps_dir: Path) -> dict[str, Path]
         if not all((f / f"{layer}.tif").is_file() for f in folders):
             continue  # e.g. field_boundary from a model without a boundary head
         vrt = maps_dir / f"{layer}.vrt"
-        _vrt([f / f"{layer}.tif" for f in folders], vrt)
+        _vrt([f / f"{layer}.tif" for f in folders], vrt, {**(tags or {}), "layer": layer})
         target = maps_dir / f"{layer}.tif"
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp.tif")
         options = {
@@ -168,7 +180,9 @@ def mosaic_maps(tile_folders: Sequence[Path], maps_dir: Path) -> dict[str, Path]
     return out
 
 
-def write_region_fields(maps_dir: Path, out_path: Path, *, boundary_threshold: float) -> int:
+def write_region_fields(
+    maps_dir: Path, out_path: Path, *, boundary_threshold: float, tags: Mapping[str, str] | None = None
+) -> int:
     """Delineate fields on the region mosaics (``cropland.tif`` + ``field_boundary.tif``): ``maps_dir/fields.tif``
     (field id per pixel, 0 = none) and ``out_path`` (GeoParquet polygons: ``field_id``, ``area_ha``, ``area_mu``,
     ``cropland``). Returns the number of fields; 0 (and nothing written) without a boundary layer."""
@@ -187,8 +201,9 @@ def write_region_fields(maps_dir: Path, out_path: Path, *, boundary_threshold: f
     with rasterio.open(maps_dir / "field_boundary.tif") as src:
         boundary = src.read(1)
     labels = label_fields(cropland, boundary, FieldThresholds(boundary=boundary_threshold))
+    labels[~(np.isfinite(cropland) & np.isfinite(boundary))] = 0  # never a field where there is no imagery
     write_cog(maps_dir / "fields.tif", labels.astype(np.uint32), transform=transform, crs=str(crs), nodata=0,
-              band_names=["field_id"])  # fmt: skip
+              band_names=["field_id"], tags={**(tags or {}), "layer": "fields"})  # fmt: skip
     ids, geoms = [], []
     for geom, value in shapes(labels, mask=labels > 0, transform=transform, connectivity=4):
         ids.append(int(value))

@@ -19,12 +19,16 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import shapely
 
 from agrisense.config import Settings
 from agrisense.errors import InvalidInput, NotFound
 from agrisense.geo import Plot, make_plot, read_plots
 from agrisense.pipelines.rescore import (
+    TILE_SCHEMA,
     RescoreConfig,
     TileTask,
     _digest,
@@ -219,15 +223,19 @@ def rescore_region(
     write_json_atomic(out_dir / "manifest.json", _manifest(run_id, cfg, tasks, done=tasks))
 
     t2 = time.perf_counter()
-    frame = assemble_plots(cfg, tasks, run_id=run_id, n_invalid=len(errors))
+    frame = assemble_plots(cfg, tasks, run_id=run_id, as_of=as_of, n_invalid=len(errors))
     _remove_stale(cfg, tasks)
+    from agrisense.ml.registry import read_bundle
     from agrisense.pipelines.rescore_maps import mosaic_maps, write_region_fields
 
-    mosaic_maps([cfg.tile_maps_dir / t.job.tile_id for t in tasks], out_dir / "maps")
-    from agrisense.ml.registry import read_bundle
-
-    threshold = read_bundle(settings.models_dir / "landcover_unet").boundary_threshold
-    n_fields = write_region_fields(out_dir / "maps", out_dir / "fields.parquet", boundary_threshold=threshold)
+    bundle = read_bundle(settings.models_dir / "landcover_unet")
+    tags = run_tags(cfg, run_id=run_id, model_version=bundle.version, as_of=as_of)
+    maps = mosaic_maps([cfg.tile_maps_dir / t.job.tile_id for t in tasks], out_dir / "maps", tags=tags)
+    n_fields = write_region_fields(
+        out_dir / "maps", out_dir / "fields.parquet", boundary_threshold=bundle.boundary_threshold, tags=tags
+    )
+    if n_fields:
+        maps["fields"] = out_dir / "maps" / "fields.tif"
     log.info("delineated %d fields (fields.parquet)", n_fields)
     timings["assemble_s"] = time.perf_counter() - t2
 
@@ -235,6 +243,9 @@ def rescore_region(
     warnings = monitor_loans(cfg, frame, loan_records, as_of=as_of or end, run_id=run_id)
     write_warnings(warnings, out_dir / "warnings.parquet")
     timings["monitoring_s"] = time.perf_counter() - t3
+    from agrisense.pipelines.rescore_stac import write_run_stac
+
+    write_run_stac(out_dir, run_id=run_id, maps=maps, start=start, end=end, properties=tags)
 
     database = None
     if db is not None:
@@ -269,6 +280,23 @@ def rescore_region(
         extra={"run": run_id, "seconds": round(timings["total_s"], 1), "out": str(out_dir)},
     )
     return run
+
+
+def run_tags(cfg: RescoreConfig, *, run_id: str, model_version: str, as_of: date | None) -> dict[str, str]:
+    """Run metadata every region COG carries as dataset tags (and every STAC item of the run as properties)."""
+    from datetime import UTC, datetime
+
+    policy = load_reference(cfg.credit.reference_dir, cfg.credit.policy_file).policy
+    return {
+        "run_id": run_id,
+        "model_version": model_version,
+        "policy_version": policy.version,
+        "season": str(cfg.region.season),
+        "window": f"{cfg.start.isoformat()}/{cfg.end.isoformat()}",
+        **({"as_of": as_of.isoformat()} if as_of else {}),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "software": "agrisense rescore",
+    }
 
 
 def _log_tile(
@@ -319,22 +347,44 @@ def _manifest(run_id: str, cfg: RescoreConfig, tasks: Sequence[TileTask], *, don
     }
 
 
+PLOTS_SCHEMA = pa.schema([*TILE_SCHEMA, pa.field("run_id", pa.string()), pa.field("as_of", pa.date32())])
+"""``OUT/plots.parquet`` (GeoParquet: ``geometry`` WKB, EPSG:4326); documented in docs/rescore.md."""
+
+
+def _geo_metadata(geometry: Sequence[Any]) -> bytes:
+    """The GeoParquet ``geo`` metadata of a WKB ``geometry`` column in EPSG:4326, as geopandas writes it."""
+    import io
+
+    buffer = io.BytesIO()
+    gpd.GeoDataFrame(geometry=list(geometry), crs="EPSG:4326").to_parquet(buffer, index=False)
+    buffer.seek(0)
+    return (pq.read_schema(buffer).metadata or {})[b"geo"]
+
+
 def assemble_plots(
-    cfg: RescoreConfig, tasks: Sequence[TileTask], *, run_id: str, n_invalid: int = 0
+    cfg: RescoreConfig,
+    tasks: Sequence[TileTask],
+    *,
+    run_id: str,
+    as_of: date | None = None,
+    n_invalid: int = 0,
 ) -> gpd.GeoDataFrame:
-    """``OUT/plots.parquet`` from the tile result files (GeoParquet, EPSG:4326, sorted by plot id)."""
-    parts = [pd.read_parquet(tile_result_path(cfg, t.job.tile_id)) for t in tasks]
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"plot_id": [], "geometry": []})
-    frame = frame.sort_values("plot_id", kind="stable").reset_index(drop=True)
-    frame["run_id"] = run_id
-    gdf = gpd.GeoDataFrame(
-        frame.drop(columns="geometry"), geometry=shapely.from_wkb(frame["geometry"].to_numpy()), crs="EPSG:4326"
-    )
-    gdf.attrs["invalid_features"] = n_invalid
+    """``OUT/plots.parquet`` from the tile result files (GeoParquet, EPSG:4326, sorted by plot id, columns and
+    types of :data:`PLOTS_SCHEMA`); returns it as read back."""
+    parts = [pq.read_table(tile_result_path(cfg, t.job.tile_id)).cast(TILE_SCHEMA) for t in tasks]
+    table = pa.concat_tables(parts) if parts else TILE_SCHEMA.empty_table()
+    table = table.take(pc.sort_indices(table, sort_keys=[("plot_id", "ascending")]))
+    n = table.num_rows
+    table = table.append_column(PLOTS_SCHEMA.field("run_id"), pa.array([run_id] * n, pa.string()))
+    table = table.append_column(PLOTS_SCHEMA.field("as_of"), pa.array([as_of] * n, pa.date32()))
+    geometry = shapely.from_wkb(table.column("geometry").to_numpy(zero_copy_only=False))
+    table = table.cast(PLOTS_SCHEMA).replace_schema_metadata({b"geo": _geo_metadata(geometry)})
     path = cfg.out_dir / "plots.parquet"
     tmp = path.with_name(f".{path.name}.tmp")
-    gdf.to_parquet(tmp, index=False)
+    pq.write_table(table, tmp)
     tmp.replace(path)
+    gdf = gpd.read_parquet(path)
+    gdf.attrs["invalid_features"] = n_invalid
     return gdf
 
 

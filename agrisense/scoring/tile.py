@@ -14,6 +14,7 @@ from shapely import from_wkb
 
 from agrisense.errors import ImageryUnavailable
 from agrisense.imagery.cache import build_composites_keyed
+from agrisense.imagery.composite import band_names
 from agrisense.ml.features import stack_features
 from agrisense.ml.inference import predict_maps
 from agrisense.ml.maps import class_layers
@@ -131,17 +132,32 @@ def _score_tile_base(job: TileJob, inputs: ScoringInputs, *, scheduler: str, map
         model_version=bundle.version,
         scene_ids=tuple(s.id for s in result.scenes if s.used),
     )
-    layers = class_layers(probs, bundle.classes) if maps else None
+    clear = imagery_mask(comp) if maps else np.ones(probs.shape[1:], dtype=bool)
+    layers = class_layers(np.where(clear, probs, np.nan), bundle.classes) if maps else None
     return ScoredTile(
         view=view,
         rgb=true_colour(comp),
         crop_class=layers.crop_class if layers else np.argmax(probs, axis=0).astype(np.uint8),
         scenes_failed=tuple(s.id for s in result.scenes if s.failed),
         probability=layers.probability if layers else None,
-        ndvi=latest_clear(comp["ndvi"].values) if maps else None,
+        ndvi=np.where(clear, latest_clear(comp["ndvi"].values), np.nan).astype(np.float32) if maps else None,
         cropland=layers.cropland if layers else None,
-        field_boundary=boundary if maps else None,
+        field_boundary=None if not maps or boundary is None else np.where(clear, boundary, np.nan).astype(np.float32),
     )
+
+
+def imagery_mask(comp: xr.Dataset) -> np.ndarray:
+    """``(H, W)`` True where a pixel has imagery: a clear observation (``n_obs``) in some period and, in some
+    period, a finite value of every reflectance band. Maps are nodata elsewhere (the model's output there is
+    a guess from filled-in features)."""
+    bands = band_names(comp)
+    finite = np.ones(comp[bands[0]].shape, dtype=bool)  # (period, H, W)
+    for band in bands:
+        finite &= np.isfinite(comp[band].values)
+    clear = np.asarray(finite.any(axis=0))
+    if "n_obs" in comp:
+        clear &= (comp["n_obs"].values > 0).any(axis=0)
+    return clear
 
 
 def latest_clear(stack: np.ndarray) -> np.ndarray:

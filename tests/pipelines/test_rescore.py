@@ -179,3 +179,93 @@ def test_command_rejects_a_bad_date(small_region: Path, tmp_path: Path) -> None:
         app, ["--region", str(small_region), "--out", str(tmp_path), "--as-of", "2026-01-05", "--workers", "0"]
     )
     assert early.exit_code == 2 and "before the season" in early.output
+
+
+def _read(path: Path) -> np.ndarray:
+    with rasterio.open(path) as ds:
+        return ds.read(1)
+
+
+def test_maps_are_nodata_wherever_there_is_no_imagery(reference: Path) -> None:
+    maps = reference / "maps"
+    ndvi = _read(maps / "ndvi.tif")
+    crop_class = _read(maps / "crop_class.tif")
+    no_imagery = np.isnan(ndvi)
+    assert no_imagery.any() and (~no_imagery).any()  # the small region's tiles reach past its imagery
+    assert (crop_class[no_imagery] == 255).all() and (crop_class[~no_imagery] != 255).all()
+    for layer in ("probability", "cropland", "field_boundary"):
+        values = _read(maps / f"{layer}.tif")
+        assert np.isnan(values[no_imagery]).all() and np.isfinite(values[~no_imagery]).all(), layer
+    assert (_read(maps / "fields.tif")[no_imagery] == 0).all()  # no field reaches outside the imagery
+    assert np.nanmin(ndvi) >= -1 and np.nanmax(ndvi) <= 1
+
+
+def test_every_cog_is_valid_and_carries_the_run_metadata(reference: Path) -> None:
+    from rio_cogeo.cogeo import cog_validate
+
+    run = json.loads((reference / "run.json").read_text())
+    cogs = sorted((reference / "maps").rglob("*.tif"))
+    assert len(cogs) >= 6 + 5 * run["tiles"]  # 6 region layers, 5 per tile
+    for path in cogs:
+        valid, errors, _ = cog_validate(str(path), quiet=True)
+        assert valid, (path, errors)
+    for path in sorted((reference / "maps").glob("*.tif")):
+        with rasterio.open(path) as ds:
+            tags = ds.tags()
+            assert tags["run_id"] == run["run_id"] and tags["season"] == str(run["season"])
+            assert tags["model_version"] and tags["policy_version"] and tags["created"].endswith("+00:00")
+            assert ds.descriptions[0], path  # a band description
+    with rasterio.open(reference / "maps" / "crop_class.tif") as ds:
+        classes = json.loads(ds.tags(1)["class_names"])
+        assert classes["255"] == "no prediction" and "non_crop" in classes.values()
+        assert ds.tags(1)["class_0"] == classes["0"] and ds.colormap(1)[255][3] == 0
+        assert ds.descriptions[0] == "crop_class"
+
+
+def test_plots_parquet_schema(reference: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from agrisense.credit.offer import Offer
+    from agrisense.pipelines.rescore_run import PLOTS_SCHEMA
+
+    schema = pq.read_schema(reference / "plots.parquet")
+    assert schema.remove_metadata().equals(PLOTS_SCHEMA.remove_metadata())
+    assert b"geo" in (schema.metadata or {})
+    assert "interest_rate" not in schema.names and "reason_codes" not in schema.names
+    for name in ("annual_rate", "apr", "pd", "lgd", "expected_loss", "evidence_season", "finance_season",
+                 "policy_version", "model_versions"):  # fmt: skip
+        assert name in Offer.model_fields and name in schema.names, name
+    assert schema.field("credit_limit").type == pa.decimal128(15, 2)
+    reason = schema.field("reasons").type.value_type
+    assert [f.name for f in reason] == ["code", "kind", "message_en", "message_zh"]
+    table = pq.read_table(reference / "plots.parquet")
+    assert table.column("as_of").null_count == table.num_rows  # a whole-season run
+    frame = gpd.read_parquet(reference / "plots.parquet")
+    for row in frame.itertuples():
+        offer = Offer.model_validate(json.loads(row.offer) | {"plot_id": row.plot_id})
+        assert [r["code"] for r in row.reasons] == [r.code for r in offer.reasons]
+        assert row.evidence_season == offer.evidence_season and row.policy_version == offer.policy_version
+        assert row.credit_limit == offer.credit_limit and row.expected_loss == offer.expected_loss
+        assert row.annual_rate == offer.annual_rate and dict(row.model_versions) == offer.model_versions
+
+
+def test_the_run_is_a_stac_collection(reference: Path) -> None:
+    import pystac
+
+    from tests.stac_validation import validate_offline
+
+    collection = pystac.Collection.from_file(str(reference / "stac" / "collection.json"))
+    items = {item.id.rsplit("-", 1)[-1]: item for item in collection.get_items()}
+    assert {"maps", "plots", "fields"} <= set(items)
+    run = json.loads((reference / "run.json").read_text())
+    assert all(item.properties["agrisense:run_id"] == run["run_id"] for item in items.values())
+    assert set(items["maps"].assets) == {"crop_class", "probability", "ndvi", "cropland", "field_boundary", "fields"}
+    for item in items.values():
+        validate_offline(item.to_dict())
+        for asset in item.assets.values():
+            assert Path(asset.get_absolute_href() or "").is_file(), asset.href
+    raw = json.loads(next((reference / "stac").glob("*-maps/*-maps.json")).read_text())
+    assert all(not Path(a["href"]).is_absolute() for a in raw["assets"].values())  # a movable folder
+    assert raw["properties"]["proj:code"] == "EPSG:32636"
+    validate_offline(collection.to_dict())

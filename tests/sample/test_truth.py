@@ -62,3 +62,19 @@ def test_plot_truth_is_consistent(region_dir: Path) -> None:
     with_field = truth["true_crop"].notna()
     right = (plots.loc[truth.index[with_field], "declared_crop"] == truth.loc[with_field, "true_crop"]).mean()
     assert 0.7 < right < 0.97
+
+
+def test_landcover_has_a_palette_and_class_names(region_dir: Path) -> None:
+    from rio_cogeo.cogeo import cog_validate
+
+    from agrisense.maps.palette import PALETTE
+
+    path = region_dir / "truth" / "landcover.tif"
+    with rasterio.open(path) as src:
+        cmap = src.colormap(1)
+        names = json.loads(src.tags(1)["class_names"])
+        assert src.colorinterp[0] == rasterio.enums.ColorInterp.palette
+        assert json.loads(src.tags()["classes"]) == ["non_crop", *CROPS]
+    assert [names[str(i)] for i in range(5)] == ["non_crop", *CROPS] and names["255"] == "nodata"
+    assert all(cmap[i] == PALETTE[name] for i, name in enumerate(["non_crop", *CROPS])) and cmap[255][3] == 0
+    assert cog_validate(str(path), quiet=True)[0]
