@@ -269,3 +269,21 @@ def test_the_run_is_a_stac_collection(reference: Path) -> None:
     assert all(not Path(a["href"]).is_absolute() for a in raw["assets"].values())  # a movable folder
     assert raw["properties"]["proj:code"] == "EPSG:32636"
     validate_offline(collection.to_dict())
+
+
+def test_imagery_mask_needs_a_clear_observation_and_finite_bands() -> None:
+    import xarray as xr
+
+    from agrisense.scoring.tile import imagery_mask
+
+    red = np.full((2, 1, 4), 0.05, np.float32)
+    red[:, 0, 0] = np.nan  # never observed
+    red[0, 0, 1] = np.nan  # observed in the second period only
+    nir = np.full_like(red, 0.3)
+    nir[1, 0, 2] = np.nan
+    red[0, 0, 2] = np.nan  # no period with every band finite
+    n_obs = np.ones((2, 1, 4), np.int16)
+    n_obs[:, 0, 3] = 0  # finite values but no clear observation (gap-filled)
+    comp = xr.Dataset({b: (("period", "y", "x"), v) for b, v in {"red": red, "nir": nir}.items()})
+    comp["n_obs"] = (("period", "y", "x"), n_obs)
+    assert imagery_mask(comp).tolist() == [[False, True, False, False]]
