@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 from typing import Literal, cast, get_args
 
 from argon2 import PasswordHasher
@@ -19,7 +21,7 @@ from agrisense.store import Database, User
 Role = Literal["farmer", "analyst", "admin"]
 ROLES: tuple[str, ...] = get_args(Role)
 STAFF: frozenset[str] = frozenset({"analyst", "admin"})
-MIN_PASSWORD = 8
+MIN_PASSWORD = 10
 MAX_PASSWORD = 128
 _PHONE = re.compile(r"^\+?[0-9]{6,15}$")
 _hasher = PasswordHasher()
@@ -60,14 +62,47 @@ def normalise_phone(phone: str) -> str:
     return cleaned
 
 
-def check_password(password: str) -> str:
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The shipped list of the 1,000 most common passwords (``common_passwords.txt``, package data), lower case."""
+    text = resources.files("agrisense.lending").joinpath("common_passwords.txt").read_text(encoding="utf-8")
+    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
+def _is_common(password: str) -> bool:
+    """A listed password, also with digits or punctuation around it (``Password2026!``, ``123qwerty``)."""
+    lowered = password.lower()
+    listed = common_passwords()
+    bare = lowered.strip("!@#$%^&*()-_=+.,?~ ")
+    core = lowered.strip("0123456789!@#$%^&*()-_=+.,?~ ")
+    return lowered in listed or bare in listed or (len(core) >= 4 and core in listed)
+
+
+def check_password(password: str, *, phone: str | None = None) -> str:
+    """The password rule: 10 to 128 characters, not one of the common passwords (even with
+    digits added around it), not a single repeated character and not the phone number; ``InvalidInput`` says why."""
     if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise InvalidInput(f"Choose a password of {MIN_PASSWORD} to {MAX_PASSWORD} characters.")
+        raise InvalidInput(
+            f"Choose a password of {MIN_PASSWORD} to {MAX_PASSWORD} characters; a few words you can remember "
+            "(e.g. 'green-maize-river') work well."
+        )
+    if len(set(password)) == 1 or _is_common(password):
+        raise InvalidInput(
+            "This password is too common and easy to guess. Choose another one, e.g. a few words you can remember."
+        )
+    if phone is not None:
+        digits = re.sub(r"\D", "", password)
+        try:
+            number = normalise_phone(phone).lstrip("+")
+        except InvalidInput:
+            number = re.sub(r"\D", "", phone)
+        if number and (password.strip().lstrip("+") == number or (digits == number and len(digits) >= 6)):
+            raise InvalidInput("Your password must not be your phone number. Choose another one.")
     return password
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(check_password(password))
+def hash_password(password: str, *, phone: str | None = None) -> str:
+    return _hasher.hash(check_password(password, phone=phone))
 
 
 def add_user(session: Session, *, phone: str, name: str, role: str, password_hash: str) -> User:
@@ -91,7 +126,7 @@ def add_user(session: Session, *, phone: str, name: str, role: str, password_has
 
 def register_user(db: Database, *, phone: str, password: str, name: str, role: str = "farmer") -> Actor:
     """Create an account (argon2 password hash) and return it as an ``Actor``."""
-    password_hash = hash_password(password)
+    password_hash = hash_password(password, phone=phone)
     with db.session() as session:
         user = add_user(session, phone=phone, name=name, role=role, password_hash=password_hash)
         return actor_of(user)

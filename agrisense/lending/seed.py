@@ -10,6 +10,7 @@ import re
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import shapely
@@ -34,6 +35,46 @@ def demo_phone(farmer_id: str, index: int) -> str:
     """A deterministic demo phone number for a sample farmer (138 + 8 digits from its number)."""
     digits = re.sub(r"\D", "", farmer_id)
     return f"138{int(digits or index):08d}"
+
+
+def demo_phones(offers: list[dict[str, Any]]) -> set[str]:
+    """Every phone number ``seed_sample_county`` would create for these offers (staff and farmers)."""
+    farmers = sorted({str(o.get("farmer_id") or "unknown") for o in offers if isinstance(o, dict)})
+    return {DEMO_ANALYST_PHONE, DEMO_ADMIN_PHONE, *(demo_phone(f, i) for i, f in enumerate(farmers, start=1))}
+
+
+def is_local_database(settings: Settings) -> bool:
+    """True for the embedded SQLite file: no database URL, or a ``sqlite:///`` file inside ``state_dir``."""
+    url = settings.database_url
+    if url is None:
+        return True
+    if not url.startswith("sqlite:///"):
+        return False
+    path = Path(url.removeprefix("sqlite:///")).expanduser().resolve()
+    return path.is_relative_to(Path(settings.state_dir).expanduser().resolve())
+
+
+def demo_seed_refusal(
+    db: Database, settings: Settings, offers: list[dict[str, Any]], *, allow_demo_accounts: bool = False
+) -> str | None:
+    """Why seeding the demo accounts (with their published passwords) is refused here, or None if it may go ahead.
+
+    Allowed only into an empty database (no accounts, or only the demo accounts of an earlier seed) that is local
+    (the SQLite file in ``state_dir``); ``allow_demo_accounts`` allows another database, never a non-empty one."""
+    with db.session(readonly=True) as session:
+        phones = set(session.scalars(select(User.phone)))
+    others = phones - demo_phones(offers)
+    if others:
+        return (
+            f"Refusing to add demo accounts with the published demo passwords: the database already has "
+            f"{len(others)} other account(s). Seed only an empty, local database (e.g. a fresh --state-dir)."
+        )
+    if not allow_demo_accounts and not is_local_database(settings):
+        return (
+            "Refusing to add demo accounts with the published demo passwords to a database that is not the local "
+            "SQLite file in the state dir. If this really is a throwaway database, add --allow-demo-accounts."
+        )
+    return None
 
 
 def seed_sample_county(db: Database, settings: Settings, offers: list[dict[str, Any]]) -> dict[str, Any]:

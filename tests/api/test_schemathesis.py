@@ -31,8 +31,13 @@ def fuzz_schema(small_region: Path, tmp_path_factory: pytest.TempPathFactory) ->
     token = client.post("/api/v1/auth/token", data={"username": "13800000888", "password": PASSWORD}).json()
     _HEADERS["farmer"] = {"Authorization": f"Bearer {token['access_token']}"}
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-    # the account must survive the run (DELETE /me is covered in test_flow); tiles belong to the web tests
-    return schema.include(path_regex=r"^/(api/v1|healthz)").exclude(method="DELETE", path="/api/v1/me")
+    # the account and its token must survive the run (DELETE /me is covered in test_flow, logout in test_security);
+    # tiles belong to the web tests
+    return (
+        schema.include(path_regex=r"^/(api/v1|healthz)")
+        .exclude(method="DELETE", path="/api/v1/me")
+        .exclude(method="POST", path="/api/v1/auth/logout")
+    )
 
 
 # Every built-in check (``--checks all``: not_a_server_error, status_code_conformance, content_type_conformance,

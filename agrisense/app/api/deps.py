@@ -9,7 +9,8 @@ from fastapi.security import OAuth2PasswordBearer
 
 from agrisense.config import Settings
 from agrisense.errors import AuthenticationFailed
-from agrisense.lending import Actor, load_actor, user_id_from_token
+from agrisense.lending import Actor, load_actor
+from agrisense.lending.tokens import verify_token
 from agrisense.store import Database
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -26,7 +27,7 @@ def get_db(request: Request) -> Database:
 def current_actor(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Actor:
     if not token:
         raise AuthenticationFailed("Log in first: this needs your access token (Authorization: Bearer ...).")
-    user_id = user_id_from_token(token, request.app.state.signing_key)
+    user_id = verify_token(request.app.state.db, token, request.app.state.signing_key)  # refuses revoked tokens
     return load_actor(request.app.state.db, user_id)
 
 

@@ -56,7 +56,10 @@ def error_body(message: str, error: str, **extra: Any) -> dict[str, Any]:
 async def _agrisense_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AgrisenseError)  # registered for AgrisenseError only
     code = status_code(exc)
-    headers = {"WWW-Authenticate": "Bearer"} if code == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if code == 401 else {}
+    retry_after = getattr(exc, "retry_after", None)  # a login lockout (agrisense.lending.throttle.LoginLocked)
+    if isinstance(retry_after, int):
+        headers["Retry-After"] = str(retry_after)
     return JSONResponse(error_body(str(exc), type(exc).__name__), status_code=code, headers=headers)
 
 

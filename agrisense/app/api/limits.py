@@ -104,12 +104,21 @@ class RateLimiter:
 
 class RateLimit:
     """429 once a client exceeds the limit; the key is the signed-in user when a bearer token names one, else the
-    client address (so many farmers behind one carrier NAT are not throttled together)."""
+    client address (so many farmers behind one carrier NAT are not throttled together). On ``address_only`` paths
+    (the login) the key is always the address: a token sent along does not open a fresh window."""
 
-    def __init__(self, app: ASGIApp, *, limiter: RateLimiter, user_of: Callable[[str], int | None]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limiter: RateLimiter,
+        user_of: Callable[[str], int | None],
+        address_only: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
         self.limiter = limiter
         self.user_of = user_of
+        self.address_only = address_only  # paths always keyed by address (login: a token must not buy guesses)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") == "/healthz":
@@ -118,7 +127,7 @@ class RateLimit:
         headers = dict(scope.get("headers") or [])
         key = None
         auth = headers.get(b"authorization", b"").decode("latin-1")
-        if auth.lower().startswith("bearer "):
+        if auth.lower().startswith("bearer ") and scope.get("path") not in self.address_only:
             user = self.user_of(auth[7:].strip())
             key = None if user is None else f"user:{user}"
         if key is None:

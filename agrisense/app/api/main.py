@@ -15,6 +15,7 @@ from agrisense.app.api.limits import BodySizeLimit, RateLimit, RateLimiter
 from agrisense.app.api.logging_mw import RequestLog
 from agrisense.app.api.models import Health, error_responses
 from agrisense.app.api.routes import applications, auth, fields, me, plots, review
+from agrisense.app.api.security import SecurityHeaders
 from agrisense.config import Settings, get_settings
 from agrisense.errors import AuthenticationFailed
 from agrisense.lending import signing_key, user_id_from_token
@@ -82,7 +83,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(tiles.router)
     web.mount_web(app)
-    app.add_middleware(RateLimit, limiter=RateLimiter(settings.rate_limit_per_minute), user_of=user_of)
+    app.add_middleware(
+        RateLimit,
+        limiter=RateLimiter(settings.rate_limit_per_minute),
+        user_of=user_of,
+        address_only=frozenset({f"{API_PREFIX}/auth/token"}),
+    )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(SecurityHeaders)  # outside the limits: their 413s and 429s carry the headers too
     app.add_middleware(RequestLog, user_of=user_of)  # last added = outermost: 413s and 429s get an id and a line too
     return app

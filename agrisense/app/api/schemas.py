@@ -36,9 +36,29 @@ Area = Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)]
 class RegisterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     phone: Annotated[str, Field(min_length=6, max_length=20, examples=["13800138000"])]
-    password: Annotated[str, Field(min_length=8, max_length=128)]
+    password: Annotated[
+        str,
+        Field(
+            min_length=10,
+            max_length=128,
+            description="10 to 128 characters, not a common password and not the phone number.",
+        ),
+    ]
     name: Annotated[str, Field(min_length=1, max_length=100)]
     role: Literal["farmer", "analyst", "admin"] = "farmer"
+
+
+class PasswordChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    old_password: Annotated[str, Field(min_length=1, max_length=128)]
+    new_password: Annotated[
+        str,
+        Field(
+            min_length=10,
+            max_length=128,
+            description="10 to 128 characters, not a common password and not the phone number.",
+        ),
+    ]
 
 
 class PlotIn(BaseModel):

@@ -44,13 +44,20 @@ def read_offers(path: Path) -> list[dict[str, Any]]:
     return [o.to_dict() for o in read_offer_file(path)]
 
 
-def seed(settings: Any, offers_path: Path) -> dict[str, Any]:
+def seed(settings: Any, offers_path: Path, *, allow_demo_accounts: bool = False) -> dict[str, Any]:
+    """Seed the demo county, refused (``Conflict``) unless the database is empty and local (or explicitly allowed)."""
+    from agrisense.errors import Conflict
     from agrisense.lending import seed_sample_county
+    from agrisense.lending.seed import demo_seed_refusal
     from agrisense.store import open_database
 
+    offers = read_offers(offers_path)
     db = open_database(settings)
     try:
-        return seed_sample_county(db, settings, read_offers(offers_path))
+        refusal = demo_seed_refusal(db, settings, offers, allow_demo_accounts=allow_demo_accounts)
+        if refusal is not None:
+            raise Conflict(refusal)
+        return seed_sample_county(db, settings, offers)
     finally:
         db.dispose()
 
@@ -58,6 +65,13 @@ def seed(settings: Any, offers_path: Path) -> dict[str, Any]:
 RegionOpt = Annotated[Path | None, typer.Option(help="Region folder (default: the embedded sample county).")]
 DbOpt = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy URL (default: SQLite in state_dir).")]
 StateOpt = Annotated[Path | None, typer.Option(help="Service state folder (database, signing key).")]
+AllowDemoOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-demo-accounts",
+        help="Seed the demo accounts (published passwords) into an empty database that is not the local SQLite file.",
+    ),
+]
 
 
 @friendly
@@ -71,6 +85,7 @@ def serve_command(
         bool, typer.Option("--seed-sample", help="First fill the database from --offers (demo accounts).")
     ] = False,
     offers: Annotated[Path, typer.Option(help="Offers JSON used by --seed-sample.")] = DEFAULT_OFFERS,
+    allow_demo_accounts: AllowDemoOpt = False,
 ) -> None:
     """Start the API (/api/v1, docs at /docs) and the farmer web app (/)."""
     import uvicorn
@@ -82,7 +97,7 @@ def serve_command(
         configure_logging()
     settings = _settings(region, database_url, state_dir)
     if seed_sample:
-        summary = seed(settings, offers)
+        summary = seed(settings, offers, allow_demo_accounts=allow_demo_accounts)
         typer.echo(f"seeded {summary['farmers']} farmers, {summary['applications']} applications (demo accounts)")
     dialect = settings.database_url_or_default.split(":", 1)[0]
     typer.echo(f"agrisense API on http://{host}:{port}  (docs: /docs, database: {dialect})")
@@ -116,9 +131,11 @@ def db_seed_command(
     region: RegionOpt = None,
     database_url: DbOpt = None,
     state_dir: StateOpt = None,
+    allow_demo_accounts: AllowDemoOpt = False,
 ) -> None:
-    """Fill the database with the sample county's farmers, plots, consents and applications (DEMO accounts only)."""
-    summary = seed(_settings(region, database_url, state_dir), offers)
+    """Fill the database with the sample county's farmers, plots, consents and applications (DEMO accounts only;
+    refused unless the database is empty and the local SQLite file, or --allow-demo-accounts)."""
+    summary = seed(_settings(region, database_url, state_dir), offers, allow_demo_accounts=allow_demo_accounts)
     typer.echo(json.dumps(summary, indent=2))
 
 

@@ -4,7 +4,7 @@ window.I18N = {
   zh: {
     app_title: "农田贷款", logout: "退出", lang_other: "English",
     step_draw: "画地块", step_consent: "同意", step_offer: "看额度",
-    login_title: "登录", register_title: "注册新账户", phone: "手机号", name: "姓名", password: "密码（至少8位）",
+    login_title: "登录", register_title: "注册新账户", phone: "手机号", name: "姓名", password: "密码（至少10位）",
     login: "登录", register: "注册", no_account: "还没有账户？注册", have_account: "已有账户？登录",
     draw_hint: "点“开始画地块”，沿着地边一个角一个角地点，最后点第一个点结束。",
     drawing_hint: "沿着地边点每一个角，最后点第一个点（或“完成”）结束。",
@@ -53,7 +53,7 @@ window.I18N = {
     app_title: "Farm loan", logout: "Log out", lang_other: "中文",
     step_draw: "Draw plot", step_consent: "Agree", step_offer: "See offer",
     login_title: "Log in", register_title: "New account", phone: "Phone number", name: "Name",
-    password: "Password (8+ characters)", login: "Log in", register: "Register",
+    password: "Password (10+ characters)", login: "Log in", register: "Register",
     no_account: "No account yet? Register", have_account: "Have an account? Log in",
     draw_hint: "Tap “Start drawing”, then tap each corner of your field in turn; tap the first point to finish.",
     drawing_hint: "Tap each corner along the field edge; tap the first point (or “Finish”) to end.",
