@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from agrisense.config import Settings
+from agrisense.agronomy.calendar import CropReference, load_crop_table
+from agrisense.config import Settings, get_settings
 from agrisense.credit.money import json_number, to_money, total
+from agrisense.credit.policy import Policy, load_policy
+from agrisense.credit.reasons import make_reason
 from agrisense.errors import Conflict, InvalidGeometry, InvalidInput, NotFound
 from agrisense.lending.actors import STAFF, Actor, require_role
-from agrisense.lending.plots import as_plot, overlap_with_others
+from agrisense.lending.plots import as_plot, financed_overlap, overlap_with_others
 from agrisense.lending.scoring import score_application
-from agrisense.store import Application, ApplicationPlot, AuditEntry, Consent, Database, FarmPlot, User
+from agrisense.loans.booking import book_loan
+from agrisense.loans.terms import priceable, reprice_offer
+from agrisense.store import Application, ApplicationPlot, AuditEntry, Consent, Database, FarmPlot, Loan, User
 
 MAX_PLOTS_PER_APPLICATION = 20
 CONSENT_PURPOSE = "credit_assessment_imagery"
@@ -29,6 +34,39 @@ CONSENT_STATEMENT = (
 )
 OPEN_STATUSES = frozenset({"offered", "in_review", "accepted"})
 Decision = Literal["approve", "decline", "change_limit"]
+
+
+def lock_farmer(session: Session, farmer_id: int) -> None:
+    """Serialise every money decision of one farmer (submit, accept, override, postings) until the transaction ends.
+
+    PostgreSQL: ``SELECT ... FOR UPDATE`` on the farmer's user row. SQLite: a write session opens with ``BEGIN
+    IMMEDIATE`` (``store.database``), so its first statement (this one) already holds the database's write lock."""
+    session.execute(select(User.id).where(User.id == farmer_id).with_for_update())
+
+
+def farmer_exposure(
+    session: Session, farmer_id: int, *, exclude_app_id: int | None = None, accepted_only: bool = False
+) -> Decimal:
+    """The farmer's credit counted against ``max_per_farmer``: accepted limits whose loan is not repaid, plus (unless
+    ``accepted_only``) open offers (``offered``: the limit; ``in_review``: the proposed limit)."""
+    rows = session.execute(
+        select(Application.id, Application.status, Application.credit_limit, Application.proposed_limit, Loan.state)
+        .outerjoin(Loan, Loan.application_id == Application.id)
+        .where(Application.farmer_id == farmer_id, Application.status.in_(("accepted", "offered", "in_review")))
+    ).all()
+    amounts: list[Decimal] = []
+    for app_id, status, limit, proposed, loan_state in rows:
+        if app_id == exclude_app_id or loan_state == "repaid":
+            continue
+        if status == "accepted":
+            amounts.append(limit)
+        elif not accepted_only:
+            amounts.append(limit if status == "offered" else proposed)
+    return total(amounts)
+
+
+def _policy(settings: Settings | None) -> Policy:
+    return load_policy((settings or get_settings()).policy_file)
 
 
 def _aware(ts: datetime | None) -> datetime | None:
@@ -201,13 +239,12 @@ def submit_application(
         if missing:
             raise NotFound(f"Plot {missing[0]} was not found among your plots. Choose plots you have drawn.")
         _check_not_pledged(session, ids)
+        policy = _policy(settings)
+        _refuse_financed_land(session, [mine[i] for i in ids], policy)
         plots = [as_plot(mine[i]) for i in ids]
         overlaps = overlap_with_others(session, plots, actor.user_id, postgis=db.is_postgis)
-        exposure = session.scalars(
-            select(Application.credit_limit).where(
-                Application.farmer_id == actor.user_id, Application.status == "accepted"
-            )
-        ).all()
+        borrowed = farmer_exposure(session, actor.user_id, accepted_only=True)
+        exposure = farmer_exposure(session, actor.user_id)
         refs = [mine[i].ref for i in ids]
     with db.session() as session:
         consent_row = Consent(
@@ -228,15 +265,26 @@ def submit_application(
             details={"consent_id": consent_id, "plots": refs, "terms_version": settings.terms_version},
         )
     offers = score_application(
-        plots, settings=settings, overlaps=overlaps, existing_exposure={str(actor.user_id): total(exposure)}
+        plots, settings=settings, overlaps=overlaps, existing_exposure={str(actor.user_id): borrowed}
     )
     _refuse_non_cropland(offers, refs)
+    offers = cap_to_farmer(offers, exposure, policy, load_crop_table(settings.reference_dir / "crops.csv"))
     decision = engine_decision(offers)
     limit = total(o.get("credit_limit") for o in offers if o.get("decision") == "approve")
     proposed = total(o.get("credit_limit") for o in offers if o.get("decision") != "decline")
     status = STATUS_OF[decision]
     try:
         with db.session() as session:
+            lock_farmer(session, actor.user_id)
+            _refuse_financed_land(session, [session.get(FarmPlot, i) for i in ids], policy)  # type: ignore[misc]
+            now_exposure = farmer_exposure(session, actor.user_id)
+            cap = to_money(policy.limits.max_per_farmer)
+            if proposed > 0 and now_exposure + proposed > cap:
+                raise Conflict(
+                    f"Another application of yours was decided while this one was scored: together they would be "
+                    f"{json_number(now_exposure + proposed):,.2f}, above the {json_number(cap):,.2f} a farmer can "
+                    "borrow. Open your applications, then submit again."
+                )
             app = Application(
                 farmer_id=actor.user_id,
                 consent_id=consent_id,
@@ -276,6 +324,81 @@ def submit_application(
             "One of these plots was submitted in another application at the same moment. Open your applications "
             "to see it."
         ) from exc
+
+
+def cap_to_farmer(
+    offers: Sequence[dict[str, Any]], exposure: Decimal, policy: Policy, crops: Mapping[str, CropReference]
+) -> list[dict[str, Any]]:
+    """The per-farmer cap across plots and applications: each plot, in order, gets at most ``max_per_farmer`` less
+    the farmer's exposure (accepted loans, open offers) and the limits of the earlier plots of this application,
+    rounded down to the policy's step. A plot cut below the minimum loan gets none (decline, LIMIT_BELOW_MINIMUM);
+    a cut one is re-priced (``loans.terms.reprice_offer``) with an EXISTING_EXPOSURE reason."""
+    lim = policy.limits
+    step, minimum = Decimal(str(lim.rounding_step)), Decimal(str(lim.min_limit))
+    running = exposure
+    out = []
+    for offer in offers:
+        limit = Decimal(str(offer.get("credit_limit") or 0))
+        if offer.get("decision") == "decline" or limit <= 0:
+            out.append(dict(offer))
+            continue
+        room = max(Decimal(0), to_money(lim.max_per_farmer) - running)
+        room = (room / step).to_integral_value(rounding=ROUND_DOWN) * step
+        if limit > room:
+            note = make_reason(
+                "EXISTING_EXPOSURE",
+                "info",
+                exposure=float(running),
+                currency=policy.currency,
+                limit_haircut=limit - room,
+            ).model_dump(mode="json")
+            if room >= minimum:
+                offer = {**reprice_offer(offer, room, policy, crops)}
+                offer["reasons"] = [*offer["reasons"], note]
+            else:
+                below = make_reason(
+                    "LIMIT_BELOW_MINIMUM",
+                    "decline",
+                    limit=float(room),
+                    minimum=float(minimum),
+                    currency=policy.currency,
+                ).model_dump(mode="json")
+                offer = {
+                    **offer,
+                    "decision": "decline",
+                    "credit_limit": 0.0,
+                    "disbursements": [],
+                    "schedule": [],
+                    "fees": [],
+                    "apr": None,
+                    "annual_rate": None,
+                    "expected_loss": 0.0,
+                    "reasons": [below, *offer["reasons"], note],
+                }
+        out.append(offer)
+        running += Decimal(str(offer.get("credit_limit") or 0))
+    return out
+
+
+def _refuse_financed_land(session: Session, rows: Sequence[FarmPlot], policy: Policy) -> None:
+    """Land is financed once per season: a plot overlapping (beyond ``thresholds.max_overlap``) a plot of any farmer,
+    the same one included, that is under an active loan or an open offer is refused with ``Conflict``."""
+    for row in rows:
+        hit = financed_overlap(session, row, min_share=policy.thresholds.max_overlap)
+        if hit is None:
+            continue
+        other_id, app_id, status, share = hit
+        where = "an active loan" if status == "accepted" else "an open offer"
+        yours = "your" if app_id in _own_apps(session, row.farmer_id) else "another farmer's"
+        raise Conflict(
+            f"Plot {row.id}: {share:.0%} of it is land already under {where} ({yours} plot {other_id}, application "
+            f"{app_id}). Land can be financed once per season. If you drew the same field twice, apply with the "
+            "plot already in that application; otherwise redraw the outline to your own field only."
+        )
+
+
+def _own_apps(session: Session, farmer_id: int) -> set[int]:
+    return set(session.scalars(select(Application.id).where(Application.farmer_id == farmer_id)))
 
 
 def _check_not_pledged(session: Session, ids: Sequence[int]) -> None:
@@ -318,11 +441,15 @@ def list_applications(db: Database, actor: Actor) -> list[dict[str, Any]]:
         return [application_view(session, a) for a in apps]
 
 
-def accept_offer(db: Database, actor: Actor, app_id: int) -> dict[str, Any]:
-    """The farmer accepts an offered limit: the application becomes an active loan."""
+def accept_offer(db: Database, actor: Actor, app_id: int, *, settings: Settings | None = None) -> dict[str, Any]:
+    """The farmer accepts an offered limit: the application becomes an active loan (booked in ``agrisense.loans``).
+
+    Under the farmer's lock, the farmer's accepted loans plus this one must stay within ``max_per_farmer``."""
     with db.session() as session:
         app = _load(session, actor, app_id)
         require_role(actor, ["farmer"], "accept an offer")
+        lock_farmer(session, app.farmer_id)
+        session.refresh(app)  # read again under the lock: a concurrent accept may have changed it
         if app.status != "offered":
             hint = {
                 "accepted": "It is already accepted.",
@@ -332,15 +459,24 @@ def accept_offer(db: Database, actor: Actor, app_id: int) -> dict[str, Any]:
             raise Conflict(f"Application {app_id} cannot be accepted now. {hint}".strip())
         if app.credit_limit <= 0:
             raise Conflict(f"Application {app_id} has no credit limit to accept.")
+        cap = to_money(_policy(settings).limits.max_per_farmer)
+        borrowed = farmer_exposure(session, app.farmer_id, exclude_app_id=app.id, accepted_only=True)
+        if borrowed + app.credit_limit > cap:
+            raise Conflict(
+                f"Accepting application {app_id} ({json_number(app.credit_limit):,.2f}) would bring your loans to "
+                f"{json_number(borrowed + app.credit_limit):,.2f}, above the {json_number(cap):,.2f} a farmer can "
+                "borrow. Repay a loan first, or ask for a lower limit."
+            )
         app.status = "accepted"
         app.accepted_at = datetime.now(UTC)
+        loan = book_loan(session, app)
         write_audit(
             session,
             actor,
             "accept",
             application_id=app.id,
             subject_user_id=actor.user_id,
-            details={"credit_limit": json_number(app.credit_limit)},
+            details={"credit_limit": json_number(app.credit_limit), "loan_id": loan.id},
         )
         session.flush()
         return application_view(session, app)
@@ -406,8 +542,12 @@ def decide_application(
     decision: Decision,
     reason: str,
     new_limit: float | None = None,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
-    """An analyst's decision or override, with a mandatory reason, written to the audit log in the same transaction."""
+    """An analyst's decision or override, with a mandatory reason, written to the audit log in the same transaction.
+
+    ``change_limit`` is bounded by the policy (``InvalidInput`` above it, see ``override_offers``) and re-prices the
+    stored offers for the new limit, so that the offer, the farmer's view and the booked loan agree to the cent."""
     require_role(actor, STAFF, "decide applications")
     if decision not in ("approve", "decline", "change_limit"):
         raise InvalidInput("decision must be approve, decline or change_limit.")
@@ -424,6 +564,10 @@ def decide_application(
             if app.status == "accepted":
                 raise Conflict(f"Application {app_id} was already accepted by the farmer; it is an active loan now.")
             before = {"status": app.status, "credit_limit": json_number(app.credit_limit)}
+            if decision == "change_limit":
+                lock_farmer(session, app.farmer_id)
+                app.offers = override_offers(session, app, to_money(new_limit or 0), settings)
+                app.proposed_limit = total(o.get("credit_limit") for o in app.offers)
             if decision == "decline":
                 app.status, app.credit_limit = "declined", Decimal(0)
             else:
@@ -456,6 +600,75 @@ def decide_application(
         raise Conflict(
             f"A plot of application {app_id} is now in another open application; decide that one first."
         ) from exc
+
+
+def plot_cap(offer: dict[str, Any], policy: Policy) -> Decimal:
+    """The most the policy lends on one plot: ``max_per_ha`` x its area, capped by ``max_per_farmer``; 0 for a crop
+    the policy does not finance."""
+    if offer.get("assessed_crop") not in policy.financed_crops or not offer.get("area_ha"):
+        return Decimal(0)
+    lim = policy.limits
+    return to_money(
+        min(Decimal(str(lim.max_per_farmer)), Decimal(str(lim.max_per_ha)) * Decimal(str(offer["area_ha"])))
+    )
+
+
+def override_offers(
+    session: Session, app: Application, limit: Decimal, settings: Settings | None
+) -> list[dict[str, Any]]:
+    """The application's offers re-priced for an override ``limit`` (``InvalidInput`` above the policy's bound).
+
+    Bound: the sum of the plot caps (``plot_cap``) of the plots that can be priced, and ``max_per_farmer`` less the
+    farmer's other exposure (accepted loans and open offers). The limit is split over those plots in proportion to
+    their caps (rounded down to the cent, the remaining cents to the first plots with room), so no plot goes above
+    its own cap; the other plots get no loan."""
+    settings = settings or get_settings()
+    policy = _policy(settings)
+    crops = load_crop_table(settings.reference_dir / "crops.csv")
+    offers = [dict(o) for o in app.offers]
+    caps = [plot_cap(o, policy) if priceable(o, policy, crops) else Decimal(0) for o in offers]
+    other = farmer_exposure(session, app.farmer_id, exclude_app_id=app.id)
+    room = max(Decimal(0), to_money(policy.limits.max_per_farmer) - other)
+    bound = min(total(caps), room)
+    if bound <= 0:
+        raise InvalidInput(
+            f"No limit can be set on application {app.id}: the policy allows nothing more for this farmer "
+            f"(other credit {json_number(other):,.2f}) on these plots."
+        )
+    if limit > bound:
+        raise InvalidInput(
+            f"new_limit {json_number(limit):,.2f} is above what the policy allows for application {app.id}: at most "
+            f"{json_number(bound):,.2f} ({policy.limits.max_per_ha:,.0f} per ha on financed plots, "
+            f"{policy.limits.max_per_farmer:,.0f} per farmer less {json_number(other):,.2f} of other credit)."
+        )
+    cap_total = total(caps)
+    cent = Decimal("0.01")
+    parts = [to_money(limit * c / cap_total) for c in caps]
+    left = limit - total(parts)
+    for k, c in enumerate(caps):
+        while left > 0 and parts[k] < c:
+            step = min(left, c - parts[k])
+            parts[k] += step
+            left -= step
+    assert left == 0 and all(p <= c for p, c in zip(parts, caps, strict=True)), (left, parts, caps)
+    out = []
+    for offer, part in zip(offers, parts, strict=True):
+        if part >= cent:
+            out.append(reprice_offer(offer, part, policy, crops))
+        else:
+            out.append(
+                {
+                    **offer,
+                    "credit_limit": 0.0,
+                    "disbursements": [],
+                    "schedule": [],
+                    "fees": [],
+                    "apr": None,
+                    "annual_rate": None,
+                    "expected_loss": 0.0,
+                }
+            )
+    return out
 
 
 def audit_log(db: Database, actor: Actor, *, app_id: int | None = None) -> list[dict[str, Any]]:

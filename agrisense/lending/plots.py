@@ -277,6 +277,37 @@ def overlap_with_others(session: Session, plots: Sequence[Plot], farmer_id: int,
     return result
 
 
+def financed_overlap(session: Session, row: FarmPlot, *, min_share: float) -> tuple[int, int, str, float] | None:
+    """The first other plot, of any farmer (the same one included), pledged in an open application (offered,
+    in review, or accepted and not yet repaid: its link is active) that covers more than ``min_share`` of ``row``:
+    ``(plot id, application id, application status, share of row's area)``; None when the land is free.
+
+    Portable SQL (a bbox prefilter on the plots table) and the same geodesic shapely share on SQLite and PostgreSQL."""
+    from agrisense.store import Application
+
+    candidates = session.execute(
+        select(FarmPlot.id, FarmPlot.geometry_json, Application.id, Application.status)
+        .join(ApplicationPlot, ApplicationPlot.plot_id == FarmPlot.id)
+        .join(Application, Application.id == ApplicationPlot.application_id)
+        .where(
+            ApplicationPlot.active,
+            Application.status.in_(("offered", "in_review", "accepted")),
+            FarmPlot.id != row.id,
+            FarmPlot.minx <= row.maxx,
+            FarmPlot.maxx >= row.minx,
+            FarmPlot.miny <= row.maxy,
+            FarmPlot.maxy >= row.miny,
+        )
+        .order_by(FarmPlot.id)
+    ).all()
+    mine = shapely.geometry.shape(row.geometry_json)
+    for plot_id, geometry, app_id, status in candidates:
+        share = _shared_fraction(mine, [shapely.geometry.shape(geometry)])
+        if share > min_share:
+            return int(plot_id), int(app_id), str(status), share
+    return None
+
+
 def _shared_fraction(geom: BaseGeometry, others: Sequence[BaseGeometry]) -> float:
     others = [o for o in others if o.intersects(geom)]
     if not others:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -10,6 +10,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -198,3 +199,48 @@ class MonitoringWarning(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (UniqueConstraint("run_id", "plot_id", "code", name="uq_warning_run_plot_code"),)
+
+
+class Loan(Base):
+    """A booked loan: one per accepted application (``agrisense.loans``); its balance follows from its postings."""
+
+    __tablename__ = "loans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"))
+    farmer_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    credit_limit: Mapped[Decimal] = mapped_column(MONEY)
+    annual_rate: Mapped[Decimal] = mapped_column(Numeric(8, 4))
+    arrangement_fee: Mapped[Decimal] = mapped_column(MONEY)
+    terms: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    postings: Mapped[list[LoanPosting]] = relationship(
+        cascade="all, delete-orphan", order_by="LoanPosting.id", back_populates="loan"
+    )
+
+    __table_args__ = (UniqueConstraint("application_id", name="uq_loans_application"),)
+
+
+class LoanPosting(Base):
+    """One money movement on a loan (a tranche paid out, a repayment); idempotent per loan and client key."""
+
+    __tablename__ = "loan_postings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id", ondelete="CASCADE"), index=True)
+    client_key: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    tranche: Mapped[int | None] = mapped_column(Integer)
+    on_date: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    payee: Mapped[str | None] = mapped_column(String(100))
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    loan: Mapped[Loan] = relationship(back_populates="postings")
+
+    __table_args__ = (UniqueConstraint("loan_id", "client_key", name="uq_loan_postings_client_key"),)

@@ -32,6 +32,10 @@ __all__ = [
     "ExportAccount",
     "FieldError",
     "Health",
+    "LoanDue",
+    "LoanPostingView",
+    "LoanTranche",
+    "LoanView",
     "OutlineFeature",
     "OutlineProperties",
     "PlotView",
@@ -235,6 +239,72 @@ class ReviewQueueItem(_View):
     age_hours: float
     status: ApplicationStatus
     created_at: Timestamp | None
+
+
+# --- loans --------------------------------------------------------------------------------------------------------
+
+LoanState = Literal["accepted", "disbursed", "repaid", "overdue", "defaulted", "written_off"]
+Day = Annotated[str, Field(description="ISO 8601 date.", examples=["2027-04-15"])]
+
+
+class LoanTranche(_View):
+    """A planned disbursement of the loan; ``index`` is what a disbursement posting names."""
+
+    index: int
+    date: Day
+    amount: Money
+    payee: str = Field(description="``borrower`` or the named input supplier.")
+    condition: str | None
+    disbursed: bool
+
+
+class LoanDue(_View):
+    """A payment still to make (remaining schedule)."""
+
+    date: Day
+    principal: Money
+    interest: Money
+    fees: Money
+    total: Money
+
+
+class LoanPostingView(_View):
+    """One money movement booked on the loan."""
+
+    id: int
+    client_key: str
+    kind: Literal["disbursement", "repayment"]
+    tranche: int | None
+    date: Day
+    amount: Money
+    payee: str | None
+    created_at: Timestamp
+
+
+class LoanView(_View):
+    """A booked loan as of ``as_of``: balance, next due date and amount, remaining schedule and postings."""
+
+    id: int
+    application_id: int
+    farmer_id: int
+    state: LoanState
+    currency: str
+    credit_limit: Money
+    annual_rate: float = Field(description="Simple annual rate, actual/365, on drawn principal.")
+    arrangement_fee: Money
+    as_of: Day
+    drawn: Money
+    undrawn: Money
+    principal_outstanding: Money
+    interest_accrued: Money = Field(description="Accrued to as_of and not paid.")
+    fees_due: Money
+    balance: Money = Field(description="principal_outstanding + interest_accrued + fees_due.")
+    repaid: Money = Field(description="Everything repaid so far (fees, interest and principal).")
+    next_due_date: Day | None
+    next_due_amount: Money | None
+    tranches: list[LoanTranche]
+    schedule: list[LoanDue]
+    postings: list[LoanPostingView]
 
 
 # --- monitoring and privacy ---------------------------------------------------------------------------------------

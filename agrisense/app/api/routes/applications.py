@@ -46,6 +46,7 @@ def application(db: DbDep, actor: ActorDep, app_id: int = AppId) -> dict[str, An
 
 
 @router.post("/{app_id}/accept", response_model=ApplicationView, responses=error_responses(403, 404, 409, 422))
-def accept(db: DbDep, actor: ActorDep, app_id: int = AppId) -> dict[str, Any]:
-    """Accept the offered credit limit."""
-    return accept_offer(db, actor, app_id)
+def accept(db: DbDep, actor: ActorDep, settings: SettingsDep, app_id: int = AppId) -> dict[str, Any]:
+    """Accept the offered credit limit: the loan is booked (``/loans``). 409 when it would take your loans above
+    the policy's per-farmer cap."""
+    return accept_offer(db, actor, app_id, settings=settings)

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 
-from agrisense.app.api.deps import ActorDep, DbDep
+from agrisense.app.api.deps import ActorDep, DbDep, SettingsDep
 from agrisense.app.api.models import ApplicationView, AuditEntryView, PortfolioRow, ReviewQueueItem, error_responses
 from agrisense.app.api.schemas import DecisionIn
 from agrisense.lending import audit_log, decide_application, list_review_queue, portfolio
@@ -33,9 +33,19 @@ def review_queue(
     response_model=ApplicationView,
     responses=error_responses(400, 403, 404, 409, 413, 422),
 )
-def decide(body: DecisionIn, db: DbDep, actor: ActorDep, app_id: int = AppId) -> dict[str, Any]:
-    """Approve, decline or change the limit of an application; the reason is mandatory and audited."""
-    return decide_application(db, actor, app_id, decision=body.decision, reason=body.reason, new_limit=body.new_limit)
+def decide(body: DecisionIn, db: DbDep, actor: ActorDep, settings: SettingsDep, app_id: int = AppId) -> dict[str, Any]:
+    """Approve, decline or change the limit of an application; the reason is mandatory and audited. ``change_limit``
+    is bounded by the policy (422 above ``max_per_ha`` x area and ``max_per_farmer`` less other credit) and
+    re-prices the offer's tranches and schedule for the new limit."""
+    return decide_application(
+        db,
+        actor,
+        app_id,
+        decision=body.decision,
+        reason=body.reason,
+        new_limit=body.new_limit,
+        settings=settings,
+    )
 
 
 @router.get("/audit", response_model=list[AuditEntryView], responses=error_responses(404, 422))

@@ -1,0 +1,27 @@
+"""Booking a loan when a farmer accepts an offer (called inside the accept transaction)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from agrisense.credit.money import from_cents
+from agrisense.loans.terms import terms_json, terms_of
+from agrisense.store import Application, Loan
+
+
+def book_loan(session: Session, app: Application) -> Loan:
+    """A new loan (state ``accepted``) on the application's priced offers; nothing is paid out yet."""
+    terms = terms_of(app.offers)
+    loan = Loan(
+        application_id=app.id,
+        farmer_id=app.farmer_id,
+        state="accepted",
+        currency=app.currency,
+        credit_limit=from_cents(terms.limit_cents),
+        annual_rate=terms.annual_rate,
+        arrangement_fee=from_cents(terms.fee_cents),
+        terms=terms_json(terms),
+    )
+    session.add(loan)
+    session.flush()
+    return loan
