@@ -217,6 +217,7 @@ def test_signed_in_user_is_on_the_line(api: TestClient, caplog: pytest.LogCaptur
     r = api.post("/api/v1/auth/token", data={"username": "13800000077", "password": "long-enough-1"})
     token = r.json()["access_token"]
     caplog.set_level(logging.INFO)
+    caplog.clear()  # only the /me line (the root level may already be INFO from another test's configure_logging)
     r = api.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200
     (line,) = _request_lines(caplog)
