@@ -96,12 +96,30 @@ def test_queue_frame_orders_oldest_first_and_lists_codes() -> None:
     assert queue_frame([]).empty
 
 
-def test_reason_and_schedule_tables() -> None:
-    reasons = reasons_frame(OFFER["reasons"])
-    assert reasons.loc[0, "limit_haircut"] == 231.39 and reasons.loc[0, "原因"] == "缺少历史气象数据。"
-    flows = schedule_frame(OFFER)
-    assert list(flows["flow"]) == ["disbursement", "disbursement", "repayment"]
-    assert -flows.loc[flows["flow"] == "disbursement", "amount"].sum() == flows["principal"].sum() == 900.0
+def test_reason_and_schedule_tables_from_the_typed_offer() -> None:
+    from decimal import Decimal
+
+    from agrisense.agronomy.calendar import load_crop_table
+    from agrisense.config import Settings
+    from agrisense.credit.engine import quote
+    from agrisense.credit.policy import load_policy
+
+    settings = Settings()
+    offer = quote(
+        "maize",
+        1.5,
+        season=2027,
+        crops=load_crop_table(settings.reference_dir / "crops.csv"),
+        policy=load_policy(settings.policy_file),
+    )
+    reasons = reasons_frame(offer.reasons)
+    assert list(reasons["code"]) == [r.code for r in offer.reasons]
+    first = offer.reasons[0]
+    assert reasons.loc[0, "原因"] == first.message_zh and reasons.loc[0, "score_points"] == first.effect.pd_points
+    flows = schedule_frame(offer)
+    assert list(flows["flow"]) == ["disbursement"] * len(offer.disbursements) + ["repayment"] * len(offer.schedule)
+    paid_out = -sum(flows.loc[flows["flow"] == "disbursement", "amount"], Decimal(0))
+    assert paid_out == sum(flows["principal"].dropna(), Decimal(0)) == offer.credit_limit > 0
 
 
 def test_scaled_offer_keeps_principal_equal_to_the_new_limit() -> None:

@@ -1,4 +1,5 @@
-"""Tables the pages show, built from the lending service's plain dicts (pure: no Streamlit, no database)."""
+"""Tables the pages show, built from the lending service's views and the typed offer (pure: no Streamlit, no
+database)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from agrisense.credit.offer import Offer, Reason
 from agrisense.errors import InvalidInput
 
 DECISIONS = ("approve", "decline", "change_limit")
@@ -49,68 +51,62 @@ def queue_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return frame.sort_values("age_h", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def offers_frame(offers: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+def typed_offers(application: Mapping[str, Any]) -> list[Offer]:
+    """The offers of an application view as the product's typed :class:`~agrisense.credit.offer.Offer`."""
+    return [Offer.model_validate(o) for o in (application.get("offer") or {}).get("offers") or ()]
+
+
+def offers_frame(offers: Sequence[Offer]) -> pd.DataFrame:
     """One line per plot offer: verified crop and its probability, decision, limit, PD, expected loss, APR."""
     columns = ["plot", "crop", "p_crop", "decision", "limit", "pd", "expected_loss", "apr"]
     rows = [
-        [
-            o.get("plot_id"),
-            o.get("crop"),
-            o.get("crop_probability"),
-            o.get("decision"),
-            o.get("credit_limit"),
-            o.get("pd"),
-            o.get("expected_loss"),
-            o.get("apr"),
-        ]
+        [o.plot_id, o.crop, o.crop_probability, o.decision, o.credit_limit, o.pd, o.expected_loss, o.apr]
         for o in offers
     ]
     return pd.DataFrame(rows, columns=columns)
 
 
-def reasons_frame(reasons: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+def reasons_frame(reasons: Sequence[Reason]) -> pd.DataFrame:
     """An offer's reasons with the effect of each on the decision, the limit and the score."""
-    rows = []
-    for r in reasons:
-        effect = r.get("effect") or {}
-        rows.append(
-            {
-                "kind": r.get("kind"),
-                "code": r.get("code"),
-                "reason": r.get("message_en"),
-                "原因": r.get("message_zh"),
-                "limit_haircut": effect.get("limit_haircut"),
-                "score_points": effect.get("pd_points"),
-            }
-        )
+    rows = [
+        {
+            "kind": r.kind,
+            "code": r.code,
+            "reason": r.message_en,
+            "原因": r.message_zh,
+            "limit_haircut": r.effect.limit_haircut,
+            "score_points": r.effect.pd_points,
+        }
+        for r in reasons
+    ]
     return pd.DataFrame(rows, columns=["kind", "code", "reason", "原因", "limit_haircut", "score_points"])
 
 
-def schedule_frame(offer: Mapping[str, Any]) -> pd.DataFrame:
-    """Money out (disbursements) and in (repayments) of one offer, in date order."""
-    rows = [
+def schedule_frame(offer: Offer) -> pd.DataFrame:
+    """Money out (disbursements, negative) and in (repayments) of one offer, in date order."""
+    rows: list[dict[str, Any]] = [
         {
-            "date": d["date"],
+            "date": d.date,
             "flow": "disbursement",
-            "amount": -float(d["amount"]),
+            "amount": -d.amount,
             "principal": None,
             "interest": None,
             "fees": None,
-            "note": d.get("condition") or d.get("payee"),
+            "note": d.condition or d.payee,
         }
-        for d in offer.get("disbursements") or ()
+        for d in offer.disbursements
     ]
     rows += [
         {
-            "date": s["date"],
+            "date": i.date,
             "flow": "repayment",
-            "amount": float(s["total"]),
-            "principal": s.get("principal"),
-            "interest": s.get("interest"),
-            "fees": s.get("fees"),
+            "amount": i.total,
+            "principal": i.principal,
+            "interest": i.interest,
+            "fees": i.fees,
             "note": None,
         }
-        for s in offer.get("schedule") or ()
+        for i in offer.schedule
     ]
     frame = pd.DataFrame(rows, columns=["date", "flow", "amount", "principal", "interest", "fees", "note"])
     return frame.sort_values("date", kind="stable").reset_index(drop=True)

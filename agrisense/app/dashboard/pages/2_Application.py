@@ -8,7 +8,7 @@ import time
 import streamlit as st
 
 from agrisense.app.dashboard import data
-from agrisense.app.dashboard.rescore import ndvi_by_month, plot_history
+from agrisense.app.dashboard.rescore import plot_history
 from agrisense.app.dashboard.session import db, require_analyst
 from agrisense.app.dashboard.views import (
     DECISION_LABELS,
@@ -17,6 +17,7 @@ from agrisense.app.dashboard.views import (
     offers_frame,
     reasons_frame,
     schedule_frame,
+    typed_offers,
     validate_decision,
 )
 from agrisense.errors import AgrisenseError
@@ -55,8 +56,8 @@ except AgrisenseError as exc:
     st.error(str(exc))
     st.stop()
 
-offers = list((application.get("offer") or {}).get("offers") or [])
-currency = application.get("currency") or (offers[0].get("currency") if offers else "")
+offers = typed_offers(application)
+currency = application.get("currency") or (offers[0].currency if offers else "")
 limit = float(application.get("credit_limit") or 0.0)
 proposed = float(application.get("proposed_limit") or 0.0)
 head = st.columns(5)
@@ -129,30 +130,30 @@ with right:
 
 curves = data.expected_curves(str(config.settings.reference_dir / "ndvi_curves.csv"))
 runs = data.rescore_runs(config.rescore_dir)
-tabs = st.tabs([str(o.get("plot_id")) for o in offers]) if offers else []
+tabs = st.tabs([o.plot_id for o in offers]) if offers else []
 for tab, offer in zip(tabs, offers, strict=True):
     with tab:
-        crop = str(offer.get("assessed_crop") or offer.get("crop") or "")
-        imagery = offer.get("imagery") or {}
+        crop = offer.assessed_crop or offer.crop or ""
+        imagery = offer.imagery
         a, b = st.columns(2)
-        if imagery.get("class_probabilities"):
+        if imagery is not None and imagery.class_probabilities:
             a.image(
                 data.chart_png(
                     "crop_probability",
-                    {"class_probabilities": imagery["class_probabilities"], "highlight": offer.get("crop")},
+                    {"class_probabilities": imagery.class_probabilities, "highlight": offer.crop},
                 ),
                 width="stretch",
             )
         else:
-            a.info(f"No crop-model output for this plot ({imagery.get('reason') or 'no imagery'}).")
+            a.info(f"No crop-model output for this plot ({(imagery and imagery.reason) or 'no imagery'}).")
         curve = curves.get(crop)
-        season = offer.get("evidence_season")
-        earlier = {s: c for s, c in plot_history(runs, str(offer.get("plot_id"))).items() if s != season}
+        season = offer.evidence_season
+        earlier = {s: c for s, c in plot_history(runs, offer.plot_id).items() if s != season}
         b.image(
             data.chart_png(
                 "ndvi",
                 {
-                    "observed": ndvi_by_month(offer),
+                    "observed": {int(m): v for m, v in imagery.ndvi_by_month.items()} if imagery else {},
                     "season": season,
                     "crop": crop,
                     "expected_mean": dict(curve.mean) if curve else None,
@@ -163,20 +164,20 @@ for tab, offer in zip(tabs, offers, strict=True):
             width="stretch",
         )
         c, d = st.columns(2)
-        if offer.get("yield"):
-            c.image(data.chart_png("yield", {"yield_": offer["yield"]}), width="stretch")
+        if offer.yield_ is not None:
+            c.image(data.chart_png("yield", {"yield_": offer.yield_.model_dump()}), width="stretch")
         else:
             c.info("No yield distribution (the plot was not scored).")
-        if offer.get("weather_risk"):
-            d.image(data.chart_png("weather", {"risk": offer["weather_risk"]}), width="stretch")
+        if offer.weather_risk is not None:
+            d.image(data.chart_png("weather", {"risk": offer.weather_risk.model_dump()}), width="stretch")
         else:
             d.info("No weather history for this plot: a conservative allowance was applied.")
-        check = checks.get(str(offer.get("plot_id")))
+        check = checks.get(offer.plot_id)
         if check:
             st.markdown("**Outline against the field the model finds**")
             (st.success if check["verdict"] == "matches" else st.warning)(check["message"])
         st.markdown("**Reasons**")
-        st.dataframe(reasons_frame(offer.get("reasons") or []), hide_index=True, width="stretch")
+        st.dataframe(reasons_frame(offer.reasons), hide_index=True, width="stretch")
         st.markdown("**Disbursements and repayment schedule**")
         st.dataframe(schedule_frame(offer), hide_index=True, width="stretch")
 
