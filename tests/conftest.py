@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,25 @@ def small_settings(small_region: Path, tmp_path: Path):  # type: ignore[no-untyp
     from agrisense.config import Settings
 
     return Settings(region_dir=small_region, cache_dir=tmp_path / "cache", dask_workers=2)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """argon2id at its smallest cost in the test process (~5 ms a hash or check instead of ~100-200 ms): the same
+    hashing and verification code, but registrations and logins no longer dominate the API, security and dashboard
+    tests. Hashes carry their parameters, so a subprocess with the production hasher still verifies them."""
+    from argon2 import PasswordHasher
+
+    from agrisense.lending import actors
+
+    patch = pytest.MonkeyPatch()
+    if hasattr(actors, "_hasher"):
+        cheap = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+        patch.setattr(actors, "_hasher", cheap)
+        if hasattr(actors, "_DUMMY_HASH"):  # the timing equaliser for unknown accounts: as cheap as a real check
+            patch.setattr(actors, "_DUMMY_HASH", cheap.hash("agrisense-timing-equaliser"))
+    yield
+    patch.undo()
 
 
 @pytest.fixture(autouse=True, scope="session")
