@@ -115,9 +115,10 @@ def _bank(db: Database, small_region: Path, tmp_path: Path) -> Bank:
     return Bank(db, settings, lon, lat, analyst, admin)
 
 
-@pytest.fixture()
-def bank(sqlite_db: Database, small_region: Path, tmp_path: Path, batcher: QuoteBatcher) -> Iterator[Bank]:
-    yield _bank(sqlite_db, small_region, tmp_path)
+@pytest.fixture(params=["sqlite_db", "postgis_db"])
+def bank(request: pytest.FixtureRequest, small_region: Path, tmp_path: Path, batcher: QuoteBatcher) -> Iterator[Bank]:
+    """The same rules on SQLite and on PostgreSQL (skipped without AGRISENSE_TEST_POSTGRES_URL)."""
+    yield _bank(request.getfixturevalue(request.param), small_region, tmp_path)
 
 
 def _count(db: Database, model: Any) -> int:
@@ -196,6 +197,10 @@ def _offered(bank: Bank, farmer: Actor, *plots: int) -> dict[str, Any]:
 
 
 def test_offers_above_the_cap_cannot_all_be_accepted_in_parallel(bank: Bank) -> None:
+    _parallel_accepts(bank)
+
+
+def _parallel_accepts(bank: Bank) -> None:
     farmer = bank.farmer(1)
     ids = [
         _offered(bank, farmer, bank.field(farmer, 2.0, dx=0.003 * (k % 3), dy=0.003 * (k // 3)))["id"] for k in range(6)
