@@ -115,6 +115,12 @@ class Settings(BaseSettings):
         return self.catalog or str(self.region_dir / "stac" / "catalog.json")
 
 
+def settings_with(**overrides: object) -> Settings:
+    """Settings from the environment with the given fields set, those given as ``None`` left to the environment
+    (what every command-line option and front end uses)."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Settings from the environment, built once per process on first use."""

@@ -50,7 +50,7 @@ def calibrate_yield_command(
         with_season_indices,
     )
     from agrisense.agronomy.weather import LocalCsvWeather
-    from agrisense.config import Settings
+    from agrisense.config import settings_with
     from agrisense.errors import InvalidInput, NotFound
 
     if not yields.is_file():
@@ -78,7 +78,7 @@ def calibrate_yield_command(
     if weather is not None:
         if weather_region is None or not crop_map:
             raise InvalidInput("--weather needs --weather-region and at least one --crop-map such as corn=maize")
-        crops = load_crop_table(Settings().reference_dir / "crops.csv")
+        crops = load_crop_table(settings_with().reference_dir / "crops.csv")
         daily = LocalCsvWeather(weather).history()
         for pair in crop_map:
             name, _, ours = pair.partition("=")

@@ -39,11 +39,11 @@ def quote_command(
     """A what-if offer (limit, PD, EL, price, APR, decision, reasons, schedule) from explicit inputs; no imagery."""
     from agrisense.agronomy.calendar import load_crop_table
     from agrisense.agronomy.weather import LocalCsvWeather, weather_risk
-    from agrisense.config import Settings
+    from agrisense.config import settings_with
     from agrisense.credit.engine import quote
     from agrisense.credit.policy import load_policy
 
-    settings = Settings() if region is None else Settings(region_dir=region)
+    settings = settings_with(region_dir=region)
     crops = load_crop_table(settings.reference_dir / "crops.csv")
     policy = load_policy(settings.policy_file)
     # an explicit --region must exist; without one, a missing default region just means no weather history
@@ -106,7 +106,7 @@ def stress_command(
 
     from agrisense.agronomy.calendar import load_crop_table
     from agrisense.agronomy.weather import LocalCsvWeather, weather_risk
-    from agrisense.config import Settings
+    from agrisense.config import settings_with
     from agrisense.credit.offer import read_offers
     from agrisense.credit.stress import portfolio_loans, stress_chart, stress_test
     from agrisense.errors import NotFound
@@ -115,7 +115,7 @@ def stress_command(
     weather_csv = _region_weather(region)
     if not weather_csv.is_file():
         raise NotFound(f"{weather_csv} does not exist; the stress test replays the region's weather history")
-    settings = Settings(region_dir=region)
+    settings = settings_with(region_dir=region)
     crops = load_crop_table(settings.reference_dir / "crops.csv")
     decisions = ("approve", "refer") if include_refer else ("approve",)
     history = LocalCsvWeather(weather_csv).history()

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from agrisense.app.cli.errors import EXIT_CODES, friendly
+from agrisense.config import Settings, settings_with
 
 __all__ = ["EXIT_CODES", "app"]
 
@@ -53,17 +54,8 @@ def _console() -> Console:
     return console if console.is_terminal else Console(width=160)
 
 
-def _settings(region: Path | None, catalog: str | None = None, workers: int | None = None):  # type: ignore[no-untyped-def]
-    from agrisense.config import Settings
-
-    overrides: dict[str, Any] = {}
-    if region is not None:
-        overrides["region_dir"] = region
-    if catalog is not None:
-        overrides["catalog"] = catalog
-    if workers is not None:
-        overrides["dask_workers"] = workers
-    return Settings(**overrides)
+def _settings(region: Path | None, catalog: str | None = None, workers: int | None = None) -> Settings:
+    return settings_with(region_dir=region, catalog=catalog, dask_workers=workers)
 
 
 RegionOpt = Annotated[Path | None, typer.Option(help="Region folder (default: the embedded sample county).")]
@@ -129,10 +121,9 @@ def sample_build(
     max_scenes: Annotated[int | None, typer.Option(help="Cap on acquisitions (quick builds).")] = None,
 ) -> None:
     """Build the synthetic sample county (imagery, STAC catalog, plots, truth, weather)."""
-    from agrisense.config import Settings
     from agrisense.sample.build import build_region
 
-    out = out if out is not None else Settings().region_dir
+    out = out if out is not None else settings_with().region_dir
     summary = build_region(out, seed=seed, size_km=size_km, season=season, n_farmers=n_farmers, max_scenes=max_scenes)
     Console().print(summary)
 

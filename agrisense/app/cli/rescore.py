@@ -45,10 +45,10 @@ def rescore_command(
     """Re-score every plot of a region tile by tile; writes plots.parquet, maps/, warnings.parquet, report.md."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from agrisense.config import get_settings
+    from agrisense.config import settings_with
     from agrisense.pipelines.rescore_run import rescore_region
 
-    settings = get_settings().model_copy(update={"region_dir": region})
+    settings = settings_with(region_dir=region)
     when = _date(as_of)
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
