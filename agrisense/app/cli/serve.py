@@ -25,16 +25,9 @@ DEFAULT_OFFERS = Path("out/demo/offers.json")
 
 
 def _settings(region: Path | None = None, database_url: str | None = None, state_dir: Path | None = None) -> Any:
-    from agrisense.config import Settings
+    from agrisense.config import settings_with
 
-    overrides: dict[str, Any] = {}
-    if region is not None:
-        overrides["region_dir"] = region
-    if database_url is not None:
-        overrides["database_url"] = database_url
-    if state_dir is not None:
-        overrides["state_dir"] = state_dir
-    return Settings(**overrides)
+    return settings_with(region_dir=region, database_url=database_url, state_dir=state_dir)
 
 
 def read_offers(path: Path) -> list[dict[str, Any]]:
