@@ -19,7 +19,7 @@ from agrisense.credit.policy import Policy, load_policy
 from agrisense.credit.reasons import make_reason
 from agrisense.errors import Conflict, InvalidGeometry, InvalidInput, NotFound
 from agrisense.lending.actors import STAFF, Actor, require_role
-from agrisense.lending.plots import as_plot, financed_overlap, overlap_with_others
+from agrisense.lending.plots import as_plot, financed_overlap, overlap_with_others, overlapping_pair
 from agrisense.lending.scoring import score_application
 from agrisense.loans.booking import book_loan
 from agrisense.loans.terms import priceable, reprice_offer
@@ -382,7 +382,14 @@ def cap_to_farmer(
 
 def _refuse_financed_land(session: Session, rows: Sequence[FarmPlot], policy: Policy) -> None:
     """Land is financed once per season: a plot overlapping (beyond ``thresholds.max_overlap``) a plot of any farmer,
-    the same one included, that is under an active loan or an open offer is refused with ``Conflict``."""
+    the same one included, that is under an active loan or an open offer is refused with ``Conflict``; so are two
+    plots of the same application that overlap each other."""
+    pair = overlapping_pair(rows, min_share=policy.thresholds.max_overlap)
+    if pair is not None:
+        raise Conflict(
+            f"Plots {pair[0]} and {pair[1]} overlap ({pair[2]:.0%}): the same land cannot be financed twice. "
+            "Leave one of them out of the application, or redraw them so that they do not overlap."
+        )
     for row in rows:
         hit = financed_overlap(session, row, min_share=policy.thresholds.max_overlap)
         if hit is None:

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from agrisense.credit.money import CENT, json_number, to_money
 from agrisense.errors import InvalidInput
 from agrisense.lending.actors import STAFF, Actor
-from agrisense.store import Application, ApplicationPlot, Database, FarmPlot, MonitoringWarning, RescoreRow, User
+from agrisense.store import Application, ApplicationPlot, Database, FarmPlot, Loan, MonitoringWarning, RescoreRow, User
 
 RESCORE_FIELDS = (
     "farmer_id",
@@ -67,11 +67,13 @@ def record_rescore(db: Database, *, run_id: str, season: int, rows: Sequence[dic
 
 
 def active_loans(db: Database, *, season: int | None = None) -> list[dict[str, Any]]:
-    """Accepted applications: loan id, farmer, plots (ids and GeoJSON), crop, limit and finance season."""
+    """Accepted applications whose loan is not repaid: loan id, farmer, plots (ids and GeoJSON), crop, limit and
+    finance season."""
     with db.session(readonly=True) as session:
         query = (
             select(Application)
-            .where(Application.status == "accepted")
+            .outerjoin(Loan, Loan.application_id == Application.id)
+            .where(Application.status == "accepted", or_(Loan.state.is_(None), Loan.state != "repaid"))
             .options(selectinload(Application.links).selectinload(ApplicationPlot.plot))
             .order_by(Application.id)
         )
@@ -196,7 +198,7 @@ def _risk(pd: float | None, n_warnings: int) -> str:
 
 
 def portfolio(db: Database, actor: Actor) -> list[dict[str, Any]]:
-    """Financed plots (accepted loans): crop, village, exposure, expected loss, PD and a risk band.
+    """Financed plots (accepted loans, not yet repaid): crop, village, exposure, expected loss, PD and a risk band.
 
     Staff see the whole book; a farmer sees their own plots. The latest re-score of a plot, when there is one,
     supersedes the PD and expected loss of the original offer.
@@ -209,7 +211,8 @@ def portfolio(db: Database, actor: Actor) -> list[dict[str, Any]]:
         query = (
             select(Application, User.name)
             .join(User, User.id == Application.farmer_id)
-            .where(Application.status == "accepted")
+            .outerjoin(Loan, Loan.application_id == Application.id)
+            .where(Application.status == "accepted", or_(Loan.state.is_(None), Loan.state != "repaid"))
             .options(selectinload(Application.links).selectinload(ApplicationPlot.plot))
             .order_by(Application.id)
         )

@@ -308,6 +308,18 @@ def financed_overlap(session: Session, row: FarmPlot, *, min_share: float) -> tu
     return None
 
 
+def overlapping_pair(rows: Sequence[FarmPlot], *, min_share: float) -> tuple[int, int, float] | None:
+    """Two plots of one application that cover each other by more than ``min_share`` (the same field drawn twice):
+    ``(plot id, other plot id, share of the first)``; None when they are apart."""
+    shapes = [(row.id, shapely.geometry.shape(row.geometry_json)) for row in rows]
+    for k, (pid, geom) in enumerate(shapes):
+        for other_id, other in shapes[k + 1 :]:
+            share = max(_shared_fraction(geom, [other]), _shared_fraction(other, [geom]))
+            if share > min_share:
+                return pid, other_id, share
+    return None
+
+
 def _shared_fraction(geom: BaseGeometry, others: Sequence[BaseGeometry]) -> float:
     others = [o for o in others if o.intersects(geom)]
     if not others:

@@ -27,7 +27,15 @@ from agrisense.credit.money import to_money
 from agrisense.credit.policy import load_policy
 from agrisense.errors import Conflict, Forbidden, InvalidInput, NotFound
 from agrisense.geo import Plot, make_plot
-from agrisense.lending import accept_offer, create_plot, decide_application, register_user, submit_application
+from agrisense.lending import (
+    accept_offer,
+    active_loans,
+    create_plot,
+    decide_application,
+    portfolio,
+    register_user,
+    submit_application,
+)
 from agrisense.lending import scoring as lending_scoring
 from agrisense.lending.actors import Actor
 from agrisense.lending.applications import cap_to_farmer, get_application
@@ -143,6 +151,8 @@ def test_same_field_drawn_twice_by_one_farmer_is_refused(bank: Bank) -> None:
     other = bank.farmer(2)  # another farmer's outline over it: refused too
     with pytest.raises(Conflict, match="another farmer's plot"):
         bank.apply(other, bank.field(other, 8.54))
+    with pytest.raises(Conflict, match="overlap"):  # both drawings in one application
+        bank.apply(other, bank.field(other, 1.0, dx=0.01), bank.field(other, 1.0, dx=0.01))
     # once the first application is declined, the land is free again
     decide_application(bank.db, bank.analyst, app["id"], decision="decline", reason="duplicate", settings=bank.settings)
     assert bank.apply(farmer, again)["status"] in ("offered", "in_review")
@@ -156,8 +166,10 @@ def test_land_of_a_repaid_loan_can_be_financed_next_season(bank: Bank) -> None:
     loan = list_loans(bank.db, farmer)[0]
     with pytest.raises(Conflict):
         bank.apply(farmer, bank.field(farmer, 2.0))
+    assert [r["loan_id"] for r in portfolio(bank.db, farmer)] == [app["id"]]
     _repay_all(bank, loan)
     assert get_loan(bank.db, farmer, loan["id"])["state"] == "repaid"
+    assert portfolio(bank.db, farmer) == [] and active_loans(bank.db) == []  # no longer on the book
     assert bank.apply(farmer, bank.field(farmer, 2.0))["status"] in ("offered", "in_review")
 
 
