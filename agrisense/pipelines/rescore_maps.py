@@ -15,10 +15,9 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 import rasterio
-from rasterio.shutil import copy as rio_copy
 
 from agrisense.errors import InvalidInput
-from agrisense.maps import write_cog
+from agrisense.maps import copy_as_cog, write_cog
 from agrisense.ml.maps import NODATA_CLASS, palette
 from agrisense.scoring import TileJob, TileResult
 
@@ -163,20 +162,8 @@ def mosaic_maps(
             continue  # e.g. field_boundary from a model without a boundary head
         vrt = maps_dir / f"{layer}.vrt"
         _vrt([f / f"{layer}.tif" for f in folders], vrt, {**(tags or {}), "layer": layer})
-        target = maps_dir / f"{layer}.tif"
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp.tif")
-        options = {
-            "driver": "COG",
-            "compress": "deflate",
-            "blocksize": 256,
-            "overview_resampling": "nearest" if layer == "crop_class" else "average",
-        }
-        try:
-            rio_copy(str(vrt), str(tmp), **options)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
-        out[layer] = target
+        resampling = "nearest" if layer == "crop_class" else "average"
+        out[layer] = copy_as_cog(vrt, maps_dir / f"{layer}.tif", resampling=resampling)
     return out
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pystac
 import rasterio
-from rasterio.crs import CRS
 
+from agrisense.maps import write_cog
 from agrisense.sample import bands as B
 from agrisense.sample.grid import RegionGrid
 from agrisense.sample.scenes import SceneArrays, SceneSpec
@@ -27,13 +27,6 @@ STAC_EXTENSIONS = [
     "https://stac-extensions.github.io/processing/v1.1.0/schema.json",
     "https://stac-extensions.github.io/view/v1.0.0/schema.json",
 ]
-COG_OPTIONS: dict[str, Any] = {
-    "driver": "COG",
-    "compress": "DEFLATE",
-    "predictor": 2,
-    "blocksize": 256,
-    "level": 6,
-}
 RELATIVE_ORBIT = 78
 SCL_DESCRIPTION = "Scene classification map (SCL)"
 
@@ -55,23 +48,12 @@ def item_id(spec: SceneSpec, grid: RegionGrid) -> str:
     return f"S2{spec.platform[-1].upper()}_{zone}{band}{square}_{spec.day:%Y%m%d}_0_L2A"
 
 
-def write_cog(path: Path, array: np.ndarray, grid: RegionGrid, res: int, resampling: str) -> None:
-    """One single-band COG (DEFLATE, tiled 256, overviews), nodata 0, nothing time-dependent inside."""
+def write_asset(path: Path, array: np.ndarray, grid: RegionGrid, res: int, resampling: str) -> None:
+    """One single-band asset COG at ``res`` metres on the region grid, nodata 0, nothing time-dependent inside;
+    256 px blocks whatever the size, like the Earth Search assets it stands in for."""
     transform = rasterio.Affine(res, 0.0, grid.x0, 0.0, -res, grid.y0)
-    with rasterio.open(
-        path,
-        "w",
-        width=array.shape[1],
-        height=array.shape[0],
-        count=1,
-        dtype=array.dtype.name,
-        crs=CRS.from_epsg(grid.epsg),
-        transform=transform,
-        nodata=0,
-        overview_resampling=resampling,
-        **COG_OPTIONS,
-    ) as dst:
-        dst.write(array, 1)
+    crs = f"EPSG:{grid.epsg}"
+    write_cog(path, array, transform=transform, crs=crs, nodata=0, resampling=resampling, blocksize=256)
 
 
 def _sun_angles(when: datetime, lon: float, lat: float) -> tuple[float, float]:
@@ -182,7 +164,7 @@ def write_scene(item_dir: Path, spec: SceneSpec, arrays: SceneArrays, grid: Regi
         res = bnd.resolution
         arr = arrays.dn[bnd.asset]
         path = item_dir / f"{bnd.asset}.tif"
-        write_cog(path, arr, grid, res, "average")
+        write_asset(path, arr, grid, res, "average")
         item.add_asset(
             bnd.asset,
             pystac.Asset(
@@ -219,7 +201,7 @@ def write_scene(item_dir: Path, spec: SceneSpec, arrays: SceneArrays, grid: Regi
             ),
         )
     scl_path = item_dir / "scl.tif"
-    write_cog(scl_path, arrays.scl, grid, 20, "nearest")
+    write_asset(scl_path, arrays.scl, grid, 20, "nearest")
     item.add_asset(
         "scl",
         pystac.Asset(
