@@ -148,6 +148,7 @@ def test_wheel_holds_one_package_and_its_resources(wheel: Path) -> None:
         "agrisense/app/web/public/static/app.js",
         "agrisense/store/migrations/script.py.mako",
         "agrisense/app/dashboard/Home.py",
+        "agrisense/lending/common_passwords.txt",  # the password rule's list (issue #16)
     ]:
         assert required in names, required
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
