@@ -23,6 +23,8 @@ from agrisense.errors import InvalidInput
 from agrisense.lending.actors import hash_password
 from agrisense.lending.applications import CONSENT_PURPOSE, CONSENT_STATEMENT, STATUS_OF, engine_decision, write_audit
 from agrisense.lending.plots import _json_coords
+from agrisense.loans.booking import book_loan
+from agrisense.loans.terms import priced
 from agrisense.store import Application, ApplicationPlot, Consent, Database, FarmPlot, User
 
 DEMO_FARMER_PASSWORD = "demo-farmer-2026"
@@ -164,6 +166,8 @@ def seed_sample_county(db: Database, settings: Settings, offers: list[dict[str, 
             )
             session.add(app)
             session.flush()
+            if accepted and any(priced(o) for o in farmer_offers):  # a booked loan, as accept_offer books it
+                book_loan(session, app)
             for p in plots:
                 session.add(ApplicationPlot(application_id=app.id, plot_id=p.id, active=status != "declined"))
             write_audit(

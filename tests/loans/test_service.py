@@ -461,3 +461,26 @@ def test_override_is_bounded_by_the_farmers_other_credit(bank: Bank) -> None:
             new_limit=float(CAP - other + 1),
             settings=bank.settings,
         )
+
+
+def test_seeded_accepted_offers_are_booked_loans(sqlite_db: Database, small_region: Path, tmp_path: Path) -> None:
+    from agrisense.lending import seed_sample_county
+
+    fake = QuoteBatcher()
+    features = json.loads((small_region / "plots.geojson").read_text())["features"][:4]
+    offers = []
+    for f in features:
+        plot = make_plot(f)
+        offer = quote(
+            "maize",
+            plot.area_ha,
+            season=2027,
+            crops=fake.crops,
+            policy=fake.policy,
+            plot_id=str(f["properties"]["plot_id"]),
+            farmer_id=str(f["properties"]["farmer_id"]),
+        )
+        offers.append({**offer.to_dict(), "geometry": f["geometry"]})
+    summary = seed_sample_county(sqlite_db, Settings(region_dir=small_region, state_dir=tmp_path), offers)
+    assert summary["accepted"] >= 1
+    assert _count(sqlite_db, Loan) == summary["accepted"]
