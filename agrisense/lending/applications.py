@@ -276,7 +276,8 @@ def submit_application(
     try:
         with db.session() as session:
             lock_farmer(session, actor.user_id)
-            _refuse_financed_land(session, [session.get(FarmPlot, i) for i in ids], policy)  # type: ignore[misc]
+            rows = session.scalars(select(FarmPlot).where(FarmPlot.id.in_(ids)).order_by(FarmPlot.id)).all()
+            _refuse_financed_land(session, rows, policy)  # again, under the lock: a concurrent submission may have won
             now_exposure = farmer_exposure(session, actor.user_id)
             cap = to_money(policy.limits.max_per_farmer)
             if proposed > 0 and now_exposure + proposed > cap:

@@ -484,3 +484,24 @@ def test_seeded_accepted_offers_are_booked_loans(sqlite_db: Database, small_regi
     summary = seed_sample_county(sqlite_db, Settings(region_dir=small_region, state_dir=tmp_path), offers)
     assert summary["accepted"] >= 1
     assert _count(sqlite_db, Loan) == summary["accepted"]
+
+
+def test_the_same_field_submitted_twice_at_once_is_financed_once(bank: Bank) -> None:
+    farmer = bank.farmer(1)
+    plots = [bank.field(farmer, 3.0), bank.field(farmer, 3.0)]  # one field drawn twice
+    results: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def submit(plot_id: int) -> None:
+        barrier.wait()
+        try:
+            results.append(bank.apply(farmer, plot_id)["status"])
+        except Conflict as exc:
+            results.append(f"conflict: {exc}")
+
+    threads = [threading.Thread(target=submit, args=(p,)) for p in plots]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(r.split(":")[0] for r in results) in (["conflict", "offered"], ["conflict", "in_review"]), results
