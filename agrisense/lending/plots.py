@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from functools import cache
@@ -17,12 +18,12 @@ from sqlalchemy.orm import Session
 
 from agrisense.agronomy.calendar import load_crop_table
 from agrisense.config import Settings
-from agrisense.errors import Conflict, InvalidGeometry, InvalidInput, NotFound
+from agrisense.errors import Conflict, Forbidden, InvalidGeometry, InvalidInput, NotFound
 from agrisense.geo import Plot, ha_to_mu, make_plot
 from agrisense.geo.utm import utm_epsg
-from agrisense.lending.actors import Actor
+from agrisense.lending.actors import Actor, require_role
 from agrisense.region import Region, load_region
-from agrisense.store import ApplicationPlot, Database, FarmPlot
+from agrisense.store import Application, ApplicationPlot, Database, FarmPlot
 
 MAX_PLOTS_PER_FARMER = 50
 
@@ -100,8 +101,6 @@ def plot_view(plot: FarmPlot) -> dict[str, Any]:
 
 def _json_coords(geometry: BaseGeometry) -> dict[str, Any]:
     """GeoJSON with lists (not tuples), so that it round-trips through JSON columns unchanged."""
-    import json
-
     return json.loads(shapely.to_geojson(geometry))
 
 
@@ -125,8 +124,6 @@ def create_plot(
     declared_area_ha: float | None = None,
 ) -> dict[str, Any]:
     """Validate and store a plot for the acting farmer."""
-    from agrisense.lending.actors import require_role
-
     require_role(actor, ["farmer"], "draw plots")
     crop = check_crop(declared_crop, settings)
     plot = check_plot(
@@ -209,8 +206,6 @@ def update_plot(
 
 def _editable_plot(session: Session, actor: Actor, plot_id: int, *, verb: str, consequence: str) -> FarmPlot:
     """The actor's own plot, for its farmer only, and not pledged in an open application."""
-    from agrisense.errors import Forbidden
-
     row = owned_plot(session, actor, plot_id)
     if actor.role != "farmer":
         raise Forbidden(f"Only the farmer who drew a plot can {verb} it.")
@@ -283,8 +278,6 @@ def financed_overlap(session: Session, row: FarmPlot, *, min_share: float) -> tu
     ``(plot id, application id, application status, share of row's area)``; None when the land is free.
 
     Portable SQL (a bbox prefilter on the plots table) and the same geodesic shapely share on SQLite and PostgreSQL."""
-    from agrisense.store import Application
-
     candidates = session.execute(
         select(FarmPlot.id, FarmPlot.geometry_json, Application.id, Application.status)
         .join(ApplicationPlot, ApplicationPlot.plot_id == FarmPlot.id)

@@ -29,6 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
+from dask.distributed import as_completed
 from shapely.geometry import box, shape
 
 from agrisense import services
@@ -39,6 +40,8 @@ from agrisense.geo import Plot, overlap_fractions
 from agrisense.imagery.cache import scene_fingerprint
 from agrisense.imagery.catalog import open_source
 from agrisense.ml.registry import read_bundle
+from agrisense.pipelines.cluster import dask_client
+from agrisense.pipelines.rescore_maps import write_tile_maps
 from agrisense.region import Region
 from agrisense.scoring import (
     CreditInputs,
@@ -314,8 +317,6 @@ def _write_parquet_atomic(frame: pd.DataFrame, path: Path, fingerprint: str) -> 
 
 def rescore_tile(task: TileTask, cfg: RescoreConfig) -> dict[str, Any]:
     """Score one tile and write its maps, then its result file (the completion mark). Returns a small summary."""
-    from agrisense.pipelines.rescore_maps import write_tile_maps
-
     t0 = time.perf_counter()
     result = score_tile(task.job, cfg.inputs, scheduler="sync", maps=True)
     t1 = time.perf_counter()
@@ -364,9 +365,6 @@ def run_tasks(
         for task in tasks:
             done(rescore_tile(task, cfg))
         return summaries
-    from dask.distributed import as_completed
-
-    from agrisense.pipelines.cluster import dask_client
 
     with dask_client(scheduler_address, n_workers) as client:
         if on_dashboard:

@@ -13,11 +13,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+import geopandas as gpd
 import numpy as np
 import rasterio
+from rasterio.features import shapes
+from shapely.geometry import shape
 
 from agrisense.errors import InvalidInput
+from agrisense.geo.area import ha_to_mu
 from agrisense.maps import copy_as_cog, write_cog
+from agrisense.ml.fields import FieldThresholds, label_fields
 from agrisense.ml.maps import NODATA_CLASS, palette
 from agrisense.scoring import TileJob, TileResult
 
@@ -173,14 +178,6 @@ def write_region_fields(
     """Delineate fields on the region mosaics (``cropland.tif`` + ``field_boundary.tif``): ``maps_dir/fields.tif``
     (field id per pixel, 0 = none) and ``out_path`` (GeoParquet polygons: ``field_id``, ``area_ha``, ``area_mu``,
     ``cropland``). Returns the number of fields; 0 (and nothing written) without a boundary layer."""
-    import geopandas as gpd
-    import rasterio
-    from rasterio.features import shapes
-    from shapely.geometry import shape
-
-    from agrisense.geo.area import ha_to_mu
-    from agrisense.ml.fields import FieldThresholds, label_fields
-
     if not (maps_dir / "field_boundary.tif").is_file() or not (maps_dir / "cropland.tif").is_file():
         return 0
     with rasterio.open(maps_dir / "cropland.tif") as src:

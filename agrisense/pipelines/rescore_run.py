@@ -8,12 +8,14 @@ delineates, with a model that has one), ``warnings.parquet`` (in-season early wa
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,8 @@ import shapely
 from agrisense.config import Settings
 from agrisense.errors import InvalidInput, NotFound
 from agrisense.geo import Plot, make_plot, read_plots
+from agrisense.ml.registry import read_bundle
+from agrisense.monitoring.season import approved_offers, loan_from_record, monitor_plot
 from agrisense.pipelines.rescore import (
     TILE_SCHEMA,
     RescoreConfig,
@@ -43,6 +47,9 @@ from agrisense.pipelines.rescore import (
     with_season,
     write_json_atomic,
 )
+from agrisense.pipelines.rescore_maps import mosaic_maps, write_region_fields
+from agrisense.pipelines.rescore_report import write_run_report
+from agrisense.pipelines.rescore_stac import write_run_stac
 from agrisense.region import load_region
 from agrisense.scoring import load_reference
 
@@ -181,8 +188,6 @@ def rescore_region(
 
         loan_records = list(active_loans(db, season=season))
     if not loan_records and active_loans_file is not None:
-        from agrisense.monitoring.season import approved_offers
-
         loan_records = [dict(o) for o in approved_offers(read_offers_file(active_loans_file))]
     plots = plots + _loan_plots(loan_records, {p.plot_id for p in plots})
 
@@ -225,8 +230,6 @@ def rescore_region(
     t2 = time.perf_counter()
     frame = assemble_plots(cfg, tasks, run_id=run_id, as_of=as_of, n_invalid=len(errors))
     _remove_stale(cfg, tasks)
-    from agrisense.ml.registry import read_bundle
-    from agrisense.pipelines.rescore_maps import mosaic_maps, write_region_fields
 
     bundle = read_bundle(settings.models_dir / "landcover_unet")
     tags = run_tags(cfg, run_id=run_id, model_version=bundle.version, as_of=as_of)
@@ -243,7 +246,6 @@ def rescore_region(
     warnings = monitor_loans(cfg, frame, loan_records, as_of=as_of or end, run_id=run_id)
     write_warnings(warnings, out_dir / "warnings.parquet")
     timings["monitoring_s"] = time.perf_counter() - t3
-    from agrisense.pipelines.rescore_stac import write_run_stac
 
     write_run_stac(out_dir, run_id=run_id, maps=maps, start=start, end=end, properties=tags)
 
@@ -266,7 +268,6 @@ def rescore_region(
         database,
         dashboard[0] if dashboard else None,
     )
-    from agrisense.pipelines.rescore_report import write_run_report
 
     write_run_report(run, frame, warnings, out_dir)
     write_json_atomic(out_dir / "run.json", run.to_dict())
@@ -284,8 +285,6 @@ def rescore_region(
 
 def run_tags(cfg: RescoreConfig, *, run_id: str, model_version: str, as_of: date | None) -> dict[str, str]:
     """Run metadata every region COG carries as dataset tags (and every STAC item of the run as properties)."""
-    from datetime import UTC, datetime
-
     policy = load_reference(cfg.credit.reference_dir, cfg.credit.policy_file).policy
     return {
         "run_id": run_id,
@@ -353,8 +352,6 @@ PLOTS_SCHEMA = pa.schema([*TILE_SCHEMA, pa.field("run_id", pa.string()), pa.fiel
 
 def _geo_metadata(geometry: Sequence[Any]) -> bytes:
     """The GeoParquet ``geo`` metadata of a WKB ``geometry`` column in EPSG:4326, as geopandas writes it."""
-    import io
-
     buffer = io.BytesIO()
     gpd.GeoDataFrame(geometry=list(geometry), crs="EPSG:4326").to_parquet(buffer, index=False)
     buffer.seek(0)
@@ -390,8 +387,6 @@ def assemble_plots(
 
 def _remove_stale(cfg: RescoreConfig, tasks: Sequence[TileTask]) -> None:
     """Drop result files and maps of tiles that no longer hold plots (idempotent outputs)."""
-    import shutil
-
     keep = {t.job.tile_id for t in tasks}
     for path in cfg.tiles_dir.glob("*.parquet"):
         if path.stem not in keep:
@@ -408,7 +403,6 @@ def monitor_loans(
     """Early warnings for every financed plot from its NDVI up to ``as_of``."""
     if not loan_records:
         return []
-    from agrisense.monitoring.season import loan_from_record, monitor_plot
 
     ref = load_reference(cfg.credit.reference_dir, cfg.credit.policy_file)
     crops, policy, curves = ref.crops, ref.policy, ref.curves

@@ -8,6 +8,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -80,25 +83,20 @@ class Database:
 
     def upgrade(self, revision: str = "head") -> None:
         """Run the Alembic migrations up to ``revision``."""
-        from alembic import command
-
         with self.engine.begin() as conn:
             command.upgrade(self._alembic_config(conn), revision)
 
     def downgrade(self, revision: str) -> None:
-        from alembic import command
 
         with self.engine.begin() as conn:
             command.downgrade(self._alembic_config(conn), revision)
 
     def current_revision(self) -> str | None:
-        from alembic.runtime.migration import MigrationContext
 
         with self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
 
     def _alembic_config(self, conn: Any) -> Any:
-        from alembic.config import Config
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))

@@ -10,10 +10,17 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
+import rasterio
 import xarray as xr
+from odc.geo.geobox import GeoBox
+from rasterio.features import rasterize
 
 from agrisense.errors import InvalidInput, NotFound
+from agrisense.imagery.catalog import open_source
+from agrisense.imagery.timeseries import build_composites
+from agrisense.ml.features import stack_features
 from agrisense.ml.registry import NON_CROP, ModelBundle
 
 CACHE_NAME = "composites.nc"
@@ -45,10 +52,6 @@ def read_region_meta(region_dir: Path) -> dict[str, Any]:
 
 def read_truth(region_dir: Path, meta: dict[str, Any], shape: tuple[int, int]) -> RegionTruth:
     """truth/landcover.tif and truth/fields.parquet rasterised onto the region grid of ``shape``."""
-    import geopandas as gpd
-    import rasterio
-    from rasterio.features import rasterize
-
     classes = (NON_CROP, *meta["crops"])
     tif = region_dir / "truth" / "landcover.tif"
     if not tif.is_file():
@@ -106,11 +109,6 @@ def load_composites(
 
 def build_region_composites(region_dir: Path, meta: dict[str, Any], log: Callable[[str], None] = print) -> xr.Dataset:
     """Monthly composites on the region's UTM grid through ``agrisense.imagery`` (slow: reads every scene)."""
-    from odc.geo.geobox import GeoBox
-
-    from agrisense.imagery.catalog import open_source
-    from agrisense.imagery.timeseries import build_composites
-
     catalog = region_dir / "stac" / "catalog.json"
     if not catalog.is_file():
         raise NotFound(f"{catalog} is missing; rebuild the region with `agrisense sample build --out {region_dir}`")
@@ -144,8 +142,6 @@ def region_for_bundle(
 ) -> tuple[dict[str, Any], np.ndarray, RegionTruth]:
     """``(region.json, raw features stacked as the bundle needs them, truth)`` of a region with truth; the region
     must have the bundle's classes."""
-    from agrisense.ml.features import stack_features
-
     meta = read_region_meta(region_dir)
     composites = load_composites(region_dir, meta, use_cache=use_cache, log=log)
     features = stack_features(composites, bands=bundle.bands, indices=bundle.indices, months=bundle.months)
