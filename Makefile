@@ -1,5 +1,5 @@
 # agrisense: two commands do all set-up on a fresh machine.
-#   make demo   install + build the sample county + score every sample plot (report in out/demo/)
+#   make demo   install (Python + the farmer app's npm packages) + build the sample county + score every sample plot (report in out/demo/)
 #   make test   install + lint + type-check + all tests
 #   make check  install + lint + type-check + the fast tests (not marked slow): about 3 minutes (docs/testing.md)
 SHELL := /bin/bash
@@ -15,7 +15,8 @@ export AGRISENSE_CACHE_DIR ?= $(CURDIR)/data/cache
 
 .PHONY: demo test install data lint typecheck pytest train clean system web serve dashboard rescore
 
-install: $(STAMPS)/venv
+# The Python venv and the farmer app's map library (npm ci): `agrisense serve` refuses to start without the latter.
+install: $(STAMPS)/venv web
 
 # torch first, pinned through constraints.txt, so nothing later replaces the local build.
 $(STAMPS)/venv: pyproject.toml setup.py constraints.txt
@@ -31,7 +32,7 @@ data: $(REGION)/region.json
 $(REGION)/region.json: | $(STAMPS)/venv
 	$(VENV)/bin/agrisense sample build --out $(REGION)
 
-demo: $(STAMPS)/venv data
+demo: install data
 	$(VENV)/bin/agrisense demo --region $(REGION) --out out/demo
 
 # Debian packages for the browser and PostGIS tests (chromium, postgresql-15-postgis-3): installed when missing.

@@ -22,6 +22,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
 from agrisense.config import Settings, get_settings
+from agrisense.errors import NotFound
 from agrisense.imagery.tiles import LAYERS, MAX_ZOOM
 from agrisense.region import load_region
 from agrisense.resources import PACKAGE_DIR, RESOURCES
@@ -80,6 +81,25 @@ def _local_path(url: str) -> Path | None:
 
 def _shell_paths() -> list[Path]:
     return [p for p in (_local_path(u) for u in SHELL_URLS) if p is not None]
+
+
+def missing_vendor_files() -> list[Path]:
+    """The map library files the app shell loads from ``/vendor/`` that are not installed (empty when all are)."""
+    paths = [_local_path(u) for u in SHELL_URLS if u.startswith("/vendor/")]
+    return [p for p in paths if p is not None and not p.is_file()]
+
+
+def check_web_assets() -> None:
+    """Refuse to serve a farmer app without its map library (it would answer 500s, "L is not defined").
+
+    Raises ``NotFound`` naming the missing files and the command that installs them."""
+    missing = missing_vendor_files()
+    if missing:
+        names = ", ".join(p.name for p in missing)
+        raise NotFound(
+            f"The farmer app's map library is not installed ({names} missing under {NODE_MODULES}). "
+            "Run `make install` (or `make web`, i.e. `npm ci` in agrisense/app/web) and start again."
+        )
 
 
 def shell_version() -> str:

@@ -84,8 +84,10 @@ def serve_command(
     import uvicorn
 
     from agrisense.app.api.main import create_app
+    from agrisense.app.api.web import check_web_assets
     from agrisense.logs import configure_logging, configured
 
+    check_web_assets()  # fail fast: without Leaflet/Geoman the farmer app would be a blank map of 500s
     if not configured():  # `agrisense --log-level … serve` has configured it already
         configure_logging()
     settings = _settings(region, database_url, state_dir)
