@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from agrisense.config import Settings, get_settings
-from agrisense.geo import Plot, PlotError, read_plots
+from agrisense.geo import ImageryArea, Plot, PlotError, read_plots
 from agrisense.region import Region, load_region
 from agrisense.scoring import (
     CreditInputs,
@@ -80,9 +80,10 @@ def score_plots(
 
 
 def read_region_plots(path: Path, settings: Settings) -> tuple[list[Plot], list[PlotError]]:
-    """Plots of a GeoJSON file, checked against the configured region (invalid features become errors)."""
+    """Plots of a GeoJSON file, checked against the configured region (invalid features become errors; outlines
+    outside the imagery become ``OUTSIDE_IMAGERY`` errors, the API's rule and message)."""
     region = load_region(settings.region_dir)
-    return read_plots(path, expected_bbox=region.bbox_lonlat)
+    return read_plots(path, expected_bbox=region.bbox_lonlat, imagery_area=ImageryArea(region.name, region.bbox_lonlat))
 
 
 def score_file(path: Path, settings: Settings | None = None, *, runner: TileRunner = run_in_process) -> ScoreRun:

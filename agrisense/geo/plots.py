@@ -21,6 +21,7 @@ from shapely.validation import explain_validity
 
 from agrisense.errors import InvalidGeometry, InvalidInput, NotFound
 from agrisense.geo.area import Area, geodesic_area
+from agrisense.geo.coverage import OUTSIDE_IMAGERY, ImageryArea
 from agrisense.geo.utm import utm_epsg
 
 MAX_VERTICES = 5_000
@@ -175,9 +176,15 @@ def make_plot(
 
 
 def parse_plots(
-    collection: Mapping[str, Any], *, expected_bbox: tuple[float, float, float, float] | None = None
+    collection: Mapping[str, Any],
+    *,
+    expected_bbox: tuple[float, float, float, float] | None = None,
+    imagery_area: ImageryArea | None = None,
 ) -> tuple[list[Plot], list[PlotError]]:
-    """Validate every feature of a GeoJSON FeatureCollection (or a single Feature); bad ones become errors."""
+    """Validate every feature of a GeoJSON FeatureCollection (or a single Feature); bad ones become errors.
+
+    With ``imagery_area``, an outline wholly or partly outside it becomes an ``OUTSIDE_IMAGERY`` error with the
+    message the API gives for the same outline."""
     if collection.get("type") == "Feature":
         features: list[Any] = [collection]
     elif collection.get("type") == "FeatureCollection" and isinstance(collection.get("features"), list):
@@ -194,6 +201,10 @@ def parse_plots(
                 raise InvalidInput("Each feature must be a GeoJSON Feature object.")
             pid = (feature.get("properties") or {}).get("plot_id") or feature.get("id")
             plot = make_plot(feature, index=i, expected_bbox=expected_bbox)
+            outside = None if imagery_area is None else imagery_area.problem(plot.geometry)
+            if outside is not None:
+                errors.append(PlotError(i, plot.plot_id, OUTSIDE_IMAGERY, outside))
+                continue
             if plot.plot_id in seen:
                 raise InvalidInput(f"plot_id {plot.plot_id!r} appears twice. Give every plot its own id.")
             seen.add(plot.plot_id)
@@ -206,7 +217,10 @@ def parse_plots(
 
 
 def read_plots(
-    path: Path, *, expected_bbox: tuple[float, float, float, float] | None = None
+    path: Path,
+    *,
+    expected_bbox: tuple[float, float, float, float] | None = None,
+    imagery_area: ImageryArea | None = None,
 ) -> tuple[list[Plot], list[PlotError]]:
     """Read and validate a GeoJSON file of plots."""
     if not path.exists():
@@ -217,7 +231,7 @@ def read_plots(
         raise InvalidInput(f"{path} is not valid GeoJSON ({exc}). Export the plots as GeoJSON.") from exc
     if not isinstance(collection, Mapping):
         raise InvalidInput(f"{path} must hold a GeoJSON FeatureCollection.")
-    return parse_plots(collection, expected_bbox=expected_bbox)
+    return parse_plots(collection, expected_bbox=expected_bbox, imagery_area=imagery_area)
 
 
 def plot_to_feature(plot: Plot) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from agrisense.agronomy.calendar import load_crop_table
 from agrisense.config import Settings
 from agrisense.errors import Conflict, Forbidden, InvalidGeometry, InvalidInput, NotFound
-from agrisense.geo import Plot, ha_to_mu, make_plot
+from agrisense.geo import ImageryArea, Plot, ha_to_mu, make_plot
 from agrisense.geo.utm import utm_epsg
 from agrisense.lending.actors import Actor, require_role
 from agrisense.region import Region, load_region
@@ -52,18 +52,9 @@ def check_plot(
         plot = make_plot(feature, expected_bbox=region.bbox_lonlat)
     except (ValueError, TypeError, GEOSException) as exc:
         raise InvalidGeometry(f"The outline could not be read ({exc}). Redraw the field on the map.") from exc
-    minx, miny, maxx, maxy = region.bbox_lonlat
-    coverage = shapely.box(minx, miny, maxx, maxy)
-    if not coverage.intersects(plot.geometry):
-        raise InvalidGeometry(
-            f"This field is outside the area our satellite imagery covers ({region.name}: longitude "
-            f"{minx:.4f} to {maxx:.4f}, latitude {miny:.4f} to {maxy:.4f}). We cannot assess it yet."
-        )
-    if not coverage.contains(plot.geometry):
-        raise InvalidGeometry(
-            "Part of this field lies outside the area our satellite imagery covers. Draw only the part inside "
-            "the county, or contact the branch office."
-        )
+    outside = ImageryArea(region.name, region.bbox_lonlat).problem(plot.geometry)
+    if outside is not None:
+        raise InvalidGeometry(outside)
     return plot
 
 

@@ -20,7 +20,7 @@ from agrisense.agronomy.yields import yield_distribution
 from agrisense.credit.engine import CreditEvidence, make_offer
 from agrisense.credit.offer import ImageryEvidence, Offer, Reason
 from agrisense.credit.policy import Policy, load_policy
-from agrisense.geo import Plot, PlotError, overlap_fractions
+from agrisense.geo import OUTSIDE_IMAGERY, Plot, PlotError, overlap_fractions
 from agrisense.ml.growth import ExpectedCurve, condition_z, load_expected_curves
 from agrisense.scoring.evidence import PlotEvidence
 
@@ -141,7 +141,11 @@ def unusable_outline_offer(error: PlotError, *, currency: str) -> Offer:
         code=error.code,
         kind="refer",
         message_en=error.message,
-        message_zh=f"地块边界无法使用，请按提示修改后重新提交：{error.message}",
+        message_zh=(
+            f"该地块不在（或部分不在）我们卫星影像覆盖的区域内，暂时无法评估：{error.message}"
+            if error.code == OUTSIDE_IMAGERY
+            else f"地块边界无法使用，请按提示修改后重新提交：{error.message}"
+        ),
         effect={"decision": "refer"},  # type: ignore[arg-type]
     )
     return Offer(
