@@ -42,16 +42,19 @@ def evaluate_region(
     device: str = "auto",
     write_maps: bool = True,
     batch_size: int = 4,
+    cache_dir: Path | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Evaluate the land-cover bundle in ``model_dir`` on ``region_dir`` (truth/landcover.tif, truth/fields.parquet)."""
+    """Evaluate the land-cover bundle in ``model_dir`` on ``region_dir`` (truth/landcover.tif, truth/fields.parquet).
+
+    The region's composites are cached under ``cache_dir`` (default ``Settings.cache_dir``), never in the region."""
     import rasterio
 
     start = time.perf_counter()
     model_dir, region_dir, out_dir = Path(model_dir), Path(region_dir), Path(out_dir)
     model = load_model(model_dir.parent, model_dir.name, device=device)
     bundle = model.bundle
-    meta, features, truth = region_for_bundle(region_dir, bundle, log=log)
+    meta, features, truth = region_for_bundle(region_dir, bundle, cache_dir=cache_dir, log=log)
     t0 = time.perf_counter()
     logits = predict_logits(model, features, batch_size=batch_size, boundary=bundle.boundary_head)
     inference_s = time.perf_counter() - t0

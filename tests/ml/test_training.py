@@ -19,7 +19,7 @@ from agrisense.ml.features import (
 )
 from agrisense.ml.registry import load_model
 from agrisense.ml.training import FitConfig, fit_landcover, train_landcover
-from agrisense.ml.training.region import cache_key, load_composites, write_composite_cache
+from agrisense.ml.training.region import cache_key, composite_cache_path, load_composites, write_composite_cache
 
 from .conftest import CLASSES, synthetic_composites, synthetic_truth
 
@@ -126,7 +126,7 @@ def _write_region(root, labels, field_ids, ds):
         (x0, y0), (x1, y1) = transform @ (c.min(), r.max() + 1), transform @ (c.max() + 1, r.min())
         rows.append({"field_id": f"f{fid}", "crop": CLASSES[labels[r[0], c[0]]], "geometry": box(x0, y0, x1, y1)})
     gpd.GeoDataFrame(rows, crs="EPSG:32636").to_parquet(root / "truth" / "fields.parquet")
-    write_composite_cache(ds, root / "cache" / "composites.nc", cache_key(root))
+    write_composite_cache(ds, composite_cache_path(root), cache_key(root))
     return meta
 
 

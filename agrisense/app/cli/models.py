@@ -90,12 +90,16 @@ def evaluate_command(
     maps: Annotated[bool, typer.Option(help="Also write crop class / probability / cropland COGs.")] = True,
 ) -> None:
     """Evaluate a model against truth: OA, macro-F1, per-class F1/IoU, ECE before/after temperature, per block."""
+    from agrisense.config import settings_with
     from agrisense.ml.region_eval import evaluate_region, evaluate_sample_table
 
     if (region is None) == (samples is None):
         raise InvalidInput("pass exactly one of --region (landcover U-Net) or --samples (crop-type model)")
     if region is not None:
-        result = evaluate_region(model, region, out, device=device, write_maps=maps, log=typer.echo)
+        cache_dir = settings_with().cache_dir  # the configured cache (AGRISENSE_CACHE_DIR), never the region folder
+        result = evaluate_region(
+            model, region, out, device=device, write_maps=maps, cache_dir=cache_dir, log=typer.echo
+        )
     elif samples is not None:
         result = evaluate_sample_table(model, read_sample_table(samples), out, device=device)
     cal = result["calibration"]

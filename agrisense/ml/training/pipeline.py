@@ -81,9 +81,9 @@ def train_landcover(
 ) -> TrainReport:
     """Train the land-cover U-Net on a region with truth and write the bundle to ``out_dir``.
 
-    Composites come from ``agrisense.imagery`` (cached in ``region_dir/cache/composites.nc``); the region is
-    split into 4x4 spatial blocks (3 val, 3 test, fields kept whole); the model is trained with class-weighted
-    cross-entropy, calibrated by temperature scaling on val and evaluated on test pixels and fields.
+    Composites come from ``agrisense.imagery`` (cached under ``Settings.cache_dir``: ``composite_cache_path``);
+    the region is split into 4x4 spatial blocks (3 val, 3 test, fields kept whole); the model is trained with
+    class-weighted cross-entropy, calibrated by temperature scaling on val and evaluated on test pixels and fields.
     ``max_minutes`` bounds the whole run: epochs stop early when it would be overrun. Then the field-boundary
     head is trained on the frozen network (``boundary_epochs``; 0 = none) and scored on whole test fields.
     """

@@ -17,6 +17,7 @@ import xarray as xr
 from odc.geo.geobox import GeoBox
 from rasterio.features import rasterize
 
+from agrisense.config import Settings
 from agrisense.errors import InvalidInput, NotFound
 from agrisense.imagery.catalog import open_source
 from agrisense.imagery.timeseries import build_composites
@@ -89,11 +90,26 @@ def cache_key(region_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def composite_cache_path(region_dir: Path, cache_dir: Path | None = None) -> Path:
+    """Where the region's composites are cached: under the configured cache dir (``Settings.cache_dir``, or
+    ``cache_dir``), in a folder named after the region and a hash of its absolute path; never in the region folder
+    (a ~0.5 GB file in data that is meant to be read only)."""
+    base = Path(cache_dir) if cache_dir is not None else Settings().cache_dir
+    resolved = Path(region_dir).resolve()
+    tag = hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
+    return base / "region_composites" / f"{resolved.name}-{tag}" / CACHE_NAME
+
+
 def load_composites(
-    region_dir: Path, meta: dict[str, Any], *, use_cache: bool = True, log: Callable[[str], None] = print
+    region_dir: Path,
+    meta: dict[str, Any],
+    *,
+    use_cache: bool = True,
+    cache_dir: Path | None = None,
+    log: Callable[[str], None] = print,
 ) -> xr.Dataset:
-    """The region's monthly composites, from ``region_dir/cache/composites.nc`` when it is current."""
-    cache = region_dir / "cache" / CACHE_NAME
+    """The region's monthly composites, from the cache (``composite_cache_path``) when it is current."""
+    cache = composite_cache_path(region_dir, cache_dir)
     key = cache_key(region_dir)
     if use_cache and cache.is_file():
         with xr.open_dataset(cache, engine="scipy") as cached:
@@ -138,12 +154,17 @@ def write_composite_cache(composites: xr.Dataset, path: Path, key: str) -> Path:
 
 
 def region_for_bundle(
-    region_dir: Path, bundle: ModelBundle, *, use_cache: bool = True, log: Callable[[str], None] = print
+    region_dir: Path,
+    bundle: ModelBundle,
+    *,
+    use_cache: bool = True,
+    cache_dir: Path | None = None,
+    log: Callable[[str], None] = print,
 ) -> tuple[dict[str, Any], np.ndarray, RegionTruth]:
     """``(region.json, raw features stacked as the bundle needs them, truth)`` of a region with truth; the region
     must have the bundle's classes."""
     meta = read_region_meta(region_dir)
-    composites = load_composites(region_dir, meta, use_cache=use_cache, log=log)
+    composites = load_composites(region_dir, meta, use_cache=use_cache, cache_dir=cache_dir, log=log)
     features = stack_features(composites, bands=bundle.bands, indices=bundle.indices, months=bundle.months)
     del composites
     truth = read_truth(region_dir, meta, features.shape[1:])
