@@ -67,11 +67,12 @@ def record_rescore(db: Database, *, run_id: str, season: int, rows: Sequence[dic
 
 
 def active_loans(db: Database, *, season: int | None = None) -> list[dict[str, Any]]:
-    """Accepted applications whose loan is not repaid: loan id, farmer, plots (ids and GeoJSON), crop, limit and
-    finance season."""
+    """Accepted applications whose loan is not repaid: loan id (the application's), the booked ledger loan's id,
+    farmer, plots (ids, GeoJSON and each plot's accepted offer), crop, limit and finance season (``season``: only
+    loans financing that season)."""
     with db.session(readonly=True) as session:
         query = (
-            select(Application)
+            select(Application, Loan.id)
             .outerjoin(Loan, Loan.application_id == Application.id)
             .where(Application.status == "accepted", or_(Loan.state.is_(None), Loan.state != "repaid"))
             .options(selectinload(Application.links).selectinload(ApplicationPlot.plot))
@@ -80,19 +81,22 @@ def active_loans(db: Database, *, season: int | None = None) -> list[dict[str, A
         if season is not None:
             query = query.where(Application.finance_season == season)
         loans = []
-        for app in session.scalars(query):
+        for app, ledger_id in session.execute(query):
+            offers = {str(o.get("plot_id")): o for o in app.offers or [] if isinstance(o, dict)}
             plots = [
                 {
                     "plot_id": link.plot.ref,
                     "crop": link.plot.declared_crop,
                     "area_ha": link.plot.area_ha,
                     "geometry": link.plot.geometry_json,
+                    "offer": offers.get(link.plot.ref),
                 }
                 for link in app.links
             ]
             loans.append(
                 {
                     "loan_id": app.id,
+                    "ledger_loan_id": ledger_id,
                     "application_id": app.id,
                     "farmer_id": app.farmer_id,
                     "plot_ids": [p["plot_id"] for p in plots],
@@ -136,7 +140,7 @@ def record_warnings(db: Database, warnings: Sequence[dict[str, Any]]) -> int:
             if row is None:
                 row = MonitoringWarning(run_id=key[0], plot_id=key[1], code=key[2])
                 session.add(row)
-            loan_id = None if w.get("loan_id") is None else int(w["loan_id"])
+            loan_id = _loan_id(w.get("loan_id"))
             row.loan_id = loan_id
             row.season = None if w.get("season") is None else int(w["season"])
             row.severity = str(w["severity"])
@@ -147,6 +151,17 @@ def record_warnings(db: Database, warnings: Sequence[dict[str, Any]]) -> int:
             session.flush()
             written += 1
         return written
+
+
+def _loan_id(value: Any) -> int | None:
+    """A warning's application id, or None for a loan that is not in the database (e.g. an offers file's plot id
+    such as ``P00011`` when ``rescore --active-loans`` runs with ``--database``)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    return int(text) if text.isdigit() else None
 
 
 def _farmer_of(session: Any, loan_id: int | None, plot_ref: str) -> int | None:

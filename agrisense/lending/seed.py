@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -79,12 +79,39 @@ def demo_seed_refusal(
     return None
 
 
+IN_SEASON_NOTE = "DEMO: financing the imagery season (offer dates moved back to the evidence season)"
+"""The audit reason's label of a seeded loan that finances the evidence season instead of the next one."""
+
+
+def in_season_offer(offer: dict[str, Any]) -> dict[str, Any]:
+    """DEMO ONLY: the offer as if it financed its evidence (imagery) season: ``finance_season`` set to
+    ``evidence_season`` and every tranche and due date moved back by 365 days a year, so every interval, hence every
+    interest amount, stays the same to the cent. The sample's offers finance the season after their imagery; a loan
+    financing the imagery season is what an in-season re-score (``rescore --database --as-of``) can monitor."""
+    evidence, finance = offer.get("evidence_season"), offer.get("finance_season")
+    if evidence is None or finance is None or int(evidence) == int(finance):
+        return offer
+    shift = timedelta(days=365 * (int(finance) - int(evidence)))
+
+    def moved(items: Any) -> list[dict[str, Any]]:
+        return [{**i, "date": (date.fromisoformat(str(i["date"])) - shift).isoformat()} for i in items or []]
+
+    return {
+        **offer,
+        "finance_season": int(evidence),
+        "disbursements": moved(offer.get("disbursements")),
+        "schedule": moved(offer.get("schedule")),
+    }
+
+
 def seed_sample_county(db: Database, settings: Settings, offers: list[dict[str, Any]]) -> dict[str, Any]:
     """Register sample farmers, their plots, consents and one application each from already computed offers.
 
     Idempotent: farmers whose phone already exists are skipped. Every second offered application (by farmer
-    number) is accepted, so the portfolio has loans. Application ages are spread over the last 96 hours so the
-    review queue has realistic ages. Returns counts and the demo logins.
+    number) is accepted, so the portfolio has loans; every second of those (farmer number divisible by 4) is a loan
+    financing the imagery season itself (:func:`in_season_offer`, labelled ``IN_SEASON_NOTE`` in its audit entry
+    and counted as ``in_season``), so an in-season re-score monitors booked loans. Application ages are spread over
+    the last 96 hours so the review queue has realistic ages. Returns counts and the demo logins.
     """
     usable = [o for o in offers if isinstance(o, dict) and o.get("geometry") and o.get("area_ha")]
     if not usable:
@@ -93,7 +120,7 @@ def seed_sample_county(db: Database, settings: Settings, offers: list[dict[str, 
     for o in usable:
         by_farmer[str(o.get("farmer_id") or "unknown")].append(o)
     farmer_hash = hash_password(DEMO_FARMER_PASSWORD)
-    counts = {"farmers": 0, "plots": 0, "applications": 0, "accepted": 0, "skipped_farmers": 0}
+    counts = {"farmers": 0, "plots": 0, "applications": 0, "accepted": 0, "in_season": 0, "skipped_farmers": 0}
     now = datetime.now(UTC)
     with db.session() as session:
         for phone, name, role in (
@@ -148,6 +175,10 @@ def seed_sample_county(db: Database, settings: Settings, offers: list[dict[str, 
             limit = total(o.get("credit_limit") for o in farmer_offers if o["decision"] == "approve")
             proposed = total(o.get("credit_limit") for o in farmer_offers if o["decision"] != "decline")
             accepted = status == "offered" and limit > 0 and index % 2 == 0
+            in_season = accepted and index % 4 == 0
+            if in_season:
+                farmer_offers = [in_season_offer(o) for o in farmer_offers]
+                in_season = farmer_offers[0].get("finance_season") == farmer_offers[0].get("evidence_season")
             app = Application(
                 farmer_id=user.id,
                 consent_id=consent.id,
@@ -176,13 +207,14 @@ def seed_sample_county(db: Database, settings: Settings, offers: list[dict[str, 
                 "engine_decision",
                 application_id=app.id,
                 subject_user_id=user.id,
-                reason="seeded from sample county offers",
+                reason="seeded from sample county offers" + (f"; {IN_SEASON_NOTE}" if in_season else ""),
                 details={"decision": decision, "credit_limit": json_number(limit)},
             )
             counts["farmers"] += 1
             counts["plots"] += len(plots)
             counts["applications"] += 1
             counts["accepted"] += int(accepted)
+            counts["in_season"] += int(in_season)
     return {
         **counts,
         "demo_farmer_password": DEMO_FARMER_PASSWORD,

@@ -10,7 +10,8 @@ from agrisense.store import Application, Loan
 
 
 def book_loan(session: Session, app: Application) -> Loan:
-    """A new loan (state ``accepted``) on the application's priced offers; nothing is paid out yet."""
+    """A new loan (state ``accepted``) on the application's priced offers; nothing is paid out yet. The season it
+    finances (the application's, from its offers) is part of the booked terms."""
     terms = terms_of(app.offers)
     loan = Loan(
         application_id=app.id,
@@ -20,7 +21,7 @@ def book_loan(session: Session, app: Application) -> Loan:
         credit_limit=from_cents(terms.limit_cents),
         annual_rate=terms.annual_rate,
         arrangement_fee=from_cents(terms.fee_cents),
-        terms=terms_json(terms),
+        terms={**terms_json(terms), "finance_season": app.finance_season},
     )
     session.add(loan)
     session.flush()

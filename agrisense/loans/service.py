@@ -80,6 +80,7 @@ def loan_view(loan: Loan, on: date | None = None) -> dict[str, Any]:
         "application_id": loan.application_id,
         "farmer_id": loan.farmer_id,
         "state": loan.state,
+        "finance_season": loan.terms.get("finance_season"),
         "currency": loan.currency,
         "credit_limit": json_number(loan.credit_limit),
         "annual_rate": json_number(loan.annual_rate),

@@ -149,6 +149,33 @@ def _loan_plots(records: Sequence[Mapping[str, Any]], known: set[str]) -> list[P
     return extra
 
 
+def financed_plots(loans: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One record per financed plot of ``agrisense.lending.active_loans`` rows (a loan over several plots is
+    monitored plot by plot, each on its own accepted offer: its tranches, conditions and limit); records without
+    ``plots`` (offers) pass unchanged."""
+    out: list[dict[str, Any]] = []
+    for loan in loans:
+        plots = loan.get("plots")
+        if not plots:
+            out.append(dict(loan))
+            continue
+        for p in plots:
+            offer = p.get("offer") if isinstance(p.get("offer"), Mapping) else None
+            record = {
+                **{k: v for k, v in loan.items() if k not in ("plots", "geometry", "plot_ids", "credit_limit")},
+                "plot_id": p["plot_id"],
+                "plot_ids": [p["plot_id"]],
+                "crop": (offer or {}).get("assessed_crop") or p.get("crop") or loan.get("crop"),
+                "area_ha": p.get("area_ha"),
+                "geometry": p.get("geometry"),
+                "credit_limit": (offer or {}).get("credit_limit", loan.get("credit_limit")),
+            }
+            if offer is not None and offer.get("disbursements") and float(offer.get("credit_limit") or 0) > 0:
+                record["offer"] = dict(offer)
+            out.append(record)
+    return out
+
+
 def _open_db(settings: Settings, use_database: bool) -> Any:
     if not use_database:
         return None
@@ -187,8 +214,11 @@ def rescore_region(
         from agrisense.lending import active_loans
 
         loan_records = list(active_loans(db, season=season))
+    n_loans = len(loan_records)
+    loan_records = financed_plots(loan_records)
     if not loan_records and active_loans_file is not None:
         loan_records = [dict(o) for o in approved_offers(read_offers_file(active_loans_file))]
+        n_loans = len(loan_records)
     plots = plots + _loan_plots(loan_records, {p.plot_id for p in plots})
 
     tasks = plan_tasks(plots, cfg, static_fingerprint=static_inputs_fingerprint(cfg))
@@ -264,7 +294,7 @@ def rescore_region(
         len(tasks) - len(todo),
         timings,
         len(warnings),
-        len(loan_records),
+        n_loans,
         database,
         dashboard[0] if dashboard else None,
     )

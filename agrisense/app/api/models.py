@@ -288,6 +288,7 @@ class LoanView(_View):
     application_id: int
     farmer_id: int
     state: LoanState
+    finance_season: int | None = Field(description="The season the loan finances (the accepted offers').")
     currency: str
     credit_limit: Money
     annual_rate: float = Field(description="Simple annual rate, actual/365, on drawn principal.")
