@@ -65,16 +65,13 @@ def decide(
         h = limit.haircut(name)
         return h.amount if h else Decimal(0)
 
+    # Crop confidence counts here only: below the threshold a person checks the crop; at or above it the limit and
+    # the PD treat the crop as verified (no haircut, no scorecard term; docs/credit-model.md).
     p = evidence.crop_probability
-    crop_fx: dict[str, Any] = {**cut("crop_probability"), "pd_points": points("crop_uncertainty")}
     if evidence.crop is None or p < t.min_crop_probability:
-        reasons.append(
-            make_reason("LOW_CROP_CONFIDENCE", "refer", probability=p, threshold=t.min_crop_probability, **crop_fx)
-        )
-    elif cut_amount("crop_probability") > 0:
-        reasons.append(make_reason("CROP_CONFIDENCE_HAIRCUT", "info", probability=p, **crop_fx))
+        reasons.append(make_reason("LOW_CROP_CONFIDENCE", "refer", probability=p, threshold=t.min_crop_probability))
     else:
-        reasons.append(make_reason("CROP_VERIFIED", "positive", crop=crop, probability=p, **crop_fx))
+        reasons.append(make_reason("CROP_VERIFIED", "positive", crop=crop, probability=p))
     if evidence.crop is not None and evidence.crop != evidence.declared_crop:
         reasons.append(
             make_reason("DECLARED_CROP_MISMATCH", "refer", declared=evidence.declared_crop, verified=evidence.crop)
@@ -185,22 +182,25 @@ def decide(
             )
         )
 
-    # Missing evidence (imagery, crop identity) inflates the PD and shrinks the limit: refer to a person rather
-    # than decline on numbers that rest on the gap.
-    evidence_gap = any(r.code in ("LOW_CROP_CONFIDENCE", "NO_CLEAR_IMAGERY") for r in reasons)
+    # Missing imagery inflates the PD (cloud gap): refer to a person rather than decline on a PD that rests on the
+    # gap. Crop confidence is not in the PD, so it does not soften this rule.
+    imagery_gap = any(r.code == "NO_CLEAR_IMAGERY" for r in reasons)
+    pd_approve = t.pd_approve_for(crop)
     if score.pd > t.pd_refer:
-        kind: ReasonKind = "refer" if evidence_gap else "decline"
+        kind: ReasonKind = "refer" if imagery_gap else "decline"
         reasons.append(make_reason("PD_ABOVE_THRESHOLD", kind, pd=score.pd, threshold=t.pd_refer))
-    elif score.pd > t.pd_approve:
-        reasons.append(make_reason("PD_ABOVE_THRESHOLD", "refer", pd=score.pd, threshold=t.pd_approve))
+    elif score.pd > pd_approve:
+        reasons.append(make_reason("PD_ABOVE_THRESHOLD", "refer", pd=score.pd, threshold=pd_approve))
     else:
         reasons.append(make_reason("PD_WITHIN_APPETITE", "positive", pd=score.pd))
 
+    # A limit under the minimum can never become a loan (the engine offers none, a reviewer cannot raise it):
+    # decline, whatever else would refer.
     if limit.limit < Decimal(str(policy.limits.min_limit)) or limit.limit <= 0:
         reasons.append(
             make_reason(
                 "LIMIT_BELOW_MINIMUM",
-                "refer" if evidence_gap else "decline",
+                "decline",
                 limit=float(limit.limit),
                 minimum=policy.limits.min_limit,
                 currency=policy.currency,

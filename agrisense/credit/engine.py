@@ -178,7 +178,6 @@ def make_offer(
     risk = _weather_for(crop, weather)
     yd = yield_dist or yield_distribution(ref, condition_z=evidence.ndvi_condition_z, weather=risk)
     features = RiskFeatures(
-        crop_probability=evidence.crop_probability if evidence.crop is not None else 0.0,
         clear_fraction=evidence.clear_fraction if evidence.imagery_ok else 0.0,
         yield_spread=yd.spread,
         weather_expected_loss=None if risk is None else risk.expected_yield_loss,
@@ -210,8 +209,8 @@ def make_offer(
     result = decide(
         evidence, crop=crop, limit=limit, score=card, price=price, yield_dist=yd, weather=risk, policy=policy
     )
-    # A limit under the policy minimum is never lent, even when the case is referred (e.g. for missing evidence):
-    # the analyst sees the assessed limit and decides; the offer itself carries no loan and no schedule.
+    # A limit under the policy minimum is never lent (the decision declines it, LIMIT_BELOW_MINIMUM); the offer
+    # shows the assessed limit but carries no loan and no schedule.
     offered = result.decision != "decline" and limit.limit >= Decimal(str(policy.limits.min_limit))
     credit = limit.limit if offered else Decimal(0)
     pd = round(card.pd, 4)  # the PD the offer states is the one its expected loss uses

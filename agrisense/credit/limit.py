@@ -12,9 +12,9 @@ CENT = Decimal("0.01")
 
 @dataclass(frozen=True)
 class RiskFeatures:
-    """Evidence features the haircuts and the scorecard use (all fractions unless said otherwise)."""
+    """Evidence features the haircuts and the scorecard use (all fractions unless said otherwise). Crop confidence
+    is not one of them: it only decides whether a person must check the crop (LOW_CROP_CONFIDENCE)."""
 
-    crop_probability: float
     clear_fraction: float
     yield_spread: float  # (p90 - p10) / p50
     weather_expected_loss: float | None  # None: no weather history
@@ -70,7 +70,6 @@ def haircut_factors(features: RiskFeatures, policy: Policy) -> list[tuple[str, f
     )
     mismatch_factor = 1.0 if features.area_mismatch is None else h.area_mismatch.factor(features.area_mismatch)
     return [
-        ("crop_probability", features.crop_probability, h.crop_probability.factor(features.crop_probability)),
         ("clear_fraction", features.clear_fraction, h.clear_fraction.factor(features.clear_fraction)),
         ("yield_spread", features.yield_spread, h.yield_spread.factor(features.yield_spread)),
         ("weather_expected_loss", features.weather_expected_loss, weather_factor),

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from agrisense.agronomy.calendar import CropReference, load_crop_table
+from agrisense.credit.pricing import cap_coverage
 from agrisense.errors import NotFound, PolicyError
+from agrisense.resources import resource_path
 
 Fraction = Field(ge=0.0, le=1.0)
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class _Frozen(BaseModel):
@@ -49,7 +54,8 @@ class Limits(_Frozen):
 
 
 class Haircuts(_Frozen):
-    crop_probability: Ramp
+    # Crop confidence is no haircut (policy 2026.3): it enters the decision once, as the LOW_CROP_CONFIDENCE
+    # referral (thresholds.min_crop_probability); see docs/credit-model.md.
     clear_fraction: Ramp
     yield_spread: Ramp
     weather_expected_loss: Ramp
@@ -58,8 +64,7 @@ class Haircuts(_Frozen):
     cropland_fraction: Ramp
 
 
-SCORECARD_FEATURES = (
-    "crop_uncertainty",
+SCORECARD_FEATURES = (  # no crop-confidence term: see Haircuts
     "cloud_gap",
     "yield_spread",
     "weather_expected_loss",
@@ -110,14 +115,21 @@ class Thresholds(_Frozen):
     max_area_mismatch: float = Field(ge=0)
     max_overlap: float = Fraction
     max_drought_probability: float = Fraction
-    pd_approve: float = Fraction
+    pd_approve: Probability | dict[str, Probability]  # one PD for every crop, or one per financed crop
     pd_refer: float = Fraction
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:
-        if self.pd_refer < self.pd_approve:
+        values = self.pd_approve.values() if isinstance(self.pd_approve, dict) else [self.pd_approve]
+        if any(self.pd_refer < v for v in values):
             raise ValueError("pd_refer must be >= pd_approve")
         return self
+
+    def pd_approve_for(self, crop: str) -> float:
+        """The PD at or below which a plot of ``crop`` may auto-approve."""
+        if isinstance(self.pd_approve, dict):
+            return self.pd_approve[crop]
+        return self.pd_approve
 
 
 class Tranche(_Frozen):
@@ -176,6 +188,19 @@ class Policy(_Frozen):
     schedule: ScheduleRules
     monitoring: Monitoring = Monitoring()
 
+    @model_validator(mode="after")
+    def _pd_approve_per_financed_crop(self) -> Policy:
+        per_crop = self.thresholds.pd_approve
+        if isinstance(per_crop, dict):
+            missing = sorted(set(self.financed_crops) - set(per_crop))
+            unknown = sorted(set(per_crop) - set(self.financed_crops))
+            if missing or unknown:
+                raise ValueError(
+                    f"thresholds.pd_approve per crop: missing {missing}, not financed {unknown}; "
+                    f"give one value for each of financed_crops {list(self.financed_crops)}"
+                )
+        return self
+
 
 def _describe(exc: ValidationError) -> str:
     parts = []
@@ -185,18 +210,58 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_policy(data: object, source: str = "policy") -> Policy:
-    """Validate a policy mapping; a PolicyError names each bad key."""
+def check_price_cap(policy: Policy, crops: Mapping[str, CropReference], source: str = "policy") -> None:
+    """Refuse a policy whose approval PD is above what its price cap can cover for some crop.
+
+    For each financed crop of the table: its seasonal loan (tranches and repayment window of the policy on the
+    crop calendar) priced at the highest rate the APR cap allows must cover funding and expected loss, fee counted,
+    at ``pd_approve`` (``agrisense.credit.pricing.max_coverable_pd``). Otherwise PRICE_CANNOT_COVER_RISK, not
+    the PD rule, would be the real approval threshold. Financed crops missing from the table are declined by the
+    engine (CROP_NOT_FINANCED) and not checked here."""
+    p = policy.pricing
+    problems = []
+    for crop in policy.financed_crops:
+        if crop not in crops:
+            continue
+        cover = cap_coverage(crop, crops[crop], policy)
+        approve = policy.thresholds.pd_approve_for(crop)
+        if approve > cover.max_pd:
+            problems.append(
+                f"{crop}: pd_approve {approve:.2%} > {cover.max_pd:.2%}, the largest PD the {p.apr_cap:.0%} APR cap "
+                f"covers (highest rate {float(cover.terms.ceiling):.2%} a year over the crop's loan life "
+                f"{cover.terms.average_life_years:.3f} y, funding {p.funding_cost:.1%}, LGD {p.lgd:.0%}, "
+                f"fee {cover.terms.fee_share:.2%})"
+            )
+    if problems:
+        raise PolicyError(
+            f"{source}: inconsistent policy {policy.version}: the price cap cannot cover the approval PD: "
+            + "; ".join(problems)
+            + "; lower thresholds.pd_approve (one value, or one per crop) to at most these PDs, or change the cap, "
+            "funding cost, LGD or fee"
+        )
+
+
+def _bundled_crops() -> Mapping[str, CropReference]:
+    return load_crop_table(resource_path("reference") / "crops.csv")
+
+
+def parse_policy(data: object, source: str = "policy", crops: Mapping[str, CropReference] | None = None) -> Policy:
+    """Validate a policy mapping; a PolicyError names each bad key. With ``crops`` (the crop table) it also
+    refuses an approval PD the price cap cannot cover (:func:`check_price_cap`)."""
     if not isinstance(data, dict):
         raise PolicyError(f"{source}: the policy must be a YAML mapping of keys, got {type(data).__name__}")
     try:
-        return Policy.model_validate(data)
+        policy = Policy.model_validate(data)
     except ValidationError as exc:
         raise PolicyError(f"{source}: invalid policy: {_describe(exc)}") from exc
+    if crops is not None:
+        check_price_cap(policy, crops, source)
+    return policy
 
 
-def load_policy(path: Path | str) -> Policy:
-    """Read and validate a policy YAML file."""
+def load_policy(path: Path | str, crops: Mapping[str, CropReference] | None = None) -> Policy:
+    """Read and validate a policy YAML file, checked against the crop table ``crops`` (default: the bundled
+    ``reference/crops.csv``): a policy whose approval PD its price cap cannot cover is refused."""
     path = Path(path)
     if not path.is_file():
         raise NotFound(f"policy file {path} does not exist; see agrisense/credit/policies/default.yaml")
@@ -204,4 +269,4 @@ def load_policy(path: Path | str) -> Policy:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise PolicyError(f"{path}: not valid YAML ({exc}); fix the syntax") from exc
-    return parse_policy(data, source=str(path))
+    return parse_policy(data, source=str(path), crops=_bundled_crops() if crops is None else crops)

@@ -64,10 +64,6 @@ CATALOG: dict[str, tuple[str, str]] = {
         "在 {cap:.0%} 的年化利率上限下，利率无法覆盖资金成本与预期损失（每年 {needed:.1%}）。",
     ),
     # informative (limit haircuts or pricing notes)
-    "CROP_CONFIDENCE_HAIRCUT": (
-        "Crop confidence {probability:.0%} reduced the limit.",
-        "作物识别置信度 {probability:.0%}，额度相应下调。",
-    ),
     "PARTIAL_CLEAR_IMAGERY": (
         "Only {clear:.0%} of the season had clear imagery; the limit was reduced.",
         "作物季仅 {clear:.0%} 时段有晴空影像，额度相应下调。",

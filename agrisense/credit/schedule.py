@@ -12,14 +12,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy_financial as npf
 from scipy.optimize import brentq
 
 from agrisense.agronomy.calendar import CropCalendar
-from agrisense.credit.policy import ScheduleRules
 from agrisense.errors import InvalidInput
+
+if TYPE_CHECKING:  # the policy module imports this one (its price-cap check builds loan plans)
+    from agrisense.credit.policy import ScheduleRules
 
 RATE_STEP = Decimal("0.0001")
 

@@ -44,7 +44,6 @@ def scorecard_features(features: RiskFeatures, leverage: float, policy: Policy) 
         drought = card.missing_drought_probability
     z = features.condition_z
     values = {
-        "crop_uncertainty": 1.0 - features.crop_probability,
         "cloud_gap": 1.0 - features.clear_fraction,
         "yield_spread": features.yield_spread,
         "weather_expected_loss": weather_loss,

@@ -69,7 +69,7 @@ def test_weather_based_rules(good_evidence, crops, policy, weather_factory):
 def test_high_pd_refers_or_declines(good_evidence, evidence_with, crops, policy, weather):
     risky = evidence_with(good_evidence, ndvi_condition_z=-4.0, crop_probability=0.75, clear_fraction=0.35)
     offer = offer_for(risky, crops, policy, weather)
-    assert offer.pd is not None and offer.pd > policy.thresholds.pd_approve
+    assert offer.pd is not None and offer.pd > policy.thresholds.pd_approve_for("maize")
     assert "PD_ABOVE_THRESHOLD" in from_codes(offer) and offer.decision in ("refer", "decline")
 
 
@@ -116,7 +116,7 @@ def test_offer_json_schema(crops, policy, weather):
         "policy_version", "model_versions",
     }  # fmt: skip
     assert required <= set(data)
-    assert data["area_mu"] == 12.0 and data["currency"] == "CNY" and data["policy_version"] == "2026.2"
+    assert data["area_mu"] == 12.0 and data["currency"] == "CNY" and data["policy_version"] == "2026.3"
     assert data["yield"]["unit"] == "t/ha" and data["yield"]["p10"] < data["yield"]["p90"]
     for reason in data["reasons"]:
         assert reason["code"] in CATALOG and reason["message_zh"] and set(reason["effect"]) >= {"limit_haircut"}

@@ -11,7 +11,6 @@ from agrisense.credit.limit import RiskFeatures, credit_limit
 from agrisense.credit.scorecard import score, scorecard_features
 
 CLEAN = RiskFeatures(
-    crop_probability=0.95,
     clear_fraction=0.9,
     yield_spread=0.5,
     weather_expected_loss=0.03,
@@ -48,7 +47,6 @@ def test_caps_and_rounding(policy):
 @pytest.mark.parametrize(
     ("changes", "haircut"),
     [
-        ({"crop_probability": 0.7}, "crop_probability"),
         ({"clear_fraction": 0.4}, "clear_fraction"),
         ({"yield_spread": 1.2}, "yield_spread"),
         ({"weather_expected_loss": 0.2}, "weather_expected_loss"),
@@ -79,12 +77,12 @@ def _product(result):
 @given(
     area=st.floats(0.05, 20),
     extra=st.floats(0, 5),
-    p=st.floats(0.3, 1),
+    clear=st.floats(0.3, 1),
     loss=st.floats(0, 0.6),
     exposure=st.floats(0, 3000),
 )
-def test_more_area_never_lowers_limit(policy, area, extra, p, loss, exposure):
-    kw = {"crop_probability": p, "weather_expected_loss": loss, "area_mismatch": None, "exposure": exposure}
+def test_more_area_never_lowers_limit(policy, area, extra, clear, loss, exposure):
+    kw = {"clear_fraction": clear, "weather_expected_loss": loss, "area_mismatch": None, "exposure": exposure}
     assert limit_of(policy, area=area + extra, **kw).limit >= limit_of(policy, area=area, **kw).limit
 
 
@@ -99,12 +97,12 @@ def test_more_weather_loss_never_raises_limit(policy, loss, more, area):
 
 def test_scorecard_points_and_pd(policy):
     base = score(scorecard_features(CLEAN, 0.2, policy), policy.scorecard)
-    assert 0 < base.pd < policy.thresholds.pd_approve
+    assert 0 < base.pd < min(policy.thresholds.pd_approve_for(c) for c in policy.financed_crops)
     assert base.score == pytest.approx(
         policy.scorecard.base_score + sum(f.points for f in base.factors) - _intercept_points(policy),
         abs=1e-6,
     )
-    for changes in ({"crop_probability": 0.5}, {"overlap_fraction": 0.5}, {"condition_z": -2.0}):
+    for changes in ({"clear_fraction": 0.4}, {"overlap_fraction": 0.5}, {"condition_z": -2.0}):
         worse = score(scorecard_features(replace(CLEAN, **changes), 0.2, policy), policy.scorecard)
         assert worse.pd > base.pd and worse.score < base.score
     missing = score(scorecard_features(replace(CLEAN, weather_expected_loss=None), 0.2, policy), policy.scorecard)

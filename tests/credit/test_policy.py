@@ -12,7 +12,7 @@ from_default = Path(__file__).resolve().parents[2] / "agrisense" / "credit" / "p
 
 
 def test_default_policy(policy):
-    assert policy.version == "2026.2" and policy.currency == "CNY"
+    assert policy.version == "2026.3" and policy.currency == "CNY"
     assert policy.pricing.apr_cap == 0.15
     assert [t.share for t in policy.schedule.tranches] == [0.6, 0.4]
 
@@ -40,7 +40,11 @@ def _raw() -> dict:
         (lambda d: d["scorecard"]["coefficients"].pop("leverage"), "leverage"),
         (lambda d: d["schedule"]["tranches"][0].update(share=0.9), "tranche shares"),
         (lambda d: d.update(surprise=1), "surprise"),
-        (lambda d: d["haircuts"]["crop_probability"].update(floor=2), "haircuts.crop_probability.floor"),
+        (lambda d: d["haircuts"]["clear_fraction"].update(floor=2), "haircuts.clear_fraction.floor"),
+        (lambda d: d["haircuts"].update(crop_probability={"good": 0.9, "bad": 0.5, "floor": 0.5}), "crop_probability"),
+        (lambda d: d["scorecard"]["coefficients"].update(crop_uncertainty=2.0), "crop_uncertainty"),
+        (lambda d: d["thresholds"].update(pd_approve={"maize": 0.05}), "missing"),
+        (lambda d: d["thresholds"]["pd_approve"].update(rice=0.05), "rice"),
     ],
 )
 def test_bad_policy_names_the_key(edit, key):
