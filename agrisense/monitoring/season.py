@@ -9,23 +9,44 @@ result into warning rows (``OUT/warnings.parquet``, ``agrisense.lending.record_w
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from agrisense.agronomy.calendar import CropCalendar, CropReference, crop_calendar
 from agrisense.agronomy.weather import spi
-from agrisense.credit.monitoring import Loan, MonitoringResult, SeasonEvidence, Tranche, monitor
+from agrisense.credit.monitoring import (
+    Action,
+    EarlyWarning,
+    Loan,
+    MonitoringResult,
+    SeasonEvidence,
+    Tranche,
+    monitor,
+)
 from agrisense.credit.policy import Policy
 from agrisense.errors import InvalidInput
 from agrisense.ml.growth import ExpectedCurve, GrowthStage, condition_z, growth_stage, ndvi_dates
 
 MIN_SPI_YEARS = 10
 """Season-to-date SPI needs at least this many earlier years of rainfall."""
-EMERGED_STAGES = ("vegetative", "reproductive", "maturity", "harvested")
+EMERGED_STAGES = ("emergence", "vegetative", "reproductive", "maturity", "harvested")
+"""Stages in which the crop has emerged: a curve still in its establishment rise ("emergence") has emerged."""
+PERSISTENCE = 2
+"""A crop condition (no emergence, failure, poor condition, early harvest, late emergence) must hold on this many
+consecutive clear observations before it becomes a warning: one cloudy-edge composite or a one-month dip that
+recovers is no warning."""
+PERSISTENT_CODES = ("NO_EMERGENCE", "CROP_FAILURE", "CONDITION_POOR", "EARLY_HARVEST", "LATE_EMERGENCE")
+CANOPY_DAYS = 30
+"""Days from emergence until a seedling canopy shows in 10 m monthly NDVI: the no-emergence deadline is the latest
+normal emergence + this (+ the policy's grace), so a crop sown at the end of its window is not taken for a failure."""
+LATE_EMERGENCE = "LATE_EMERGENCE"
+LATE_EMERGENCE_DAYS = 15
+"""Green-up this many days after the latest normal emergence (end of the sowing window + days to emergence) is
+late emergence (a watch warning; the yield and the repayment date may move)."""
 
 
 @dataclass(frozen=True)
@@ -126,15 +147,27 @@ def season_evidence(
     curve: ExpectedCurve | None,
     calendar: CropCalendar,
     spi_to_date: float | None,
+    history: Mapping[date, float] | None = None,
 ) -> tuple[SeasonEvidence, GrowthStage]:
-    """The rules' inputs for one plot: mid-month NDVI observations up to ``as_of`` only."""
+    """The rules' inputs for one plot: mid-month NDVI observations up to ``as_of`` only.
+
+    ``history`` (the plot's NDVI in earlier seasons, by date) makes the condition the plot's own seasonal anomaly
+    (``agrisense.ml.growth.seasonal_anomaly``: the same weeks of its earlier seasons) where it has enough earlier
+    seasons; otherwise the crop's expected curve."""
     by_date = {d: v for d, v in ndvi_dates(ndvi_by_month, season=season).items() if d <= as_of}
     seen_months = {d.month: v for d, v in by_date.items()}
     stage = growth_stage(
-        by_date, as_of=as_of, crop=loan.crop, curves={loan.crop: curve} if curve else None, calendar=calendar
+        by_date,
+        as_of=as_of,
+        crop=loan.crop,
+        curves={loan.crop: curve} if curve else None,
+        calendar=calendar,
+        history=history,
     )
     since_sowing = [d for d in by_date if d >= loan.sow_date]
     cond = condition_z(seen_months, curve).z if curve is not None else None
+    if stage.anomaly is not None and stage.anomaly.z is not None:
+        cond = stage.anomaly.z
     emerged: date | None = None
     if stage.stage in EMERGED_STAGES:
         emerged = stage.start_of_season or next((d for d in sorted(since_sowing)), None)
@@ -188,6 +221,52 @@ def warning_rows(
     ]
 
 
+def latest_normal_emergence(ref: CropReference, season: int) -> date:
+    """The latest emergence of a crop sown on time: the end of the sowing window + days to emergence."""
+    end = crop_calendar(replace(ref, sow_start=ref.sow_end), season).sow_date
+    return end + timedelta(days=ref.days_to_emergence)
+
+
+def clear_dates(ndvi_by_month: Mapping[int, float], *, season: int, as_of: date) -> list[date]:
+    """Dates of the plot's clear (finite) observations up to ``as_of``, in order."""
+    dated = ndvi_dates(ndvi_by_month, season=season)
+    return sorted(d for d, v in dated.items() if d <= as_of and np.isfinite(v))
+
+
+def persistent_evidence(current: SeasonEvidence, previous: SeasonEvidence | None) -> SeasonEvidence:
+    """The evidence of the last clear observation, keeping only what also held on the one before (``PERSISTENCE``).
+
+    Condition: the less extreme of the two z-scores (a failure must show on both); emergence: seen on either
+    (a curve that greened once has emerged); harvest: seen on both. Deadlines stay on ``current.as_of``."""
+    if previous is None:
+        return replace(current, condition_z=None, harvest_detected=None)
+    z, z0 = current.condition_z, previous.condition_z
+    cond = None if z is None or z0 is None else max(z, z0) if z <= 0 else min(z, z0)
+    emerged = current.emergence_detected or previous.emergence_detected
+    harvest = current.harvest_detected if previous.harvest_detected is not None else None
+    return replace(current, condition_z=cond, emergence_detected=emerged, harvest_detected=harvest)
+
+
+def _late(stage: GrowthStage, latest: date) -> bool:
+    start = stage.start_of_season
+    return stage.stage in EMERGED_STAGES and start is not None and start > latest + timedelta(days=LATE_EMERGENCE_DAYS)
+
+
+def _with_late_emergence(result: MonitoringResult, green_up: date, latest: date) -> MonitoringResult:
+    days = (green_up - latest).days
+    warning = EarlyWarning(
+        LATE_EMERGENCE,
+        "watch",
+        f"Late emergence: green-up around {green_up}, {days} days after the latest normal emergence {latest}.",
+        f"出苗偏晚：约 {green_up} 返青，比正常最晚出苗日 {latest} 晚 {days} 天。",
+    )
+    actions = result.actions
+    if not any(a.code == "analyst_review" for a in actions):
+        actions = (*tuple(a for a in actions if a.code != "increase_limit"), Action("analyst_review"))
+    status: Literal["alert", "watch"] = "alert" if result.status == "alert" else "watch"
+    return replace(result, warnings=(*result.warnings, warning), actions=actions, status=status)
+
+
 def monitor_plot(
     active: ActiveLoan,
     ndvi_by_month: Mapping[int, float],
@@ -199,19 +278,44 @@ def monitor_plot(
     policy: Policy,
     rain: pd.DataFrame | None,
     run_id: str,
+    history: Mapping[date, float] | None = None,
 ) -> tuple[MonitoringResult, list[dict[str, Any]]]:
-    """Warnings and actions for one financed plot as of ``as_of``."""
-    loan = active.loan
+    """Warnings and actions for one financed plot as of ``as_of``.
+
+    Crop conditions must persist (``PERSISTENCE``): the evidence is read on the last clear observation up to
+    ``as_of`` and on the one before it, and a condition counts only where both show it (``persistent_evidence``);
+    a green-up later than the latest normal emergence on both is a ``LATE_EMERGENCE`` watch. ``history`` (the
+    plot's own earlier seasons) replaces the crop's expected curve as the condition's yardstick where it can."""
+    latest = latest_normal_emergence(crops[active.loan.crop], season)
+    loan = replace(active.loan, expected_emergence=max(active.loan.expected_emergence, latest + timedelta(CANOPY_DAYS)))
     calendar = crop_calendar(crops[loan.crop], season)
     spi_value = season_spi(rain, loan.sow_date, as_of) if rain is not None else None
-    ev, stage = season_evidence(
-        ndvi_by_month,
-        loan=loan,
-        season=season,
-        as_of=as_of,
-        curve=curves.get(loan.crop),
-        calendar=calendar,
-        spi_to_date=spi_value,
-    )
-    result = monitor(loan, ev, policy)
-    return result, warning_rows(result, loan_id=active.loan_id, season=season, run_id=run_id, stage=stage, ev=ev)
+    curve = curves.get(loan.crop)
+
+    def evidence_on(day: date) -> tuple[SeasonEvidence, GrowthStage]:
+        return season_evidence(
+            ndvi_by_month,
+            loan=loan,
+            season=season,
+            as_of=day,
+            curve=curve,
+            calendar=calendar,
+            spi_to_date=spi_value,
+            history=history,
+        )
+
+    ev, stage = evidence_on(as_of)
+    seen = clear_dates(ndvi_by_month, season=season, as_of=as_of)
+    previous = evidence_on(seen[-PERSISTENCE]) if len(seen) >= PERSISTENCE else None
+    persistent = persistent_evidence(ev, None if previous is None else replace(previous[0], as_of=as_of))
+    result = monitor(loan, persistent, policy)
+    if (
+        previous is not None
+        and _late(stage, latest)
+        and _late(previous[1], latest)
+        and stage.start_of_season is not None
+        and not any(w.code == "NO_EMERGENCE" for w in result.warnings)
+    ):
+        result = _with_late_emergence(result, stage.start_of_season, latest)
+    rows = warning_rows(result, loan_id=active.loan_id, season=season, run_id=run_id, stage=stage, ev=persistent)
+    return result, rows

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -14,7 +14,15 @@ from agrisense.credit.engine import quote
 from agrisense.credit.policy import load_policy
 from agrisense.errors import InvalidInput
 from agrisense.ml.growth import load_expected_curves
-from agrisense.monitoring.season import approved_offers, loan_from_record, monitor_plot, season_spi
+from agrisense.monitoring.season import (
+    CANOPY_DAYS,
+    LATE_EMERGENCE,
+    approved_offers,
+    latest_normal_emergence,
+    loan_from_record,
+    monitor_plot,
+    season_spi,
+)
 
 REF = Settings().reference_dir
 
@@ -46,9 +54,10 @@ def test_offer_for_next_season_is_monitored_in_this_season(ctx) -> None:  # type
 
 
 def test_bare_plot_after_the_emergence_date_is_no_emergence(ctx) -> None:  # type: ignore[no-untyped-def]
-    cal = crop_calendar(ctx[0]["maize"], 2026)
-    months = range(3, cal.emergence_date.month + 3)
-    result, rows = _run(ctx, {m: 0.18 for m in months}, date(2026, cal.emergence_date.month + 2, 20))
+    # the deadline is the latest normal emergence + CANOPY_DAYS + the policy's grace (was: typical emergence + grace)
+    deadline = latest_normal_emergence(ctx[0]["maize"], 2026) + timedelta(CANOPY_DAYS + 15)
+    months = range(3, deadline.month + 2)
+    result, rows = _run(ctx, {m: 0.18 for m in months}, date(2026, deadline.month + 1, 20))
     assert "NO_EMERGENCE" in [w.code for w in result.warnings] and result.status == "alert"
     assert rows and all(r["message_zh"] and r["run_id"] == "r1" and r["loan_id"] for r in rows)
 
@@ -92,3 +101,31 @@ def test_season_spi_is_low_for_a_dry_year() -> None:
     rain.loc[rain["date"].dt.year == 2026, "precip_mm"] *= 0.3
     assert season_spi(rain, date(2026, 4, 1), date(2026, 6, 30)) < -1.5  # type: ignore[operator]
     assert season_spi(rain, date(2026, 4, 1), date(2026, 3, 1)) is None
+
+
+def _codes(ctx, ndvi, as_of):  # type: ignore[no-untyped-def]
+    result, _ = _run(ctx, ndvi, as_of)
+    return [w.code for w in result.warnings]
+
+
+def test_a_one_month_dip_that_recovers_is_no_early_harvest(ctx) -> None:  # type: ignore[no-untyped-def]
+    curve = ctx[2]["maize"]
+    healthy = {m: curve.mean[m] for m in range(3, 11)}
+    peak = max(healthy, key=healthy.get)  # type: ignore[arg-type]
+    dip = {**healthy, peak + 1: 0.15}  # one clear month low, the next one green again
+    for as_of in (date(2026, peak + 1, 20), date(2026, peak + 2, 20)):
+        codes = _codes(ctx, {m: v for m, v in dip.items() if m <= as_of.month}, as_of)
+        assert "EARLY_HARVEST" not in codes and "CROP_FAILURE" not in codes, (as_of, codes)
+
+
+def test_a_rising_curve_has_emerged(ctx) -> None:  # type: ignore[no-untyped-def]
+    rising = {3: 0.10, 4: 0.10, 5: 0.11, 6: 0.15, 7: 0.24, 8: 0.33, 9: 0.41}
+    assert "NO_EMERGENCE" not in _codes(ctx, rising, date(2026, 9, 20))
+
+
+def test_late_green_up_is_late_emergence_not_no_emergence(ctx) -> None:  # type: ignore[no-untyped-def]
+    late = {3: 0.12, 4: 0.12, 5: 0.12, 6: 0.12, 7: 0.12, 8: 0.13, 9: 0.35, 10: 0.55, 11: 0.65}
+    codes = _codes(ctx, late, date(2026, 11, 20))
+    assert LATE_EMERGENCE in codes and "NO_EMERGENCE" not in codes
+    early = {m: v for m, v in late.items() if m <= 9}  # green-up seen on one observation only: not yet
+    assert LATE_EMERGENCE not in _codes(ctx, early, date(2026, 9, 20))
