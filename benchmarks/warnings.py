@@ -18,7 +18,7 @@ Note: the NDVI is the whole-season monthly composite; a month's value is used fr
 so a month seen on an as-of date in that month includes its later scenes.
 
     python benchmarks/warnings.py [--region data/sample_county] [--offers out/demo/offers.json]
-        [--as-of 2026-07-15 --as-of 2026-08-15 ...] [--json OUT]
+        [--as-of 2026-07-15 --as-of 2026-08-15 ...] [--kind good] [--json OUT]
 """
 
 from __future__ import annotations
@@ -57,7 +57,9 @@ def _pr(flagged: set[str], positives: set[str]) -> dict[str, Any]:
     }
 
 
-def evaluate(region: Path, offers_path: Path, as_of_dates: list[date]) -> dict[str, Any]:
+def evaluate(
+    region: Path, offers_path: Path, as_of_dates: list[date], kinds: tuple[str, ...] | None = None
+) -> dict[str, Any]:
     settings = Settings(region_dir=region)
     if not offers_path.is_file():
         raise NotFound(f"{offers_path} is missing: run `make demo` (agrisense demo) to score the sample county first")
@@ -69,6 +71,8 @@ def evaluate(region: Path, offers_path: Path, as_of_dates: list[date]) -> dict[s
     matched = pd.read_parquet(region / "truth" / "plots_truth.parquet").dropna(subset=["field_id"])
     plots = matched.merge(fields, on="field_id", how="inner")
     plots = plots[plots["plot_id"].isin(ndvi.keys())]
+    if kinds:
+        plots = plots[plots["kind"].isin(kinds)]
     crops = load_crop_table(settings.reference_dir / "crops.csv")
     policy = load_policy(settings.policy_file)
     curves = load_expected_curves(settings.reference_dir / "ndvi_curves.csv")
@@ -128,10 +132,11 @@ def main() -> None:
     parser.add_argument("--region", type=Path, default=Path("data/sample_county"))
     parser.add_argument("--offers", type=Path, default=Path("out/demo/offers.json"))
     parser.add_argument("--as-of", action="append", default=None, help="as-of date (repeat); default four")
+    parser.add_argument("--kind", action="append", default=None, help="only plots of this truth kind (e.g. good)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     dates = [date.fromisoformat(d) for d in (args.as_of or DEFAULT_AS_OF)]
-    report = evaluate(args.region, args.offers, dates)
+    report = evaluate(args.region, args.offers, dates, tuple(args.kind) if args.kind else None)
     print(f"{report['plots']} plots matched to truth fields {report['by_status']}; kinds {report['by_kind']}")
     for day, res in report["as_of"].items():
         print(f"as of {day}: all codes {res['all_codes']}")
