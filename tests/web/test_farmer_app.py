@@ -33,6 +33,19 @@ def field_outline(region: Path) -> tuple[list[tuple[float, float]], str]:
     return [(x, y) for x, y in corners.exterior.coords[:-1]], str(best["crop"])
 
 
+def wait_js(page: Any, expression: str, timeout_s: float = 20) -> Any:
+    """Poll a JavaScript expression until it is truthy. (``page.wait_for_function`` evaluates its predicate with
+    ``eval``, which the app's Content-Security-Policy refuses; ``page.evaluate`` goes through the debugger.)"""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {expression}")
+        page.wait_for_timeout(100)
+
+
 def geodesic_area_ha(lonlat: list[tuple[float, float]]) -> float:
     area, _ = Geod(ellps="WGS84").polygon_area_perimeter([p[0] for p in lonlat], [p[1] for p in lonlat])
     return abs(area) / 10_000
@@ -87,7 +100,7 @@ def draw(page: Any, corners: list[tuple[float, float]]) -> None:
         " {paddingTopLeft: [72, 24], paddingBottomRight: [24, 24], animate: false})",
         [min(lats), min(lons), max(lats), max(lons)],
     )
-    page.wait_for_function("document.querySelectorAll('#map img.leaflet-tile-loaded').length > 0")
+    wait_js(page, "document.querySelectorAll('#map img.leaflet-tile-loaded').length > 0")
     page.click(".leaflet-pm-toolbar .leaflet-pm-icon-polygon")
     for lon, lat in [*corners, corners[0]]:
         page.mouse.click(*screen_xy(page, lon, lat))
@@ -139,6 +152,8 @@ def test_farmer_registers_draws_submits_and_accepts(page: Any, live_service: Liv
     page.wait_for_selector("#screen-consent:not([hidden])")
     assert page.is_disabled("#submit")  # consent is explicit
     assert "2026-11" in (page.text_content("#terms-version") or "")
+    season = page.evaluate("agrisenseApp.state.config.finance_season")
+    assert f"用于 {season} 年这一季的贷款" in (page.text_content("#consent-when") or "")
     page.check("#consent-check")
     page.click("#submit")
     page.wait_for_selector("#screen-offer:not([hidden]) .offer-card", timeout=SCORING_TIMEOUT_MS)
@@ -156,9 +171,12 @@ def test_farmer_registers_draws_submits_and_accepts(page: Any, live_service: Liv
     page.screenshot(path=str(ARTIFACTS / "farmer_app_offer.png"), full_page=True)
     if decision == "refer":  # an analyst reviews and approves; the farmer comes back to the app and sees it
         approve_as_analyst(live_service, page.evaluate("agrisenseApp.state.application.id"))
-        page.reload()
+        page.reload()  # "my loans" first: the approved application, opened from there
+        page.wait_for_selector("#screen-home:not([hidden]) .app-card .view-offer")
+        page.click(".app-card .view-offer")
         page.wait_for_selector("#screen-offer:not([hidden]) .offer-card[data-decision='approve']")
         card = page.text_content(".offer-card") or ""
+        assert page.locator(".reasons li.refer, .reasons li.decline").count() == 0  # approved: no reasons in red
     assert decision != "decline", f"the field should get an offer to accept: {card}"
     assert "¥" in card and page.locator(".dated.out li").count() >= 1  # limit and a dated repayment schedule
     page.click("#accept")
@@ -167,7 +185,24 @@ def test_farmer_registers_draws_submits_and_accepts(page: Any, live_service: Liv
     page.wait_for_selector(".offer-card .accepted")
     assert "已接受" in (page.text_content(".offer-card") or "")
     assert page.is_hidden("#accept")
+    assert f"贷款季：{season} 年" in card  # the offer's finance season, as on the consent screen
     page.screenshot(path=str(ARTIFACTS / "farmer_app_accepted.png"), full_page=True)
+
+    # logging in again: "my loans" with the booked loan's schedule, next due date and amount, the plot by season
+    page.reload()
+    page.wait_for_selector("#screen-home:not([hidden]) .loan-card")
+    loan = page.text_content(".loan-card") or ""
+    assert f"{season} 年这一季的贷款" in loan and "已还" in loan and "下次还款" in loan and "¥" in loan
+    assert page.locator(".loan-card .schedule li").count() >= 1
+    assert page.locator(f"#home-plots .plot-season[data-season='{season}'] li").count() == 1
+    page.click("#delete-me")  # refused while the loan is active: the service's message is shown
+    page.click("#confirm-yes")
+    page.wait_for_selector("#message.error:not([hidden])")
+    assert "active loan" in (page.text_content("#message") or "")
+    page.click("#lang")
+    assert f"Loan for the {season} season" in (page.text_content(".loan-card") or "")
+    page.click("#lang")
+    page.screenshot(path=str(ARTIFACTS / "farmer_app_my_loans.png"), full_page=True)
     print(f"e2e register -> draw -> submit -> accept: {time.perf_counter() - t0:.1f} s")
 
 
@@ -253,15 +288,15 @@ def test_second_visit_loads_without_network(browser: Any, live_service: LiveServ
         page = context.new_page()
         page.goto(live_service.url)
         page.wait_for_selector("#screen-login:not([hidden])")
-        page.wait_for_function("navigator.serviceWorker.controller !== null || navigator.serviceWorker.ready")
-        page.evaluate("navigator.serviceWorker.ready")
-        page.wait_for_function(
+        page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+        wait_js(
+            page,
             """async () => { const keys = await caches.keys();
                 for (const k of keys) {
                     const cached = await (await caches.open(k)).keys();
                     if (k.startsWith('agrisense-shell-') && cached.length >= 11) return true;
                 }
-                return false; }"""
+                return false; }""",
         )
         context.set_offline(True)
         page.reload()

@@ -75,6 +75,8 @@ def test_vendor_serves_only_the_packages_built_files(client: TestClient) -> None
 def test_app_config_names_the_regions_crops_and_terms(client: TestClient, small_region: Path) -> None:
     config = client.get("/app-config.json").json()
     assert config["terms_version"] == "2026-11"
+    # the loan is for the season after the imagery's: the consent screen names the offer's finance season
+    assert config["finance_season"] == config["evidence_season"] + 1 == config["season"] + 1
     assert len(config["bbox_lonlat"]) == 4 and config["layers"] == ["truecolor", "ndvi"]
     codes = [c["code"] for c in config["crops"]]
     assert "maize" in codes

@@ -160,6 +160,9 @@ def app_config(settings: Settings) -> dict[str, Any]:
         "region": region.name,
         "bbox_lonlat": list(region.bbox_lonlat),
         "season": region.season,
+        # the imagery's season is the evidence; the loan is for the next one (agrisense.services.credit_inputs)
+        "evidence_season": region.season,
+        "finance_season": region.season + 1,
         "imagery_start": region.imagery_start.isoformat(),
         "imagery_end": region.imagery_end.isoformat(),
         "currency": region.currency,

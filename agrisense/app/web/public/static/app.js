@@ -1,8 +1,12 @@
-/* agrisense farmer app: log in, draw one plot, agree, see the offer, accept. Three steps, no build step. */
+/* agrisense farmer app: log in, draw one plot, agree, see the offer, accept. Three steps, no build step.
+   A returning farmer with loans or applications sees "my loans" first. A drawn outline is kept on the phone
+   (localStorage draft) and uploaded as a plot when the network is there (queued while offline). */
 "use strict";
 (function () {
   const API = "/api/v1";
   const MU_PER_HA = 15;
+  const DRAFT_KEY = "agrisense.draft";
+  const FIRST_VERTEX_PX = 8; // a tap closes the outline only this close to the first corner (else: a new corner)
   const $ = (id) => document.getElementById(id);
   const state = {
     lang: localStorage.getItem("agrisense.lang") || "zh",
@@ -15,6 +19,9 @@
     activeLayer: "truecolor",
     application: null,
     map: null,
+    apiArea: null, // {ha, mu} measured by the service (ellipsoid) once the plot is saved; else the live estimate
+    syncing: null, // the plot upload in flight (a Promise)
+    home: null, // {loans, apps, warnings, plots} of the "my loans" screen
   };
 
   /* ---------- text ---------- */
@@ -36,6 +43,7 @@
     renderCrops();
     updateArea();
     if (state.application) renderOffer(state.application);
+    if (state.home) renderHome();
     if (state.map) state.map.attributionControl.setPrefix(false);
     Object.values(state.tileLayers).forEach((l) => state.map && state.map.attributionControl.removeAttribution(l._agriAttr));
     Object.values(state.tileLayers).forEach((l) => { l._agriAttr = t("map_attribution"); });
@@ -90,8 +98,10 @@
     try {
       res = await fetch(API + path, { method, headers, body: payload, cache: "no-store" });
     } catch (e) {
+      setOffline(true);
       throw new ApiError(0, t("offline"));
     }
+    setOffline(false);
     const text = await res.text();
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch (e) { data = text; }
@@ -112,7 +122,8 @@
 
   /* ---------- screens ---------- */
   function show(screen) {
-    ["login", "draw", "consent", "offer"].forEach((s) => { $("screen-" + s).hidden = s !== screen; });
+    ["login", "home", "draw", "consent", "offer"].forEach((s) => { $("screen-" + s).hidden = s !== screen; });
+    $("home").hidden = screen === "login" || screen === "home";
     const step = { draw: 1, consent: 2, offer: 3 }[screen];
     $("steps").hidden = !step;
     $("logout").hidden = screen === "login";
@@ -145,6 +156,7 @@
   }
   function logout() {
     state.token = null;
+    state.home = null;
     sessionStorage.removeItem("agrisense.token");
     show("login");
   }
@@ -167,17 +179,129 @@
     map.fitBounds(bounds, { padding: [8, 8] });
     if (window.ResizeObserver) new ResizeObserver(() => map.invalidateSize({ pan: false })).observe($("map"));
     map.pm.setLang(state.lang === "zh" ? "zh" : "en");
-    map.pm.setGlobalOptions({ allowSelfIntersection: false, snappable: false, templineStyle: { color: "#ffeb3b" }, hintlineStyle: { color: "#ffeb3b", dashArray: "5 5" }, pathOptions: { color: "#ffeb3b", weight: 3, fillOpacity: 0.15 } });
+    // no snapping and no finishOn: only a tap on the first corner itself (FIRST_VERTEX_PX) or "画好了" closes the outline
+    map.pm.setGlobalOptions({ allowSelfIntersection: false, snappable: false, finishOn: null, requireSnapToFinish: false, templineStyle: { color: "#ffeb3b" }, hintlineStyle: { color: "#ffeb3b", dashArray: "5 5" }, pathOptions: { color: "#ffeb3b", weight: 3, fillOpacity: 0.15 } });
     map.pm.addControls({
       position: "topleft", drawMarker: false, drawCircleMarker: false, drawPolyline: false, drawRectangle: false,
       drawCircle: false, drawText: false, cutPolygon: false, rotateMode: false, dragMode: false, removalMode: false,
       drawPolygon: true, editMode: true,
     });
-    map.on("pm:drawstart", () => { $("draw-hint").textContent = t("drawing_hint"); $("draw-hint").hidden = false; setDrawing(true); });
+    map.on("pm:drawstart", () => {
+      $("draw-hint").textContent = t("drawing_hint"); $("draw-hint").hidden = false; setDrawing(true);
+      drawer()._layer.on("pm:vertexadded", onVertexAdded);
+    });
     map.on("pm:drawend", () => { if (!state.layer) $("draw-hint").textContent = t("draw_hint"); setDrawing(false); });
-    map.on("pm:create", (e) => { adoptLayer(e.layer); showMessage(""); });
+    map.on("pm:create", (e) => { adoptLayer(e.layer); showMessage(""); syncPlot(); });
     map.on("click", (e) => { if (state.detecting) onDetectAt(e.latlng); });
-    map.on("pm:globaleditmodetoggled", () => { $("edit").textContent = t(map.pm.globalEditModeEnabled() ? "edit_done" : "edit"); updateArea(); });
+    map.on("pm:globaleditmodetoggled", () => {
+      const editing = map.pm.globalEditModeEnabled();
+      $("edit").textContent = t(editing ? "edit_done" : "edit");
+      updateArea();
+      if (!editing && state.plotDirty) syncPlot();
+    });
+    restoreDraft();
+  }
+
+  /* Geoman closes the outline on a tap within its snap distance (20 px) of the first corner, snapping on or off
+     (the first corner is always a snap target), and on any tap on the corner's finger-sized marker. Here only a tap
+     on the corner itself (FIRST_VERTEX_PX) or "画好了" closes it; a tap beside it is a new corner. */
+  function onVertexAdded(e) {
+    if (drawer()._markers.length !== 1) return;
+    const marker = e.marker;
+    drawer()._otherSnapLayers = [];
+    marker.off("click");
+    marker.on("click", (ev) => {
+      const map = state.map, oe = ev.originalEvent;
+      const tap = oe ? map.mouseEventToContainerPoint(oe) : map.latLngToContainerPoint(marker.getLatLng());
+      if (tap.distanceTo(map.latLngToContainerPoint(marker.getLatLng())) <= FIRST_VERTEX_PX) onDrawFinish();
+      else { drawer()._hintMarker._snapped = false; drawer()._createVertex({ latlng: map.containerPointToLatLng(tap) }); }
+    });
+  }
+
+  /* ---------- the draft on the phone and its upload ---------- */
+  function tokenOwner() {
+    try { return String(JSON.parse(atob(state.token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).sub); }
+    catch (e) { return ""; }
+  }
+  /* The draft of the signed-in farmer (a draft of another account on the same phone is not shown). */
+  function readDraft() {
+    let d = null;
+    try { d = JSON.parse(localStorage.getItem(DRAFT_KEY) || "null"); } catch (e) { return null; }
+    return d && state.token && d.owner === tokenOwner() ? d : null;
+  }
+  function saveDraft(extra) {
+    if (!state.layer) { localStorage.removeItem(DRAFT_KEY); return; }
+    const rings = state.layer.getLatLngs();
+    const outer = Array.isArray(rings[0]) ? rings[0] : rings;
+    const prev = readDraft() || {};
+    const draft = Object.assign({ pending: !!prev.pending }, {
+      owner: tokenOwner(), latlngs: outer.map((p) => [p.lat, p.lng]), crop: state.crop, plotId: state.plotId, apiArea: state.apiArea,
+    }, extra || {});
+    localStorage.setItem(DRAFT_KEY, JSON.stringify(draft));
+  }
+  function restoreDraft() {
+    const d = readDraft();
+    if (state.layer || !d || !Array.isArray(d.latlngs) || d.latlngs.length < 3) return;
+    const layer = L.polygon(d.latlngs, state.map.pm.getGlobalOptions().pathOptions).addTo(state.map);
+    adoptLayer(layer);
+    state.plotId = d.plotId || null;
+    state.apiArea = d.apiArea || null;
+    state.plotDirty = !!d.pending;
+    if (d.crop) { state.crop = d.crop; renderCrops(); }
+    saveDraft();
+    updateArea();
+    showMessage(t("draft_restored"), "info");
+    if (d.pending && navigator.onLine) syncPlot(true);
+  }
+  /* Upload the outline as a plot (create, or change the saved one); offline it waits in the draft (queued). */
+  function syncPlot(announce) {
+    if (!state.layer || !state.token) return Promise.resolve();
+    if (!navigator.onLine) { saveDraft({ pending: true }); showMessage(t("draft_saved"), "info"); return Promise.resolve(); }
+    const run = (async () => {
+      if (state.syncing) await state.syncing.catch(() => undefined);
+      if (!state.layer) return;
+      const body = { geometry: plotGeometry() };
+      if (state.crop) body.declared_crop = state.crop;
+      try {
+        const plot = state.plotId ? await api("PATCH", "/plots/" + state.plotId, body) : await api("POST", "/plots", body);
+        state.plotId = plot.id;
+        state.plotDirty = false;
+        state.apiArea = { ha: plot.area_ha, mu: plot.area_mu };
+        saveDraft({ pending: false });
+        updateArea();
+        if (announce) showMessage(t("draft_synced"), "info");
+      } catch (e) {
+        if (e.status === 0) { saveDraft({ pending: true }); showMessage(t("draft_saved"), "info"); return; }
+        saveDraft({ pending: false });
+        fail(e);
+      }
+    })();
+    state.syncing = run.finally(() => { if (state.syncing === run) state.syncing = null; });
+    return run;
+  }
+  function setOffline(off) {
+    $("offline-banner").hidden = !off;
+    document.body.classList.toggle("offline", off);
+  }
+  function onOnline() {
+    setOffline(false);
+    const d = readDraft();
+    if (d && d.pending && state.layer && state.token) syncPlot(true);
+  }
+
+  /* "Locate me": the phone's position (Permissions-Policy allows geolocation for this site only). */
+  function onLocate() {
+    if (!navigator.geolocation) return showMessage(t("locate_failed"));
+    showMessage(t("locating"), "info");
+    navigator.geolocation.getCurrentPosition((pos) => {
+      const ll = L.latLng(pos.coords.latitude, pos.coords.longitude);
+      const [w, s, e, n] = state.config.bbox_lonlat;
+      if (!L.latLngBounds([s, w], [n, e]).contains(ll)) return showMessage(t("locate_outside"));
+      showMessage("");
+      if (state.here) state.here.setLatLng(ll);
+      else state.here = L.circleMarker(ll, { radius: 9, color: "#fff", weight: 3, fillColor: "#1e88e5", fillOpacity: 1, interactive: false }).addTo(state.map);
+      state.map.setView(ll, Math.max(state.map.getZoom(), 17), { animate: false });
+    }, () => showMessage(t("locate_failed")), { enableHighAccuracy: true, timeout: 15000, maximumAge: 0 });
   }
 
   /* The plot outline, drawn by hand or suggested by the model: editable the same way. */
@@ -186,10 +310,13 @@
     if (state.layer) map.removeLayer(state.layer);
     state.layer = layer;
     state.plotId = null;
-    state.layer.on("pm:edit pm:markerdragend pm:vertexremoved", () => { state.plotDirty = true; updateArea(); });
+    state.apiArea = null;
+    state.plotDirty = true;
+    state.layer.on("pm:edit pm:markerdragend pm:vertexremoved", () => { state.plotDirty = true; state.apiArea = null; updateArea(); saveDraft(); });
     state.layer.on("pm:intersect", () => showMessage(t("self_intersect")));
     map.pm.Toolbar.setButtonDisabled("drawPolygon", true);
     updateArea();
+    saveDraft();
   }
 
   /* "Tap my field": the next tap on the map asks the service for the outline the model sees there. */
@@ -209,6 +336,9 @@
       const layer = L.polygon(ring.slice(0, -1).map(([lng, lat]) => [lat, lng]), state.map.pm.getGlobalOptions().pathOptions).addTo(state.map);
       adoptLayer(layer);
       const p = feature.properties;
+      state.apiArea = { ha: p.area_ha, mu: p.area_mu };
+      updateArea();
+      syncPlot();
       showMessage(t("detected", p.area_mu.toFixed(2), p.area_ha.toFixed(3)), "info");
     } catch (e) {
       busy(null);
@@ -257,13 +387,21 @@
     $("delete").hidden = !has;
     if (!has) { $("draw-hint").hidden = false; $("draw").hidden = !$("drawing-actions").hidden; return; }
     $("draw-hint").hidden = true;
+    // one area on screen: the service's (WGS84 ellipsoid) once the plot is saved, else the live estimate (sphere)
+    if (state.apiArea) {
+      $("area").textContent = t("area", state.apiArea.mu.toFixed(2), state.apiArea.ha.toFixed(3));
+      $("area").dataset.ha = state.apiArea.ha.toFixed(6);
+      $("area").dataset.source = "api";
+      return;
+    }
     const rings = state.layer.getLatLngs();
     const outer = Array.isArray(rings[0]) ? rings[0] : rings;
     let m2 = ringAreaM2(outer);
     for (const hole of rings.slice(1)) if (Array.isArray(hole)) m2 -= ringAreaM2(hole);
     const ha = m2 / 10000;
-    $("area").textContent = t("area", (ha * MU_PER_HA).toFixed(2), ha.toFixed(3));
+    $("area").textContent = t("area_estimate", (ha * MU_PER_HA).toFixed(2), ha.toFixed(3));
     $("area").dataset.ha = ha.toFixed(6);
+    $("area").dataset.source = "estimate";
   }
   async function onDelete() {
     if (!state.layer) return;
@@ -275,6 +413,8 @@
     state.map.removeLayer(state.layer);
     state.layer = null;
     state.plotId = null;
+    state.apiArea = null;
+    saveDraft();
     state.map.pm.Toolbar.setButtonDisabled("drawPolygon", false);
     $("draw-hint").textContent = t("draw_hint");
     updateArea();
@@ -308,7 +448,7 @@
       b.dataset.crop = c.code;
       b.setAttribute("aria-pressed", state.crop === c.code ? "true" : "false");
       b.textContent = cropName(c.code);
-      b.onclick = () => { state.crop = c.code; state.plotDirty = true; renderCrops(); showMessage(""); };
+      b.onclick = () => { state.crop = c.code; state.plotDirty = true; renderCrops(); showMessage(""); saveDraft(); };
       list.appendChild(b);
     }
   }
@@ -321,7 +461,9 @@
   }
   function renderConsentWhen() {
     const c = state.config;
-    $("consent-when").textContent = t("consent_when", fmtDate(c.imagery_start), fmtDate(c.imagery_end), c.season);
+    // the loan is for the offer's finance season (the season after the imagery's): the same year on every screen
+    const season = c.finance_season || c.season + 1;
+    $("consent-when").textContent = t("consent_when", fmtDate(c.imagery_start), fmtDate(c.imagery_end), season, c.evidence_season || c.season);
     $("terms-version").textContent = c.terms_version;
   }
   function toConsent() {
@@ -341,15 +483,18 @@
     if (!$("consent-check").checked) return;
     busy(t("busy_submit"));
     try {
+      if (state.syncing) await state.syncing;
       const body = { geometry: plotGeometry(), declared_crop: state.crop };
       if (!state.plotId) state.plotId = (await api("POST", "/plots", body)).id;
       else if (state.plotDirty) await api("PATCH", "/plots/" + state.plotId, body);
       state.plotDirty = false;
+      saveDraft({ plotId: state.plotId, pending: false });
       const application = await api("POST", "/applications", {
         plot_ids: [state.plotId],
         consent: true,
       });
       state.application = application;
+      localStorage.removeItem(DRAFT_KEY); // submitted: the plot lives in the application now
       busy(null);
       renderOffer(application);
       show("offer");
@@ -390,6 +535,7 @@
       card.appendChild(lim);
     }
     if (decision === "refer") card.appendChild(el("p", "hint", t("refer_note")));
+    if (app.finance_season) card.appendChild(el("p", "small season", t("offer_season", app.finance_season)));
     if (o.area_mu !== null && o.area_mu !== undefined) card.appendChild(el("p", "small", t("plot_area", o.area_mu.toFixed(2), o.area_ha.toFixed(3))));
     if (o.crop) card.appendChild(el("p", "small", t("crop_seen", cropName(o.crop), pct(o.crop_probability))));
     if (o.annual_rate !== null && o.annual_rate !== undefined) {
@@ -426,9 +572,11 @@
       card.appendChild(el("p", "total", t("total_repay") + " " + money(total, cur)));
     }
     if (o.reasons && o.reasons.length) {
-      card.appendChild(el("h3", "", t("reasons")));
-      const ul = el("ul", "reasons");
-      for (const r of o.reasons) ul.appendChild(el("li", r.kind, state.lang === "zh" ? r.message_zh : r.message_en));
+      // approved after review: the referral reasons were weighed by a loan officer, no longer a warning in red
+      const reviewed = decision === "approve" && o.reasons.some((r) => r.kind === "refer" || r.kind === "decline");
+      card.appendChild(el("h3", "", t(reviewed ? "reasons_reviewed" : "reasons")));
+      const ul = el("ul", "reasons" + (reviewed ? " reviewed" : ""));
+      for (const r of o.reasons) ul.appendChild(el("li", reviewed && r.kind !== "positive" ? "reviewed" : r.kind, state.lang === "zh" ? r.message_zh : r.message_en));
       card.appendChild(ul);
     }
     if (status) card.appendChild(el("p", "status", t("status") + (t("status_" + status) === "status_" + status ? status : t("status_" + status))));
@@ -446,21 +594,162 @@
       renderOffer(state.application);
     } catch (e) { fail(e); }
   }
-  async function onNewPlot() {
-    if (!(await confirmDialog(t("confirm_new"), t("new_plot")))) return;
-    if (state.layer) state.map.removeLayer(state.layer);
-    state.layer = null; state.plotId = null; state.crop = null; state.application = null;
+  function newPlot() {
+    if (state.layer && state.map) state.map.removeLayer(state.layer);
+    state.layer = null; state.plotId = null; state.crop = null; state.application = null; state.apiArea = null;
+    if (readDraft() && !(readDraft() || {}).pending) localStorage.removeItem(DRAFT_KEY);
     state.map && state.map.pm.Toolbar.setButtonDisabled("drawPolygon", false);
     renderCrops(); updateArea();
+    showMessage("");
     show("draw");
   }
+  async function onNewPlot() {
+    if (!(await confirmDialog(t("confirm_new"), t("new_plot")))) return;
+    newPlot();
+  }
 
-  /* A returning farmer sees their open application (waiting for acceptance or under review) first. */
+  /* ---------- my loans (what a returning farmer with loans or applications sees first) ---------- */
+  async function loadHome() {
+    const [loans, apps, warnings, plots] = await Promise.all([
+      api("GET", "/loans"), api("GET", "/applications"), api("GET", "/me/warnings"), api("GET", "/plots"),
+    ]);
+    state.home = { loans: loans || [], apps: apps || [], warnings: warnings || [], plots: plots || [] };
+    renderHome();
+    return state.home;
+  }
+  function loanStateText(s) { const k = "loan_state_" + s; return t(k) === k ? s : t(k); }
+  function renderHome() {
+    const h = state.home;
+    const appById = new Map(h.apps.map((a) => [a.id, a]));
+    const seasonOf = (appId) => { const a = appById.get(appId); return a && a.finance_season ? a.finance_season : (state.config.finance_season || ""); };
+    const loansBox = $("home-loans");
+    loansBox.innerHTML = "";
+    if (!h.loans.length) loansBox.appendChild(el("p", "hint", t("no_loans")));
+    for (const loan of h.loans) {
+      const cur = loan.currency;
+      const card = el("article", "home-card loan-card " + loan.state);
+      card.dataset.loan = String(loan.id);
+      card.dataset.state = loan.state;
+      card.appendChild(el("h3", "loan-title", t("loan_title", seasonOf(loan.application_id))));
+      card.appendChild(el("p", "status loan-state", t("loan_state") + loanStateText(loan.state)));
+      const dl = el("dl", "offer-terms");
+      dl.append(el("dt", "", t("loan_limit")), el("dd", "", money(loan.credit_limit, cur)));
+      dl.append(el("dt", "", t("loan_repaid")), el("dd", "loan-repaid", money(loan.repaid, cur)));
+      dl.append(el("dt", "", t("loan_balance")), el("dd", "loan-balance", money(loan.balance, cur)));
+      card.appendChild(dl);
+      const next = el("p", "next-due");
+      if (loan.next_due_date) next.append(el("span", "label", t("loan_next_due")), el("strong", "", fmtDate(loan.next_due_date) + " · " + money(loan.next_due_amount, cur)));
+      else next.textContent = t("loan_no_due");
+      card.appendChild(next);
+      if (loan.tranches && loan.tranches.length) {
+        card.appendChild(el("h4", "", t("loan_tranches")));
+        const ul = el("ul", "dated in");
+        for (const tr of loan.tranches) {
+          const li = el("li");
+          li.append(el("span", "date", fmtDate(tr.date)), el("span", "amt", money(tr.amount, cur)), el("small", "", t(tr.disbursed ? "loan_paid_out" : "loan_planned")));
+          ul.appendChild(li);
+        }
+        card.appendChild(ul);
+      }
+      if (loan.schedule && loan.schedule.length) {
+        card.appendChild(el("h4", "", t("loan_schedule")));
+        const ul = el("ul", "dated out schedule");
+        for (const r of loan.schedule) {
+          const li = el("li");
+          li.append(el("span", "date", fmtDate(r.date)), el("span", "amt", money(r.total, cur)));
+          ul.appendChild(li);
+        }
+        card.appendChild(ul);
+      }
+      loansBox.appendChild(card);
+    }
+    const booked = new Set(h.loans.map((l) => l.application_id));
+    const appsBox = $("home-apps");
+    appsBox.innerHTML = "";
+    for (const a of h.apps.filter((x) => !booked.has(x.id) && x.status !== "accepted")) {
+      const card = el("article", "home-card app-card");
+      card.dataset.application = String(a.id);
+      card.appendChild(el("h3", "", t("app_title_season", a.finance_season || state.config.finance_season)));
+      const st = "status_" + a.status;
+      card.appendChild(el("p", "status", t("status") + (t(st) === st ? a.status : t(st))));
+      if (a.status === "offered") card.appendChild(el("p", "limit", money(a.credit_limit, a.currency)));
+      const b = el("button", "secondary big view-offer", t("view_offer"));
+      b.type = "button";
+      b.onclick = () => { state.application = a; renderOffer(a); show("offer"); };
+      card.appendChild(b);
+      appsBox.appendChild(card);
+    }
+    const wBox = $("home-warnings");
+    wBox.innerHTML = "";
+    if (!h.warnings.length) wBox.appendChild(el("p", "hint", t("no_warnings")));
+    else {
+      const ul = el("ul", "warnings");
+      for (const w of h.warnings) ul.appendChild(el("li", "warning " + w.severity, state.lang === "zh" ? w.message_zh : w.message_en));
+      wBox.appendChild(ul);
+    }
+    // my plots across seasons: a plot's season is the finance season of the applications it is in
+    const seasonsOfPlot = new Map();
+    for (const a of h.apps) for (const p of a.plots || []) {
+      if (!seasonsOfPlot.has(p.ref)) seasonsOfPlot.set(p.ref, new Set());
+      if (a.finance_season) seasonsOfPlot.get(p.ref).add(a.finance_season);
+    }
+    const groups = new Map();
+    for (const p of h.plots) {
+      const seasons = [...(seasonsOfPlot.get(p.ref) || [])];
+      for (const key of seasons.length ? seasons : [""]) {
+        if (!groups.has(key)) groups.set(key, []);
+        groups.get(key).push(p);
+      }
+    }
+    const pBox = $("home-plots");
+    pBox.innerHTML = "";
+    if (!h.plots.length) pBox.appendChild(el("p", "hint", t("no_plots")));
+    const keys = [...groups.keys()].sort((x, y) => (x === "" ? -1 : y === "" ? 1 : y - x));
+    for (const key of keys) {
+      const section = el("div", "plot-season");
+      section.dataset.season = String(key);
+      section.appendChild(el("h4", "", key === "" ? t("plots_unapplied") : t("plots_season", key)));
+      const ul = el("ul", "plots");
+      for (const p of groups.get(key)) ul.appendChild(el("li", "", t("plot_line", p.area_mu.toFixed(2), p.area_ha.toFixed(3), p.declared_crop ? cropName(p.declared_crop) : "")));
+      section.appendChild(ul);
+      pBox.appendChild(section);
+    }
+  }
+  async function onExport() {
+    busy(t("busy_login"));
+    try {
+      const data = await api("GET", "/me/export");
+      busy(null);
+      const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }));
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = "agrisense-my-data.json";
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+      showMessage(t("exported"), "info");
+    } catch (e) { fail(e); }
+  }
+  async function onDeleteMe() {
+    if (!(await confirmDialog(t("confirm_delete_me"), t("delete_me")))) return;
+    try {
+      await api("DELETE", "/me");
+      localStorage.removeItem(DRAFT_KEY);
+      logout();
+      showMessage(t("deleted_me"), "info");
+    } catch (e) { fail(e); } // 409 while a loan is active: the service's message says why
+  }
+  async function goHome() {
+    showMessage("");
+    try { await loadHome(); show("home"); } catch (e) { fail(e); }
+  }
+
+  /* A returning farmer with loans or applications sees "my loans" first; otherwise the draw screen. */
   async function resume() {
     try {
-      const apps = await api("GET", "/applications");
-      const open = (apps || []).find((a) => a.status === "offered" || a.status === "in_review");
-      if (open) { state.application = open; renderOffer(open); show("offer"); return; }
+      const home = await loadHome();
+      if (home.loans.length || home.apps.length) { show("home"); return; }
     } catch (e) {
       if (e.status === 401) return;
     }
@@ -487,6 +776,14 @@
     $("submit").onclick = onSubmit;
     $("accept").onclick = onAccept;
     $("new-plot").onclick = onNewPlot;
+    $("home").onclick = goHome;
+    $("home-new").onclick = newPlot;
+    $("export").onclick = onExport;
+    $("delete-me").onclick = onDeleteMe;
+    $("locate").onclick = onLocate;
+    window.addEventListener("online", onOnline);
+    window.addEventListener("offline", () => setOffline(true));
+    setOffline(!navigator.onLine);
     try {
       const res = await fetch("/app-config.json");
       if (!res.ok) throw new Error(String(res.status));
@@ -500,5 +797,5 @@
   }
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => {});
   document.addEventListener("DOMContentLoaded", start);
-  window.agrisenseApp = { state, ringAreaM2 };
+  window.agrisenseApp = { state, ringAreaM2, readDraft };
 })();
