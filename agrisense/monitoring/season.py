@@ -34,7 +34,11 @@ from agrisense.ml.growth import ExpectedCurve, GrowthStage, condition_z, growth_
 MIN_SPI_YEARS = 10
 """Season-to-date SPI needs at least this many earlier years of rainfall."""
 EMERGED_STAGES = ("emergence", "vegetative", "reproductive", "maturity", "harvested")
-"""Stages in which the crop has emerged: a curve still in its establishment rise ("emergence") has emerged."""
+"""Stages in which the crop has emerged: a curve still in its establishment rise ("emergence") has emerged when it
+has risen at least ``EMERGENCE_RISE`` above its base."""
+EMERGENCE_RISE = 0.15
+"""NDVI rise above the season's base that makes an "emergence"-stage curve an emerged crop (weeds and a failed
+stand keep a smaller rise)."""
 PERSISTENCE = 2
 """A crop condition (no emergence, failure, poor condition, early harvest, late emergence) must hold on this many
 consecutive clear observations before it becomes a warning: one cloudy-edge composite or a one-month dip that
@@ -169,7 +173,8 @@ def season_evidence(
     if stage.anomaly is not None and stage.anomaly.z is not None:
         cond = stage.anomaly.z
     emerged: date | None = None
-    if stage.stage in EMERGED_STAGES:
+    rise = (stage.current_ndvi or 0.0) - (stage.base_ndvi or 0.0)
+    if stage.stage in EMERGED_STAGES and (stage.stage != "emergence" or rise >= EMERGENCE_RISE):
         emerged = stage.start_of_season or next((d for d in sorted(since_sowing)), None)
     harvested = stage.end_of_season if stage.stage == "harvested" else None
     evidence = SeasonEvidence(
