@@ -228,7 +228,30 @@ LOANS = [
         "postings": [],
     },
 ]
+REFERRED_THEN_APPROVED = {
+    "id": 5,
+    "status": "offered",
+    "engine_decision": "refer",
+    "finance_season": 2027,
+    "credit_limit": 4000,
+    "currency": "CNY",
+    "plots": [{"ref": "P-D"}],
+    "offer": {
+        "offers": [
+            {
+                "decision": "refer",
+                "credit_limit": 4000,
+                "currency": "CNY",
+                "reasons": [
+                    {"kind": "refer", "message_zh": "卫星看到的作物不太确定", "message_en": "Crop uncertain"},
+                    {"kind": "positive", "message_zh": "往年长势好", "message_en": "Good past seasons"},
+                ],
+            }
+        ]
+    },
+}
 APPS = [
+    REFERRED_THEN_APPROVED,
     {
         "id": 4,
         "status": "in_review",
@@ -262,6 +285,7 @@ PLOTS = [
     {"ref": "P-B", "area_mu": 15.0, "area_ha": 1.0, "declared_crop": "maize"},
     {"ref": "P-C", "area_mu": 7.5, "area_ha": 0.5, "declared_crop": None},
     {"ref": "P-D", "area_mu": 3.0, "area_ha": 0.2, "declared_crop": None},
+    {"ref": "P-E", "area_mu": 1.5, "area_ha": 0.1, "declared_crop": None},
 ]
 
 
@@ -295,18 +319,29 @@ def test_my_loans_shows_schedule_paid_next_due_alerts_plots_by_season_export_and
     assert cards.nth(0).locator(".schedule li").count() == 2 and "已发放" in first and "待发放" in first
     second = cards.nth(1).text_content() or ""
     assert "2026 年这一季的贷款" in second and "已还清" in second and "没有要还的钱了" in second
-    assert page.locator(".app-card").count() == 1 and "审核中" in (page.text_content(".app-card") or "")
+    assert page.locator(".app-card").count() == 2 and "审核中" in (page.text_content("#home-apps") or "")
     assert "长势比往年弱" in (page.text_content("#home-warnings") or "")
     seasons = page.eval_on_selector_all("#home-plots .plot-season", "els => els.map((e) => e.dataset.season)")
     assert seasons == ["", "2027", "2026"]
     assert page.locator(".plot-season[data-season='2026'] li").count() == 2
-    assert page.locator(".plot-season[data-season='2027'] li").count() == 2  # P-A again and P-C
+    assert page.locator(".plot-season[data-season='2027'] li").count() == 3  # P-A again, P-C, P-D
+    assert page.locator(".plot-season[data-season=''] li").count() == 1  # P-E: never applied for
     page.click("#lang")
     assert "Loan for the 2027 season" in (cards.nth(0).text_content() or "")
     assert "Next payment" in (cards.nth(0).text_content() or "") and "Field alerts" in page.inner_text("#screen-home")
     page.click("#lang")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "farmer_app_my_loans_fixture.png"), full_page=True)
+
+    # referred, then approved by an analyst: the referral reasons are not shown in red under 可以贷款
+    page.click(".app-card[data-application='5'] .view-offer")
+    page.wait_for_selector("#screen-offer:not([hidden]) .offer-card[data-decision='approve']")
+    assert page.locator(".reasons li.refer, .reasons li.decline").count() == 0
+    assert page.locator(".reasons li.reviewed").count() == 1 and page.locator(".reasons li.positive").count() == 1
+    offer = page.text_content(".offer-card") or ""
+    assert "审核时看过的情况" in offer and "贷款季：2027 年" in offer
+    page.click("#home")
+    page.wait_for_selector("#screen-home:not([hidden])")
     page.unroute("**/api/v1/**")
 
     with page.expect_download() as download:  # export: everything held about the farmer, as a JSON file
