@@ -89,13 +89,14 @@ def test_json_lines_and_traceback(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_nothing_configured_at_import() -> None:
-    import importlib
+    # in a fresh interpreter: reloading agrisense.logs here would give it a second request-id variable, which the
+    # already imported middleware would not see (and later tests of this process would fail for that reason)
+    import subprocess
+    import sys
 
-    import agrisense.logs
-
-    before = list(logging.getLogger().handlers)
-    importlib.reload(agrisense.logs)
-    assert logging.getLogger().handlers == before
+    code = "import logging, agrisense.logs, agrisense.app.api.logging_mw; print(len(logging.getLogger().handlers))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "0"
 
 
 # ---- CLI --------------------------------------------------------------------------------------------------------
