@@ -6,6 +6,7 @@ transaction with its audit entry. Balances are never stored: they follow from th
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -103,6 +104,7 @@ def loan_view(loan: Loan, on: date | None = None) -> dict[str, Any]:
                 "payee": t.payee,
                 "condition": t.condition,
                 "disbursed": k in drawn,
+                **tranche_status(loan, k, t.condition, disbursed=k in drawn),
             }
             for k, t in enumerate(terms.tranches)
         ],
@@ -118,6 +120,24 @@ def loan_view(loan: Loan, on: date | None = None) -> dict[str, Any]:
         ],
         "postings": [posting_view(p) for p in loan.postings],
     }
+
+
+EMERGENCE = "emergence_confirmed"
+TRANCHE_STATUSES = ("disbursed", "frozen", "awaiting_emergence", "available")
+"""A tranche's status in the loan view: paid out; frozen by monitoring (the warnings policy's
+``freeze_undisbursed``); conditional on emergence that monitoring has not confirmed yet; or free to pay out."""
+
+
+def tranche_status(loan: Loan, index: int, condition: str | None, *, disbursed: bool) -> dict[str, Any]:
+    """``status`` and ``status_reason`` of tranche ``index`` (monitoring's latest word, kept in ``terms``)."""
+    mark = (loan.terms.get("tranche_status") or {}).get(str(index)) or {}
+    if disbursed:
+        return {"status": "disbursed", "status_reason": mark.get("reason")}
+    if mark.get("status") == "frozen":
+        return {"status": "frozen", "status_reason": mark.get("reason")}
+    if condition == EMERGENCE and mark.get("status") != "confirmed":
+        return {"status": "awaiting_emergence", "status_reason": "paid out once monitoring confirms emergence"}
+    return {"status": "available", "status_reason": mark.get("reason")}
 
 
 def _load(session: Session, actor: Actor, loan_id: int) -> Loan:
@@ -204,42 +224,52 @@ def post_disbursement(
                 raise Conflict(f"Loan {loan_id} is {loan.state}; no more money is paid out.")
             if tranche in drawn_tranches(_postings(loan)):
                 raise Conflict(f"Tranche {tranche} of loan {loan_id} was already paid out.")
+            status = tranche_status(loan, tranche, terms.tranches[tranche].condition, disbursed=False)
+            if status["status"] in ("frozen", "awaiting_emergence"):
+                raise Conflict(f"Tranche {tranche} of loan {loan_id} is {status['status']}: {status['status_reason']}.")
             _check_date(loan, on)
-            planned = terms.tranches[tranche]
-            row = LoanPosting(
-                loan_id=loan.id,
-                client_key=key,
-                kind="disbursement",
-                tranche=tranche,
-                on_date=on,
-                amount=from_cents(planned.amount_cents),
-                payee=planned.payee,
-                actor_id=actor.user_id,
-            )
-            loan.postings.append(row)
-            session.flush()
-            write_audit(
-                session,
-                actor,
-                "loan_disbursement",
-                application_id=loan.application_id,
-                subject_user_id=loan.farmer_id,
-                details={
-                    "loan_id": loan.id,
-                    "posting_id": row.id,
-                    "tranche": tranche,
-                    "amount": json_number(row.amount),
-                    "payee": planned.payee,
-                    "condition": planned.condition,
-                    "date": on.isoformat(),
-                },
-            )
-            if loan.state == "accepted":
-                _transition(session, actor, loan, "disbursed", reason="first tranche paid out")
-            session.flush()
-            return loan_view(loan)
+            return _disburse(session, actor, loan, terms, key=key, tranche=tranche, on=on)
     except IntegrityError as exc:  # the same key posted at the same moment by another request
         raise Conflict(f"client_key {key!r} is being posted by another request; retry to read its result.") from exc
+
+
+def _disburse(
+    session: Session, actor: Actor | None, loan: Loan, terms: Terms, *, key: str, tranche: int, on: date
+) -> dict[str, Any]:
+    """Post tranche ``tranche`` (its checks done) with its audit entry; the first one makes the loan ``disbursed``."""
+    planned = terms.tranches[tranche]
+    row = LoanPosting(
+        loan_id=loan.id,
+        client_key=key,
+        kind="disbursement",
+        tranche=tranche,
+        on_date=on,
+        amount=from_cents(planned.amount_cents),
+        payee=planned.payee,
+        actor_id=None if actor is None else actor.user_id,
+    )
+    loan.postings.append(row)
+    session.flush()
+    write_audit(
+        session,
+        actor,
+        "loan_disbursement",
+        application_id=loan.application_id,
+        subject_user_id=loan.farmer_id,
+        details={
+            "loan_id": loan.id,
+            "posting_id": row.id,
+            "tranche": tranche,
+            "amount": json_number(row.amount),
+            "payee": planned.payee,
+            "condition": planned.condition,
+            "date": on.isoformat(),
+        },
+    )
+    if loan.state == "accepted":
+        _transition(session, actor, loan, "disbursed", reason="first tranche paid out")
+    session.flush()
+    return loan_view(loan)
 
 
 def post_repayment(
@@ -318,7 +348,7 @@ def set_loan_state(db: Database, actor: Actor, loan_id: int, *, state: str, reas
         return loan_view(loan)
 
 
-def _transition(session: Session, actor: Actor, loan: Loan, state: str, *, reason: str) -> None:
+def _transition(session: Session, actor: Actor | None, loan: Loan, state: str, *, reason: str) -> None:
     if state not in TRANSITIONS[loan.state]:
         raise Conflict(f"Loan {loan.id} is {loan.state}; it cannot become {state}.")
     before = loan.state
@@ -336,3 +366,80 @@ def _transition(session: Session, actor: Actor, loan: Loan, state: str, *, reaso
         reason=reason,
         details={"loan_id": loan.id, "before": before, "after": state},
     )
+
+
+def apply_monitoring(
+    db: Database,
+    loan_id: int,
+    *,
+    run_id: str,
+    as_of: date,
+    plots: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """Tranches after an in-season re-score of the loan's plots (``plots``: one mapping per monitored plot with
+    ``plot_id``, ``emerged``: the date emergence was seen or None, ``frozen_dates``: the dates of the tranches the
+    warnings policy's ``freeze_undisbursed`` action froze, ``reason``: the warning codes).
+
+    * A pending tranche whose date a plot's ``freeze_undisbursed`` names is **frozen** (no posting may pay it out).
+    * Otherwise an ``emergence_confirmed`` tranche is **confirmed** once emergence is seen on every monitored plot
+      of the loan, and **released**: posted through the ledger on ``as_of`` (client key ``emergence:<run>:<k>``,
+      so a re-run posts nothing twice) when its planned date has come, else left ``available`` for its date.
+    * The status follows the latest run: a tranche frozen earlier is confirmed again when a later run finds no
+      freeze and emergence. Every change is audited (``loan_tranche_frozen``, ``loan_tranche_confirmed``;
+      releases as ``loan_disbursement``), by the system (no actor).
+
+    Returns the loan view. A closed loan (not ``accepted``/``disbursed``) is left unchanged."""
+    with db.session() as session:
+        farmer_id = session.scalar(select(Loan.farmer_id).where(Loan.id == loan_id))
+        if farmer_id is None:
+            raise NotFound(f"Loan {loan_id} does not exist.")
+        lock_farmer(session, farmer_id)
+        loan = session.get(Loan, loan_id, options=[selectinload(Loan.postings)])
+        assert loan is not None
+        if loan.state not in ("accepted", "disbursed") or not plots:
+            return loan_view(loan)
+        terms = terms_from_json(loan.terms)
+        drawn = drawn_tranches(_postings(loan))
+        frozen_dates = {str(d) for p in plots for d in p.get("frozen_dates") or ()}
+        reasons = sorted({str(p["reason"]) for p in plots if p.get("reason")})
+        emerged = all(p.get("emerged") is not None for p in plots)
+        marks = dict(loan.terms.get("tranche_status") or {})
+        releases: list[int] = []
+        for k, t in enumerate(terms.tranches):
+            if k in drawn:
+                continue
+            before = (marks.get(str(k)) or {}).get("status")
+            if t.date.isoformat() in frozen_dates:
+                status, why = "frozen", f"frozen by monitoring run {run_id}: {', '.join(reasons) or 'warning'}"
+            elif t.condition == EMERGENCE and emerged:
+                seen = max(str(p["emerged"]) for p in plots)
+                status, why = "confirmed", f"emergence confirmed on {seen} (run {run_id})"
+                if t.date <= as_of:
+                    releases.append(k)
+            else:
+                continue
+            if before != status:
+                marks[str(k)] = {"status": status, "reason": why, "run_id": run_id, "as_of": as_of.isoformat()}
+                write_audit(
+                    session,
+                    None,
+                    f"loan_tranche_{status}",
+                    application_id=loan.application_id,
+                    subject_user_id=loan.farmer_id,
+                    reason=why,
+                    details={
+                        "loan_id": loan.id,
+                        "tranche": k,
+                        "run_id": run_id,
+                        "plots": [p["plot_id"] for p in plots],
+                    },
+                )
+        loan.terms = {**loan.terms, "tranche_status": marks}
+        session.flush()
+        last = max((p.on_date for p in loan.postings), default=as_of)
+        for k in releases:
+            key = f"emergence:{run_id}:{k}"[:MAX_KEY]
+            if any(p.client_key == key for p in loan.postings):
+                continue
+            _disburse(session, None, loan, terms, key=key, tranche=k, on=max(as_of, last))
+        return loan_view(loan)

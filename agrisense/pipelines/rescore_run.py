@@ -26,11 +26,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import shapely
 
+from agrisense.agronomy.calendar import crop_calendar
 from agrisense.config import Settings
 from agrisense.errors import InvalidInput, NotFound
 from agrisense.geo import Plot, make_plot, read_plots
 from agrisense.ml.registry import read_bundle
-from agrisense.monitoring.season import approved_offers, loan_from_record, monitor_plot
+from agrisense.monitoring.season import approved_offers, loan_from_record, monitor_plot, season_evidence
 from agrisense.pipelines.rescore import (
     TILE_SCHEMA,
     RescoreConfig,
@@ -273,7 +274,8 @@ def rescore_region(
     timings["assemble_s"] = time.perf_counter() - t2
 
     t3 = time.perf_counter()
-    warnings = monitor_loans(cfg, frame, loan_records, as_of=as_of or end, run_id=run_id)
+    outcomes: list[dict[str, Any]] = []
+    warnings = monitor_loans(cfg, frame, loan_records, as_of=as_of or end, run_id=run_id, outcomes=outcomes)
     write_warnings(warnings, out_dir / "warnings.parquet")
     timings["monitoring_s"] = time.perf_counter() - t3
 
@@ -282,6 +284,7 @@ def rescore_region(
     database = None
     if db is not None:
         database = _write_database(db, frame, warnings, run_id=run_id, season=season)
+        database += release_tranches(db, outcomes, run_id=run_id, as_of=as_of or end)
     timings["total_s"] = time.perf_counter() - t0
     run = RescoreRun(
         run_id,
@@ -428,9 +431,17 @@ def _remove_stale(cfg: RescoreConfig, tasks: Sequence[TileTask]) -> None:
 
 
 def monitor_loans(
-    cfg: RescoreConfig, frame: pd.DataFrame, loan_records: Sequence[Mapping[str, Any]], *, as_of: date, run_id: str
+    cfg: RescoreConfig,
+    frame: pd.DataFrame,
+    loan_records: Sequence[Mapping[str, Any]],
+    *,
+    as_of: date,
+    run_id: str,
+    outcomes: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Early warnings for every financed plot from its NDVI up to ``as_of``."""
+    """Early warnings for every financed plot from its NDVI up to ``as_of``; ``outcomes`` (when given) receives one
+    entry per plot of a booked loan (``ledger_loan_id``, ``plot_id``, ``emerged``, ``frozen_dates``, ``reason``) for
+    :func:`release_tranches`."""
     if not loan_records:
         return []
 
@@ -442,7 +453,7 @@ def monitor_loans(
     for record in loan_records:
         active = loan_from_record(record, crops, season=cfg.region.season)
         series = {int(k): float(v) for k, v in ndvi.get(active.loan.plot_id, {}).items()}
-        _, plot_rows = monitor_plot(
+        result, plot_rows = monitor_plot(
             active,
             series,
             season=cfg.region.season,
@@ -454,7 +465,44 @@ def monitor_loans(
             run_id=run_id,
         )
         rows += plot_rows
+        if outcomes is not None and record.get("ledger_loan_id") is not None:
+            freeze = [a for a in result.actions if a.code == "freeze_undisbursed"]
+            evidence, _ = season_evidence(  # the emergence the monitoring read (its NDVI up to as_of)
+                series,
+                loan=active.loan,
+                season=cfg.region.season,
+                as_of=as_of,
+                curve=curves.get(active.loan.crop),
+                calendar=crop_calendar(crops[active.loan.crop], cfg.region.season),
+                spi_to_date=None,
+            )
+            outcomes.append(
+                {
+                    "ledger_loan_id": int(record["ledger_loan_id"]),
+                    "plot_id": active.loan.plot_id,
+                    "emerged": evidence.emergence_detected,
+                    "frozen_dates": [d.isoformat() for a in freeze for d in a.tranche_dates],
+                    "reason": ",".join(w.code for w in result.warnings) if freeze else None,
+                }
+            )
     return rows
+
+
+def release_tranches(db: Any, outcomes: Sequence[Mapping[str, Any]], *, run_id: str, as_of: date) -> str:
+    """Each booked loan's tranches after this run (``agrisense.loans.service.apply_monitoring``): conditional
+    tranches released on confirmed emergence, pending ones frozen where the warnings policy says so."""
+    from agrisense.loans.service import apply_monitoring
+
+    by_loan: dict[int, list[Mapping[str, Any]]] = {}
+    for o in outcomes:
+        by_loan.setdefault(int(o["ledger_loan_id"]), []).append(o)
+    released = frozen = 0
+    for loan_id, plots in sorted(by_loan.items()):
+        before = {p["id"] for p in apply_monitoring(db, loan_id, run_id=run_id, as_of=as_of, plots=[])["postings"]}
+        view = apply_monitoring(db, loan_id, run_id=run_id, as_of=as_of, plots=plots)
+        released += sum(1 for p in view["postings"] if p["id"] not in before)
+        frozen += sum(1 for t in view["tranches"] if t["status"] == "frozen")
+    return f"; {len(by_loan)} booked loans monitored: {released} tranches released, {frozen} frozen"
 
 
 def write_warnings(rows: Sequence[Mapping[str, Any]], path: Path) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
 
+from agrisense.loans.service import apply_monitoring
 from agrisense.store import AuditEntry, LoanPosting
 from tests.api.conftest import PASSWORD, World
 
@@ -83,6 +85,13 @@ def test_loan_routes(world: World) -> None:
     again = c.post(f"{url}/disbursements", json=body, headers=admin).json()
     assert again == c.get(url, headers=admin).json() and len(again["postings"]) == 1 and again["state"] == "disbursed"
     for t in again["tranches"][1:]:
+        if t["status"] == "awaiting_emergence":  # a conditional tranche: 409 until monitoring confirms emergence
+            r = c.post(f"{url}/disbursements", json={"client_key": "early", "tranche": t["index"]}, headers=admin)
+            assert r.status_code == 409 and "emergence" in r.json()["detail"]
+            seen = date.fromisoformat(again["tranches"][0]["date"])
+            plots = [{"plot_id": "p", "emerged": seen, "frozen_dates": []}]
+            view = apply_monitoring(world.db, loan["id"], run_id="r", as_of=seen, plots=plots)
+            assert view["tranches"][t["index"]]["status"] == "available"
         r = c.post(
             f"{url}/disbursements",
             json={"client_key": f"core-d{t['index']}", "tranche": t["index"], "date": t["date"]},

@@ -39,7 +39,14 @@ from agrisense.lending import (
 from agrisense.lending import scoring as lending_scoring
 from agrisense.lending.actors import Actor
 from agrisense.lending.applications import cap_to_farmer, get_application
-from agrisense.loans.service import get_loan, list_loans, post_disbursement, post_repayment, set_loan_state
+from agrisense.loans.service import (
+    apply_monitoring,
+    get_loan,
+    list_loans,
+    post_disbursement,
+    post_repayment,
+    set_loan_state,
+)
 from agrisense.store import Application, ApplicationPlot, AuditEntry, Database, Loan, LoanPosting
 
 PASSWORD = "correct-horse-7"
@@ -266,7 +273,15 @@ def test_open_offers_count_towards_the_cap_of_the_next_application(bank: Bank) -
 # --- 3. the ledger -------------------------------------------------------------------------------------------------
 
 
+def _confirm_emergence(bank: Bank, loan: dict[str, Any]) -> dict[str, Any]:
+    """In-season monitoring confirms emergence (before any tranche date): conditional tranches may be paid out."""
+    seen = min(date.fromisoformat(t["date"]) for t in loan["tranches"])
+    plots = [{"plot_id": "p", "emerged": seen, "frozen_dates": []}]
+    return apply_monitoring(bank.db, loan["id"], run_id="confirmed", as_of=seen, plots=plots)
+
+
 def _repay_all(bank: Bank, loan: dict[str, Any]) -> dict[str, Any]:
+    loan = _confirm_emergence(bank, loan)
     for t in loan["tranches"]:
         if not t["disbursed"]:
             loan = post_disbursement(
@@ -318,6 +333,10 @@ def test_loan_lifecycle_postings_idempotent_and_offer_view_ledger_agree(bank: Ba
     with pytest.raises(Conflict, match="already paid out"):
         post_disbursement(bank.db, bank.admin, loan["id"], client_key="core-2", tranche=0)
     second = loan["tranches"][1]
+    assert second["condition"] == "emergence_confirmed" and second["status"] == "awaiting_emergence"
+    with pytest.raises(Conflict, match="awaiting_emergence"):  # not before monitoring confirms emergence
+        post_disbursement(bank.db, bank.admin, loan["id"], client_key="core-2", tranche=1)
+    assert _confirm_emergence(bank, loan)["tranches"][1]["status"] == "available"
     post_disbursement(
         bank.db, bank.admin, loan["id"], client_key="core-2", tranche=1, on=date.fromisoformat(second["date"])
     )

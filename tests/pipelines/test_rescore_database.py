@@ -129,7 +129,8 @@ def test_rescore_with_an_offers_file_and_the_database_records_warnings_without_l
     from agrisense.app.cli.main import app
 
     offers_file = tmp_path / "offers.json"
-    offers_file.write_text(json.dumps(_offers(small_region, 3, season=2026)))
+    offers = _offers(small_region, 3, season=2026)
+    offers_file.write_text(json.dumps(offers))
     state = tmp_path / "state"
     env = {
         "AGRISENSE_REGION_DIR": str(small_region),
@@ -156,13 +157,25 @@ def test_rescore_with_an_offers_file_and_the_database_records_warnings_without_l
         env=env,
     )
     assert result.exit_code == 0, result.output
+    approved = [o for o in offers if o["decision"] == "approve" and o["credit_limit"] > 0]
+    assert json.loads((out / "run.json").read_text())["loans_monitored"] == len(approved) > 0
     warnings = pd.read_parquet(out / "warnings.parquet")
-    assert len(warnings) > 0
     db = open_database(Settings(region_dir=small_region, state_dir=state))
     with db.session(readonly=True) as session:
         rows = session.scalars(select(MonitoringWarning)).all()
-    assert len(rows) == len(warnings) and {r.loan_id for r in rows} == {None}
-    assert {r.plot_id for r in rows} <= set(warnings["plot_id"])
+    assert len(rows) == len(warnings) and {r.loan_id for r in rows} <= {None}
+    assert {r.plot_id for r in rows} == set(warnings["plot_id"])
+
+
+def test_warnings_of_loans_outside_the_database_keep_no_loan_id(tmp_path: Path) -> None:
+    """The crash itself: ``record_warnings`` with an offers file's plot id (``P00011``) as the loan id."""
+    from agrisense.lending import record_warnings
+
+    db = open_database(Settings(state_dir=tmp_path))
+    base = {"run_id": "r", "code": "NO_EMERGENCE", "severity": "alert", "message_en": "x", "message_zh": "x"}
+    assert record_warnings(db, [{**base, "plot_id": "P00011", "loan_id": "P00011"}, {**base, "plot_id": "P2"}]) == 2
+    with db.session(readonly=True) as session:
+        assert [r.loan_id for r in session.scalars(select(MonitoringWarning))] == [None, None]
 
 
 @pytest.mark.slow  # a cold re-score of the region (~10 s)
@@ -200,3 +213,19 @@ def test_the_seed_books_loans_in_the_imagery_season_and_rescore_monitors_them(
         rows = session.scalars(select(MonitoringWarning)).all()
     booked = {loan["loan_id"] for loan in in_season}
     assert rows and {r.loan_id for r in rows} <= booked and all(r.farmer_user_id is not None for r in rows)
+    # conditional tranches: released through the ledger on confirmed emergence, or frozen, or still waiting
+    from agrisense.lending.actors import Actor
+    from agrisense.loans.service import list_loans
+
+    views = [v for v in list_loans(db, Actor(0, "admin", "test")) if v["finance_season"] == 2026]
+    released = [p for v in views for p in v["postings"] if p["client_key"].startswith(f"emergence:{run.run_id}:")]
+    frozen = [t for v in views for t in v["tranches"] if t["status"] == "frozen"]
+    assert f"{len(views)} booked loans monitored: {len(released)} tranches released, {len(frozen)} frozen" in str(
+        run.database
+    )
+    for v in views:
+        for t in v["tranches"]:
+            if t["condition"] == "emergence_confirmed" and t["status"] == "disbursed":
+                assert any(
+                    p["tranche"] == t["index"] and p["client_key"].startswith("emergence:") for p in v["postings"]
+                )

@@ -256,6 +256,11 @@ class LoanTranche(_View):
     payee: str = Field(description="``borrower`` or the named input supplier.")
     condition: str | None
     disbursed: bool
+    status: Literal["disbursed", "frozen", "awaiting_emergence", "available"] = Field(
+        description="Paid out; frozen by in-season monitoring; waiting for monitoring to confirm emergence (its "
+        "condition); or free to pay out."
+    )
+    status_reason: str | None
 
 
 class LoanDue(_View):
