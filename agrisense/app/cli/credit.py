@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -99,6 +99,13 @@ def stress_command(
     out: Annotated[Path, typer.Option(help="Folder for scenarios.csv, summary.csv, stress.json, stress.png.")] = Path(
         "out/stress"
     ),
+    database: Annotated[
+        bool,
+        typer.Option(
+            help="Stress the booked loans of the configured database (their accepted offers, overrides "
+            "included) instead of an offers file."
+        ),
+    ] = False,
 ) -> None:
     """Replay every historical weather year and price shocks over the approved offers: losses and NPL rates."""
     from rich.console import Console
@@ -111,7 +118,7 @@ def stress_command(
     from agrisense.credit.stress import portfolio_loans, stress_chart, stress_test
     from agrisense.errors import NotFound
 
-    book = [o.to_dict() for o in read_offers(offers)]
+    book = ledger_book() if database else [o.to_dict() for o in read_offers(offers)]
     weather_csv = _region_weather(region)
     if not weather_csv.is_file():
         raise NotFound(f"{weather_csv} does not exist; the stress test replays the region's weather history")
@@ -130,7 +137,7 @@ def stress_command(
     result.summary.to_csv(out / "summary.csv", index=False)
     stress_chart(result, out / "stress.png")
     summary = {
-        "offers": str(offers),
+        "offers": "database" if database else str(offers),
         "decisions": list(decisions),
         "repayment_capacity": repayment_capacity,
         "n_loans": result.n_loans,
@@ -158,7 +165,31 @@ def stress_command(
         )
     console = Console(width=160)
     console.print(table)
-    console.print(f"booked EL (scorecard) {result.booked_expected_loss:,.0f}; outputs in {out}")
+    console.print(
+        f"assumptions: repayment capacity {repayment_capacity:.0%} of the harvest value, price shocks "
+        f"{', '.join(f'{s:+.0%}' for s in shocks)}, decisions {', '.join(decisions)}"
+    )
+    replay = result.summary.iloc[0]
+    console.print(
+        f"booked EL (scorecard) {result.booked_expected_loss:,.0f} beside the weather-replay EL "
+        f"{replay.expected_loss:,.0f} (price shock {replay.price_shock:+.0%}); outputs in {out}"
+    )
+
+
+def ledger_book() -> list[dict[str, Any]]:
+    """The offers of the database's booked loans (accepted applications not repaid), as stored: an analyst's
+    override re-priced them, so the limits are the booked ones. Every one is a loan, whatever the engine said."""
+    from agrisense.config import settings_with
+    from agrisense.lending import active_loans
+    from agrisense.store import open_database
+
+    book = []
+    for loan in active_loans(open_database(settings_with())):
+        for plot in loan["plots"]:
+            offer = plot.get("offer")
+            if offer and float(offer.get("credit_limit") or 0) > 0:
+                book.append({**offer, "decision": "approve"})
+    return book
 
 
 @_friendly
