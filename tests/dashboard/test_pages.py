@@ -156,11 +156,12 @@ def test_application_page_shows_the_evidence(dashboard_data: DashboardData, dash
 
 
 def _decide(at: AppTest, decision: str, reason: str, new_limit: float | None = None) -> AppTest:
-    at.radio(key="decide_decision").set_value(decision)
+    app_id = at.session_state["app_id"]
+    at.radio(key=f"decide_decision_{app_id}").set_value(decision)
     if new_limit is not None:
-        at.number_input(key="decide_limit").set_value(new_limit)
-    at.text_area(key="decide_reason").input(reason)
-    at.button(key="FormSubmitter:decide-Record decision").click()
+        at.number_input(key=f"decide_limit_{app_id}").set_value(new_limit)
+    at.text_area(key=f"decide_reason_{app_id}").input(reason)
+    at.button(key=f"FormSubmitter:decide_{app_id}-Record decision").click()
     return at.run()
 
 
@@ -288,3 +289,86 @@ def test_picking_another_application_shows_it(dashboard_data: DashboardData, das
     assert at.session_state["app_id"] == queue[1]["id"]
     assert at.query_params["app"] == str(queue[1]["id"])
     assert _metric(at, "Engine decision") == queue[1]["engine_decision"]
+
+
+def test_each_application_starts_from_its_own_limit(dashboard_data: DashboardData, dashboard_env: dict) -> None:
+    """The limit box is keyed by application: a value typed on one does not leak into the next; an application
+    without a proposed limit says why instead of offering a 0."""
+    at = _analyst(dashboard_data)
+    queue = list_review_queue(_db(dashboard_env), at.session_state["actor"], status="in_review")
+    with_limit = [r for r in queue if r["proposed_limit"]]
+    without = [r for r in queue if not r["proposed_limit"] and not r["credit_limit"]]
+    first, second = with_limit[0], with_limit[1] if len(with_limit) > 1 else without[0]
+    at.query_params["app"] = str(first["id"])
+    at.switch_page("pages/2_Application.py").run()
+    box = at.number_input(key=f"decide_limit_{first['id']}")
+    assert box.value == pytest.approx(first["proposed_limit"])
+    box.set_value(123.0).run()
+    at.selectbox(key="application_pick").set_value(second["id"]).run()
+    _no_exceptions(at)
+    shown = at.number_input(key=f"decide_limit_{second['id']}").value
+    assert shown == (pytest.approx(second["proposed_limit"]) if second["proposed_limit"] else None)
+    if without:
+        at.selectbox(key="application_pick").set_value(without[0]["id"]).run()
+        _no_exceptions(at)
+        assert at.number_input(key=f"decide_limit_{without[0]['id']}").value is None
+        assert any("proposes no limit" in i.value and "reasons:" in i.value for i in at.info)
+
+
+def test_a_reload_keeps_the_analyst_logged_in_until_logout(dashboard_data: DashboardData, dashboard_env: dict) -> None:
+    at = _analyst(dashboard_data)
+    token = at.query_params["session"]
+    assert token and at.session_state["session_token"] == token
+    # a reload is a new browser session with the same address: the token in the query params logs in again
+    again = AppTest.from_file(HOME, default_timeout=TIMEOUT)
+    again.query_params["session"] = token
+    again.run()
+    _no_exceptions(again)
+    assert "actor" in again.session_state and again.metric and not again.text_input
+    again.button(key="logout").click().run()
+    assert "actor" not in again.session_state and "session" not in again.query_params
+    # the logged-out token is revoked: reusing the address shows the log-in form
+    stale = AppTest.from_file(HOME, default_timeout=TIMEOUT)
+    stale.query_params["session"] = token
+    stale.run()
+    assert "actor" not in stale.session_state and stale.text_input(key="login_phone")
+    assert any("logged out" in w.value for w in stale.warning)
+    # a forged token does not log in either
+    forged = AppTest.from_file(HOME, default_timeout=TIMEOUT)
+    forged.query_params["session"] = token[:-4] + "AAAA"
+    forged.run()
+    assert "actor" not in forged.session_state and forged.text_input(key="login_phone")
+
+
+def test_the_application_header_shows_declared_verified_crop_and_one_confidence(
+    dashboard_data: DashboardData, dashboard_env: dict
+) -> None:
+    from agrisense.app.dashboard.views import crop_confidence, typed_offers
+
+    at, application = _open_application(dashboard_data, dashboard_env)
+    offers = typed_offers(application)
+    confidences = {crop_confidence(o) for o in offers}
+    assert _metric(at, "Crop confidence") in confidences or " / " in _metric(at, "Crop confidence")
+    assert _metric(at, "Declared crop") and _metric(at, "Verified crop")
+    per_plot = at.dataframe[0].value
+    assert list(per_plot["crop_confidence"]) == [crop_confidence(o) for o in offers]
+    assert list(per_plot["verified_crop"]) == [o.crop for o in offers]
+    captions = [c.value for c in at.caption if "crop confidence" in c.value]
+    assert captions and all(any(v in c for v in confidences) for c in captions)
+
+
+def test_queue_filters_by_reason_and_sorts(dashboard_data: DashboardData, dashboard_env: dict) -> None:
+    at = _analyst(dashboard_data).switch_page("pages/1_Review_queue.py").run()
+    _no_exceptions(at)
+    everything = at.dataframe[0].value
+    codes = at.selectbox(key="queue_reason").options
+    assert len(codes) > 1
+    code = codes[1]
+    at.selectbox(key="queue_reason").select(code).run()
+    table = at.dataframe[0].value
+    assert 0 < len(table) <= len(everything)
+    assert all(code in r.split(", ") for r in table["reasons"])
+    at.selectbox(key="queue_sort").select("largest proposed limit").run()
+    _no_exceptions(at)
+    limits = list(at.dataframe[0].value["proposed"].fillna(0.0))
+    assert limits == sorted(limits, reverse=True)

@@ -189,3 +189,45 @@ def test_a_broken_run_json_says_how_to_fix_it(tmp_path: Path) -> None:
     (tmp_path / "r" / "run.json").write_text("{not json")
     with pytest.raises(InvalidInput, match="re-run `agrisense rescore`"):
         read_run(tmp_path / "r")
+
+
+def test_filter_queue_by_reason_limit_and_age_and_sorts() -> None:
+    from agrisense.app.dashboard.views import filter_queue, queue_reason_codes
+
+    rows = [
+        {"id": 1, "age_hours": 50.0, "proposed_limit": 0.0, "reasons": ["LOW_CROP_CONFIDENCE"], "area_ha": 1.0},
+        {"id": 2, "age_hours": 5.0, "proposed_limit": 800.0, "reasons": ["AREA_MISMATCH"], "area_ha": 2.0},
+        {
+            "id": 3,
+            "age_hours": 20.0,
+            "proposed_limit": 400.0,
+            "reasons": ["AREA_MISMATCH", "NO_WEATHER"],
+            "area_ha": 0.5,
+        },  # fmt: skip
+        {"id": 4, "age_hours": 1.0, "proposed_limit": None, "reasons": [], "area_ha": 3.0},
+    ]
+    table = queue_frame(rows)
+    assert queue_reason_codes(table) == ["AREA_MISMATCH", "LOW_CROP_CONFIDENCE", "NO_WEATHER"]
+    assert list(filter_queue(table)["id"]) == [1, 3, 2, 4]  # oldest first
+    assert list(filter_queue(table, reason="AREA_MISMATCH")["id"]) == [3, 2]
+    assert list(filter_queue(table, limit_range=(0.0, 500.0))["id"]) == [1, 3, 4]  # no limit counts as 0
+    assert list(filter_queue(table, min_age_h=10.0, max_age_h=30.0)["id"]) == [3]
+    assert list(filter_queue(table, sort="largest proposed limit")["id"])[:2] == [2, 3]
+    assert list(filter_queue(table, sort="id")["id"]) == [1, 2, 3, 4]
+    assert filter_queue(table, reason="NOPE").empty
+
+
+def test_crop_header_and_offers_frame_show_one_confidence() -> None:
+    from agrisense.app.dashboard.views import crop_confidence, crop_header
+    from agrisense.credit.offer import Offer
+
+    offer = Offer.model_construct(plot_id="P1", crop="maize", declared_crop="rice", crop_probability=0.614)
+    assert crop_confidence(offer) == "61%"
+    assert crop_header("rice", [offer]) == {
+        "Declared crop": "rice",
+        "Verified crop": "maize",
+        "Crop confidence": "61%",
+    }
+    unverified = Offer.model_construct(plot_id="P2", crop=None, declared_crop="rice", crop_probability=None)
+    assert crop_header("rice", [offer, unverified])["Verified crop"] == "maize / not verified"
+    assert crop_header("wheat", [])["Declared crop"] == "wheat"

@@ -105,7 +105,7 @@ def crop_probability_chart(class_probabilities: Mapping[str, float], highlight: 
         ax.text(100 * float(v) + 1, i, f"{100 * float(v):.0f}%", va="center", fontsize=8)
     ax.set_xlim(0, 110)
     ax.set_xlabel("share of the plot, %")
-    ax.set_title("Crop type model: class probabilities", fontsize=10)
+    ax.set_title("Crop type model: share of the plot per class (not the confidence)", fontsize=10)
     return fig
 
 

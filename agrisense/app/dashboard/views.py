@@ -51,16 +51,88 @@ def queue_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return frame.sort_values("age_h", ascending=False, kind="stable").reset_index(drop=True)
 
 
+QUEUE_SORTS = {
+    "oldest first": ("age_h", False),
+    "newest first": ("age_h", True),
+    "largest proposed limit": ("proposed", False),
+    "largest area": ("area_ha", False),
+    "id": ("id", True),
+}
+
+
+def queue_reason_codes(frame: pd.DataFrame) -> list[str]:
+    """Every decisive reason code that occurs in a queue table, sorted."""
+    return sorted({c.strip() for text in frame.get("reasons", ()) for c in str(text or "").split(",") if c.strip()})
+
+
+def filter_queue(
+    frame: pd.DataFrame,
+    *,
+    reason: str | None = None,
+    limit_range: tuple[float, float] | None = None,
+    min_age_h: float = 0.0,
+    max_age_h: float | None = None,
+    sort: str = "oldest first",
+) -> pd.DataFrame:
+    """The rows of a :func:`queue_frame` with decisive reason ``reason``, a proposed limit within ``limit_range``
+    (both ends included; no proposed limit counts as 0) and an age between the bounds, sorted by ``sort``."""
+    keep = pd.Series(True, index=frame.index)
+    if reason:
+        keep &= frame["reasons"].map(lambda text: reason in [c.strip() for c in str(text or "").split(",")])
+    if limit_range is not None:
+        proposed = pd.to_numeric(frame["proposed"], errors="coerce").fillna(0.0)
+        keep &= proposed.between(limit_range[0], limit_range[1])
+    if min_age_h > 0:
+        keep &= frame["age_h"] >= min_age_h
+    if max_age_h is not None:
+        keep &= frame["age_h"] <= max_age_h
+    column, ascending = QUEUE_SORTS[sort]
+    return frame[keep].sort_values(column, ascending=ascending, kind="stable").reset_index(drop=True)
+
+
 def typed_offers(application: Mapping[str, Any]) -> list[Offer]:
     """The offers of an application view as the product's typed :class:`~agrisense.credit.offer.Offer`."""
     return [Offer.model_validate(o) for o in (application.get("offer") or {}).get("offers") or ()]
 
 
+def crop_confidence(offer: Offer) -> str:
+    """The one crop confidence the dashboard shows: the offer's ``crop_probability`` as a whole percent."""
+    return "n/a" if offer.crop_probability is None else f"{100 * offer.crop_probability:.0f}%"
+
+
+def crop_header(declared: str | None, offers: Sequence[Offer]) -> dict[str, str]:
+    """Declared crop, verified crop and crop confidence of an application (per plot where the plots differ)."""
+
+    def joined(values: Sequence[str]) -> str:
+        return values[0] if len(set(values)) == 1 else " / ".join(values)
+
+    declared_crops = [o.declared_crop or declared or "(none)" for o in offers] or [declared or "(none)"]
+    verified = [o.crop or "not verified" for o in offers] or ["not verified"]
+    confidence = [crop_confidence(o) for o in offers] or ["n/a"]
+    return {
+        "Declared crop": joined(declared_crops),
+        "Verified crop": joined(verified),
+        "Crop confidence": joined(confidence),
+    }
+
+
 def offers_frame(offers: Sequence[Offer]) -> pd.DataFrame:
-    """One line per plot offer: verified crop and its probability, decision, limit, PD, expected loss, APR."""
-    columns = ["plot", "crop", "p_crop", "decision", "limit", "pd", "expected_loss", "apr"]
+    """One line per plot offer: declared and verified crop, crop confidence (the offer's ``crop_probability``,
+    the same number the header shows), decision, limit, PD, expected loss, APR."""
+    columns = ["plot", "declared_crop", "verified_crop", "crop_confidence", "decision", "limit", "pd",
+               "expected_loss", "apr"]  # fmt: skip
     rows = [
-        [o.plot_id, o.crop, o.crop_probability, o.decision, o.credit_limit, o.pd, o.expected_loss, o.apr]
+        [
+            o.plot_id,
+            o.declared_crop,
+            o.crop,
+            crop_confidence(o),
+            o.decision,
+            o.credit_limit,
+            o.pd,
+            o.expected_loss,
+            o.apr,
+        ]
         for o in offers
     ]
     return pd.DataFrame(rows, columns=columns)

@@ -1,13 +1,15 @@
-"""Review queue: applications waiting for an analyst, filtered by status, engine decision, crop and age."""
+"""Review queue: applications waiting for an analyst, filtered by status, engine decision, crop, age, decisive
+reason and proposed limit, and sorted."""
 
 from __future__ import annotations
 
 import time
 
+import pandas as pd
 import streamlit as st
 
 from agrisense.app.dashboard.session import db, require_analyst
-from agrisense.app.dashboard.views import queue_frame
+from agrisense.app.dashboard.views import QUEUE_SORTS, filter_queue, queue_frame, queue_reason_codes
 from agrisense.lending import list_review_queue
 
 ANY = "(any)"
@@ -41,7 +43,20 @@ rows = (
     else everything
 )
 table = queue_frame(rows)
-st.caption(f"{len(table)} of {len(everything)} applications · oldest first")
+g1, g2, g3 = st.columns([2, 3, 2])
+codes = queue_reason_codes(table)
+code = g1.selectbox("Decisive reason", [ANY, *codes], key="queue_reason")
+top = float(pd.to_numeric(table["proposed"], errors="coerce").fillna(0.0).max()) if len(table) else 0.0
+top = max(top, 1.0)
+low, high = g2.slider("Proposed limit", 0.0, top, (0.0, top), key="queue_limit")
+sort = g3.selectbox("Sort", list(QUEUE_SORTS), key="queue_sort")
+table = filter_queue(
+    table,
+    reason=None if code == ANY else code,
+    limit_range=None if (low, high) == (0.0, top) else (low, high),
+    sort=sort,
+)
+st.caption(f"{len(table)} of {len(everything)} applications · {sort}")
 st.dataframe(
     table,
     hide_index=True,

@@ -14,6 +14,8 @@ from agrisense.app.dashboard.views import (
     DECISION_LABELS,
     DECISIONS,
     audit_frame,
+    crop_confidence,
+    crop_header,
     offers_frame,
     reasons_frame,
     schedule_frame,
@@ -66,8 +68,11 @@ head[1].metric("Engine decision", str(application.get("engine_decision")))
 head[2].metric("Limit", f"{limit:,.0f} {currency}")
 head[3].metric("Proposed limit", f"{proposed:,.0f} {currency}")
 head[4].metric("Area", f"{float(application.get('area_ha') or 0):.2f} ha")
+crops = st.columns(3)
+for column, (label, value) in zip(crops, crop_header(application.get("crop"), offers).items(), strict=True):
+    column.metric(label, value)
 st.caption(
-    f"{application.get('farmer_name') or application.get('farmer_id')} · crop {application.get('crop')} · "
+    f"{application.get('farmer_name') or application.get('farmer_id')} · "
     f"finance season {application.get('finance_season')} · submitted {application.get('created_at')}"
 )
 
@@ -98,29 +103,42 @@ with right:
     st.markdown("**Offer per plot**")
     st.dataframe(offers_frame(offers), hide_index=True, width="stretch")
     st.markdown("**Decision**")
-    with st.form("decide", clear_on_submit=True):
+    start_limit = limit or proposed
+    if start_limit <= 0:
+        # nothing to start the limit box from: say why the engine proposes no credit instead of a useless 0
+        why = ", ".join(r.code for o in offers for r in o.reasons if r.kind in ("decline", "refer")) or "none given"
+        st.info(f"The engine proposes no limit for this application (reasons: {why}). To offer credit, choose "
+                "'Change limit' and type the amount.")  # fmt: skip
+    # the form's widgets are keyed by application: each application starts from its own proposed limit
+    with st.form(f"decide_{app_id}", clear_on_submit=True):
         decision = st.radio(
-            "Decision", DECISIONS, format_func=DECISION_LABELS.__getitem__, horizontal=True, key="decide_decision"
+            "Decision",
+            DECISIONS,
+            format_func=DECISION_LABELS.__getitem__,
+            horizontal=True,
+            key=f"decide_decision_{app_id}",
         )
         new_limit = st.number_input(
             f"New limit ({currency}), for 'Change limit'",
             min_value=0.0,
             step=50.0,
-            value=limit or proposed,
-            key="decide_limit",
+            value=start_limit if start_limit > 0 else None,
+            placeholder="no proposed limit: type one",
+            key=f"decide_limit_{app_id}",
         )
-        reason = st.text_area("Reason (required; kept in the audit log)", key="decide_reason")
+        reason = st.text_area("Reason (required; kept in the audit log)", key=f"decide_reason_{app_id}")
         submitted = st.form_submit_button("Record decision", type="primary")
     if submitted:
         try:
-            text = validate_decision(decision, reason, new_limit if decision == "change_limit" else None)
+            chosen = float(new_limit) if decision == "change_limit" and new_limit is not None else None
+            text = validate_decision(decision, reason, chosen)
             decide_application(
                 database,
                 actor,
                 int(app_id),
                 decision=decision,  # type: ignore[arg-type]
                 reason=text,
-                new_limit=float(new_limit) if decision == "change_limit" else None,
+                new_limit=chosen,
             )
         except AgrisenseError as exc:
             st.error(f"Nothing was recorded. {exc}")
@@ -143,6 +161,10 @@ for tab, offer in zip(tabs, offers, strict=True):
                     {"class_probabilities": imagery.class_probabilities, "highlight": offer.crop},
                 ),
                 width="stretch",
+            )
+            a.caption(
+                f"Declared {offer.declared_crop or '(none)'} · verified {offer.crop or 'not verified'} · crop "
+                f"confidence {crop_confidence(offer)} (the offer's; the bars are area shares)"
             )
         else:
             a.info(f"No crop-model output for this plot ({(imagery and imagery.reason) or 'no imagery'}).")
