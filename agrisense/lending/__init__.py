@@ -17,7 +17,7 @@ from agrisense.lending.applications import (
 )
 from agrisense.lending.monitoring import active_loans, list_warnings, portfolio, record_rescore, record_warnings
 from agrisense.lending.plots import create_plot, delete_plot, get_plot, list_plots, update_plot
-from agrisense.lending.privacy import delete_farmer_data, export_farmer_data
+from agrisense.lending.privacy import delete_farmer_data, export_farmer_data, withdraw_consent
 from agrisense.lending.seed import seed_sample_county
 from agrisense.lending.tokens import issue_token, signing_key, user_id_from_token
 
@@ -50,4 +50,5 @@ __all__ = [
     "submit_application",
     "update_plot",
     "user_id_from_token",
+    "withdraw_consent",
 ]

@@ -27,11 +27,29 @@ from agrisense.store import Application, ApplicationPlot, AuditEntry, Consent, D
 
 MAX_PLOTS_PER_APPLICATION = 20
 CONSENT_PURPOSE = "credit_assessment_imagery"
-CONSENT_STATEMENT = (
-    "I agree that agrisense processes Sentinel-2 satellite imagery of the plots listed here, their outlines and my "
-    "declared crops, to assess my application for seasonal credit. This consent is separate from any other terms; "
-    "I can export or delete my data at any time."
-)
+CONSENT_STATEMENTS: dict[str, str] = {
+    # the text of the farmer app's consent screen (agrisense/app/web/public/static/i18n.js), one per language, both
+    # under the same ``settings.terms_version``: the statement stored is the one in the language the farmer read
+    "zh-CN": (
+        "请您同意我们查看这块地。我们用什么：您画的地块边界、您选的作物、您的手机号和姓名，以及这块地的卫星图像。"
+        "用来做什么：只用来计算给您多少贷款额度、利息多少，并在贷款期间查看庄稼长势。"
+        "什么时候：查看本季的卫星图像，用于下一季的贷款，直到贷款还清。"
+        "您的权利：您可以随时要求导出或删除您的资料，也可以撤回本同意；不同意也不会有任何费用。"
+        "我已读懂，同意以上内容。"
+    ),
+    "en": (
+        "May we look at this field? What we use: the outline you drew, the crop you chose, your phone number and "
+        "name, and satellite images of this field. What for: only to work out how much you can borrow and at what "
+        "price, and to watch the crop while the loan runs. When: satellite images of this season, for a loan in the "
+        "next season, until the loan is repaid. Your rights: you can ask for a copy of your data or its deletion at "
+        "any time, and withdraw this consent; saying no costs nothing. I understand and agree."
+    ),
+}
+CONSENT_LANGUAGES = tuple(CONSENT_STATEMENTS)
+DEFAULT_CONSENT_LANGUAGE = "zh-CN"
+CONSENT_STATEMENT = CONSENT_STATEMENTS["en"]
+"""The English statement (the demo seed's consents, and every consent recorded before migration 0005)."""
+WITHDRAWABLE_STATUSES = frozenset({"offered", "in_review"})
 OPEN_STATUSES = frozenset({"offered", "in_review", "accepted"})
 Decision = Literal["approve", "decline", "change_limit"]
 
@@ -183,7 +201,13 @@ def application_view(session: Session, app: Application) -> dict[str, Any]:
         },
         "consent": None
         if consent is None
-        else {"id": consent.id, "terms_version": consent.terms_version, "granted_at": _iso(consent.granted_at)},
+        else {
+            "id": consent.id,
+            "terms_version": consent.terms_version,
+            "language": consent.language,
+            "granted_at": _iso(consent.granted_at),
+            "withdrawn_at": _iso(consent.withdrawn_at),
+        },
         "decisions": [audit_view(d) for d in decisions],
         "created_at": _iso(app.created_at),
         "updated_at": _iso(app.updated_at),
@@ -217,9 +241,18 @@ def _refuse_non_cropland(offers: Sequence[dict[str, Any]], refs: Sequence[str]) 
 
 
 def submit_application(
-    db: Database, actor: Actor, *, plot_ids: Sequence[int], consent: bool, settings: Settings
+    db: Database,
+    actor: Actor,
+    *,
+    plot_ids: Sequence[int],
+    consent: bool,
+    settings: Settings,
+    consent_language: str = DEFAULT_CONSENT_LANGUAGE,
 ) -> dict[str, Any]:
     """Record consent, score the farmer's plots and store the application with its offer, all or nothing.
+
+    The consent stored is the statement in ``consent_language`` (the language the farmer app showed), with that
+    language and ``settings.terms_version``.
 
     Consent is stored first (imagery is processed only after it). The application is written in one transaction
     after scoring; a plot can be in one open application only (a database constraint), so a duplicate or concurrent
@@ -231,6 +264,8 @@ def submit_application(
             "We need your explicit consent to process satellite imagery of your plots before we can assess them. "
             "Tick the consent box and submit again."
         )
+    if consent_language not in CONSENT_STATEMENTS:
+        raise InvalidInput(f"consent_language must be one of {', '.join(CONSENT_LANGUAGES)}.")
     ids = _plot_ids(plot_ids)
     with db.session(readonly=True) as session:
         rows = session.scalars(select(FarmPlot).where(FarmPlot.id.in_(ids))).all()
@@ -250,9 +285,10 @@ def submit_application(
         consent_row = Consent(
             farmer_id=actor.user_id,
             purpose=CONSENT_PURPOSE,
-            statement=CONSENT_STATEMENT,
+            statement=CONSENT_STATEMENTS[consent_language],
             plot_refs=refs,
             terms_version=settings.terms_version,
+            language=consent_language,
         )
         session.add(consent_row)
         session.flush()
@@ -262,7 +298,12 @@ def submit_application(
             actor,
             "consent",
             subject_user_id=actor.user_id,
-            details={"consent_id": consent_id, "plots": refs, "terms_version": settings.terms_version},
+            details={
+                "consent_id": consent_id,
+                "plots": refs,
+                "terms_version": settings.terms_version,
+                "language": consent_language,
+            },
         )
     offers = score_application(
         plots, settings=settings, overlaps=overlaps, existing_exposure={str(actor.user_id): borrowed}
@@ -463,6 +504,7 @@ def accept_offer(db: Database, actor: Actor, app_id: int, *, settings: Settings 
                 "accepted": "It is already accepted.",
                 "in_review": "It is still being reviewed by an analyst; you will be told the decision.",
                 "declined": "It was declined, so there is nothing to accept.",
+                "withdrawn": "You withdrew its consent, so it was cancelled. Apply again to get a new offer.",
             }.get(app.status, "")
             raise Conflict(f"Application {app_id} cannot be accepted now. {hint}".strip())
         if app.credit_limit <= 0:
@@ -571,6 +613,8 @@ def decide_application(
             app = _load(session, actor, app_id)
             if app.status == "accepted":
                 raise Conflict(f"Application {app_id} was already accepted by the farmer; it is an active loan now.")
+            if app.status == "withdrawn":
+                raise Conflict(f"Application {app_id} was cancelled: the farmer withdrew the consent it relied on.")
             before = {"status": app.status, "credit_limit": json_number(app.credit_limit)}
             if decision == "change_limit":
                 lock_farmer(session, app.farmer_id)

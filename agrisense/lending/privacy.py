@@ -1,4 +1,4 @@
-"""PIPL rights: a farmer exports everything held about them, or deletes it."""
+"""PIPL rights: a farmer exports everything held about them, withdraws a consent, or deletes their data."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from sqlalchemy import delete, select
 
 from agrisense.errors import Conflict, NotFound
 from agrisense.lending.actors import Actor
-from agrisense.lending.applications import application_view, audit_view, write_audit
+from agrisense.lending.applications import (
+    WITHDRAWABLE_STATUSES,
+    application_view,
+    audit_view,
+    lock_farmer,
+    write_audit,
+)
 from agrisense.lending.monitoring import list_warnings
 from agrisense.lending.plots import plot_view
 from agrisense.store import (
@@ -18,10 +24,98 @@ from agrisense.store import (
     Consent,
     Database,
     FarmPlot,
+    Loan,
     MonitoringWarning,
     RescoreRow,
     User,
 )
+
+
+def _iso(ts: datetime | None) -> str | None:
+    if ts is None:
+        return None
+    return (ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)).isoformat()
+
+
+def consent_record(c: Consent) -> dict[str, Any]:
+    """A stored consent as the export and the withdrawal show it."""
+    return {
+        "id": c.id,
+        "purpose": c.purpose,
+        "statement": c.statement,
+        "language": c.language,
+        "plots": c.plot_refs,
+        "terms_version": c.terms_version,
+        "granted_at": _iso(c.granted_at),
+        "withdrawn_at": _iso(c.withdrawn_at),
+    }
+
+
+def withdraw_consent(db: Database, actor: Actor, consent_id: int) -> dict[str, Any]:
+    """The farmer withdraws one of their consents: ``withdrawn_at`` is recorded and audited (``consent_withdrawn``).
+
+    An open application under it (``offered`` / ``in_review``) is cancelled: status ``withdrawn``, its plots released
+    (free for a new application), audited (``withdrawn``). An accepted application (an active loan) is not affected:
+    its data is kept under the credit contract until the loan is repaid. Another user's consent is ``NotFound``; a
+    consent already withdrawn is ``Conflict`` (nothing changes)."""
+    with db.session() as session:
+        lock_farmer(session, actor.user_id)
+        consent = session.get(Consent, consent_id)
+        if consent is None or consent.farmer_id != actor.user_id:
+            raise NotFound(f"Consent {consent_id} was not found among your consents.")
+        if consent.withdrawn_at is not None:
+            raise Conflict(f"Consent {consent_id} was already withdrawn on {_iso(consent.withdrawn_at)}.")
+        consent.withdrawn_at = datetime.now(UTC)
+        apps = session.scalars(
+            select(Application).where(Application.consent_id == consent.id).order_by(Application.id)
+        ).all()
+        cancelled: list[int] = []
+        kept: list[int] = []
+        for app in apps:
+            if app.status in WITHDRAWABLE_STATUSES:
+                before = app.status
+                app.status = "withdrawn"
+                for link in app.links:
+                    link.active = False
+                cancelled.append(app.id)
+                session.flush()
+                write_audit(
+                    session,
+                    actor,
+                    "withdrawn",
+                    application_id=app.id,
+                    subject_user_id=actor.user_id,
+                    reason="consent withdrawn",
+                    details={"consent_id": consent.id, "before": before},
+                )
+            elif app.status == "accepted":
+                state = session.scalar(select(Loan.state).where(Loan.application_id == app.id))
+                if state != "repaid":
+                    kept.append(app.id)
+        session.flush()
+        write_audit(
+            session,
+            actor,
+            "consent_withdrawn",
+            subject_user_id=actor.user_id,
+            details={"consent_id": consent.id, "cancelled_applications": cancelled, "active_loans": kept},
+        )
+        parts = [f"Consent {consent.id} is withdrawn: we will not use it to assess an application again."]
+        if cancelled:
+            ids = ", ".join(str(i) for i in cancelled)
+            parts.append(f"Application {ids} under it was cancelled and its plots are free for a new application.")
+        if kept:
+            ids = ", ".join(str(i) for i in kept)
+            parts.append(
+                f"Your active loan (application {ids}) is not affected: its data is kept under the credit contract "
+                "until the loan is repaid; after that you can delete your data."
+            )
+        return {
+            "consent": consent_record(consent),
+            "cancelled_applications": cancelled,
+            "active_loans": kept,
+            "message": " ".join(parts),
+        }
 
 
 def export_farmer_data(db: Database, actor: Actor) -> dict[str, Any]:
@@ -49,17 +143,7 @@ def export_farmer_data(db: Database, actor: Actor) -> dict[str, Any]:
                 "created_at": user.created_at.isoformat(),
             },
             "plots": [plot_view(p) for p in plots],
-            "consents": [
-                {
-                    "id": c.id,
-                    "purpose": c.purpose,
-                    "statement": c.statement,
-                    "plots": c.plot_refs,
-                    "terms_version": c.terms_version,
-                    "granted_at": c.granted_at.isoformat(),
-                }
-                for c in consents
-            ],
+            "consents": [consent_record(c) for c in consents],
             "applications": [application_view(session, a) for a in apps],
             "audit_log": [audit_view(e) for e in audit],
             "warnings": warnings,

@@ -80,7 +80,8 @@ class FarmPlot(Base):
 
 
 class Consent(Base):
-    """An explicit, separate consent: what the farmer agreed to, when, and under which terms version."""
+    """An explicit, separate consent: what the farmer agreed to (in the language shown), when, under which terms
+    version, and when it was withdrawn (migration 0005)."""
 
     __tablename__ = "consents"
 
@@ -90,7 +91,9 @@ class Consent(Base):
     statement: Mapped[str] = mapped_column(Text)
     plot_refs: Mapped[list[Any]] = mapped_column(JSON)
     terms_version: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Application(Base):

@@ -73,7 +73,7 @@ def _application(db: Database, user_id: int, plot_id: int, *, active: bool = Tru
 
 
 def _check_schema(db: Database) -> None:
-    assert db.current_revision() == "0004"
+    assert db.current_revision() == "0005"
     assert set(sa.inspect(db.engine).get_table_names()) >= TABLES
     user_id, plot_id = _user_and_plot(db)
     _application(db, user_id, plot_id)
@@ -124,7 +124,7 @@ def test_open_database_creates_state_dir_and_migrates(tmp_path) -> None:  # type
     settings = Settings(state_dir=tmp_path / "state" / "nested")
     db = open_database(settings)
     assert (tmp_path / "state" / "nested" / "agrisense.db").exists()
-    assert db.current_revision() == "0004"
+    assert db.current_revision() == "0005"
     db.dispose()
 
 

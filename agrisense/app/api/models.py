@@ -27,6 +27,7 @@ __all__ = [
     "AuditEntryView",
     "ConsentRecord",
     "ConsentSummary",
+    "ConsentWithdrawal",
     "ErrorBody",
     "Export",
     "ExportAccount",
@@ -48,7 +49,7 @@ __all__ = [
 
 Timestamp = Annotated[str, Field(description="ISO 8601 timestamp (UTC).", examples=["2026-04-01T08:30:00+00:00"])]
 Role = Literal["farmer", "analyst", "admin"]
-ApplicationStatus = Literal["offered", "in_review", "declined", "accepted"]
+ApplicationStatus = Literal["offered", "in_review", "declined", "accepted", "withdrawn"]
 PlotGeometry = Annotated[PolygonGeometry | MultiPolygonGeometry, Field(discriminator="type")]
 
 
@@ -182,7 +183,9 @@ class ApplicationOffer(_View):
 class ConsentSummary(_View):
     id: int
     terms_version: str
+    language: str = Field(examples=["zh-CN", "en"], description="The language of the statement the farmer read.")
     granted_at: Timestamp | None
+    withdrawn_at: Timestamp | None
 
 
 class AuditEntryView(_View):
@@ -363,10 +366,24 @@ class ExportAccount(_View):
 class ConsentRecord(_View):
     id: int
     purpose: str
-    statement: str = Field(description="The consent text the farmer agreed to.")
+    statement: str = Field(description="The consent text the farmer agreed to, in the language they read.")
+    language: str = Field(examples=["zh-CN", "en"])
     plots: list[str] = Field(description="References of the plots the consent covers.")
     terms_version: str
     granted_at: Timestamp
+    withdrawn_at: Timestamp | None = Field(description="When the farmer withdrew the consent; null while it holds.")
+
+
+class ConsentWithdrawal(_View):
+    """The result of withdrawing a consent: the consent, what was cancelled, and which loans are kept."""
+
+    consent: ConsentRecord
+    cancelled_applications: list[int] = Field(description="Open applications under the consent, now ``withdrawn``.")
+    active_loans: list[int] = Field(
+        description="Applications under the consent that are active loans: not affected, their data is kept under "
+        "the credit contract until repaid."
+    )
+    message: str
 
 
 class Export(_View):

@@ -85,6 +85,10 @@ class ApplicationIn(BaseModel):
     consent: bool = Field(
         description="Explicit consent to process satellite imagery of these plots for this credit assessment."
     )
+    consent_language: Literal["zh-CN", "en"] = Field(
+        default="zh-CN",
+        description="The language of the consent text the farmer read; the statement in that language is stored.",
+    )
 
 
 class DecisionIn(BaseModel):

@@ -26,9 +26,18 @@ AppId = Path(ge=1, le=2**31 - 1)
 async def submit(
     body: ApplicationIn, db: DbDep, actor: ActorDep, settings: SettingsDep, request: Request
 ) -> dict[str, Any]:
-    """Apply for credit on your plots. ``consent`` must be true: it is recorded (with the terms version) before
-    any imagery of the plots is processed. Returns the application with its offer."""
-    call = partial(submit_application, db, actor, plot_ids=body.plot_ids, consent=body.consent, settings=settings)
+    """Apply for credit on your plots. ``consent`` must be true: it is recorded (the statement in
+    ``consent_language``, the language the farmer read, with the terms version) before any imagery of the plots is
+    processed. Returns the application with its offer."""
+    call = partial(
+        submit_application,
+        db,
+        actor,
+        plot_ids=body.plot_ids,
+        consent=body.consent,
+        consent_language=body.consent_language,
+        settings=settings,
+    )
     # scoring is CPU work: it runs in worker threads (batched per tile, bounded by CPU), never on the event loop
     return await anyio.to_thread.run_sync(call, limiter=request.app.state.scoring_limiter)
 

@@ -1,22 +1,33 @@
-"""Privacy (PIPL): export or delete your data; your monitoring warnings."""
+"""Privacy (PIPL): export or delete your data, withdraw a consent; your monitoring warnings."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Path, Response
 
 from agrisense.app.api.deps import ActorDep, DbDep
-from agrisense.app.api.models import Export, WarningView, error_responses
-from agrisense.lending import delete_farmer_data, export_farmer_data, list_warnings
+from agrisense.app.api.models import ConsentWithdrawal, Export, WarningView, error_responses
+from agrisense.lending import delete_farmer_data, export_farmer_data, list_warnings, withdraw_consent
 
 router = APIRouter(prefix="/me", tags=["privacy"], responses=error_responses(401, 429, 500))
+ConsentId = Path(ge=1, le=2**31 - 1)
 
 
 @router.get("/export", response_model=Export, responses=error_responses(404))
 def export(db: DbDep, actor: ActorDep) -> dict[str, Any]:
     """Everything we hold about you, as JSON."""
     return export_farmer_data(db, actor)
+
+
+@router.post(
+    "/consents/{consent_id}/withdraw", response_model=ConsentWithdrawal, responses=error_responses(404, 409, 422)
+)
+def withdraw(db: DbDep, actor: ActorDep, consent_id: int = ConsentId) -> dict[str, Any]:
+    """Withdraw one of your consents. An open application under it (offered or in review) is cancelled and its
+    plots released; an active loan is not affected (its data is kept under the credit contract until repaid).
+    404 for a consent that is not yours; 409 when it is already withdrawn."""
+    return withdraw_consent(db, actor, consent_id)
 
 
 @router.delete("", status_code=204, responses=error_responses(404, 409))

@@ -19,7 +19,7 @@ AppId = Path(ge=1, le=2**31 - 1)
 def review_queue(
     db: DbDep,
     actor: ActorDep,
-    status: Literal["offered", "in_review", "declined", "accepted"] | None = None,
+    status: Literal["offered", "in_review", "declined", "accepted", "withdrawn"] | None = None,
     decision: Literal["approve", "refer", "decline"] | None = None,
     crop: Annotated[str | None, Query(max_length=32)] = None,
     older_than_hours: Annotated[float | None, Query(ge=0, le=100_000)] = None,
