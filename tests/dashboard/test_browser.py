@@ -134,3 +134,22 @@ def test_page_screenshot(path: str, chromium: Any, dashboard_server: str, dashbo
         page.close()
     outside = [u for u in requests if not u.startswith((dashboard_server, "data:", "blob:"))]
     assert not outside, f"the dashboard fetched from outside the local server: {outside[:5]}"
+
+
+def test_a_browser_reload_keeps_the_log_in(chromium: Any, dashboard_server: str, dashboard_data: DashboardData) -> None:
+    page = chromium.new_page(viewport={"width": 1400, "height": 1200})
+    try:
+        page.goto(f"{dashboard_server}/Review_queue", wait_until="domcontentloaded")
+        page.get_by_label("Phone number").fill(ANALYST_PHONE)
+        page.get_by_label("Password", exact=True).fill(dashboard_data.analyst_password)
+        page.get_by_role("button", name="Log in").click()
+        page.get_by_text("Rendered in").first.wait_for(timeout=90_000)
+        assert "session=" in page.url
+        page.reload(wait_until="domcontentloaded")
+        page.get_by_text("Rendered in").first.wait_for(timeout=90_000)
+        assert page.get_by_label("Phone number").count() == 0
+        page.get_by_role("button", name="Log out").click()
+        page.get_by_label("Phone number").wait_for(timeout=60_000)
+        assert "session=" not in page.url
+    finally:
+        page.close()
