@@ -259,6 +259,7 @@ APPS = [
         "credit_limit": 0,
         "currency": "CNY",
         "plots": [{"ref": "P-C"}],
+        "consent": {"id": 44, "terms_version": "2026-11", "language": "zh-CN", "withdrawn_at": None},
     },
     {
         "id": 3,
@@ -300,10 +301,16 @@ def test_my_loans_shows_schedule_paid_next_due_alerts_plots_by_season_export_and
         "/api/v1/plots": PLOTS,
     }
 
+    withdrawals: list[str] = []
+
     def answer(route: Any) -> None:
         path = route.request.url.removeprefix(live_service.url).partition("?")[0]
         if route.request.method == "GET" and path in fixtures:
             route.fulfill(status=200, content_type="application/json", body=json.dumps(fixtures[path]))
+        elif route.request.method == "POST" and path == "/api/v1/me/consents/44/withdraw":
+            withdrawals.append(path)
+            body = {"consent": {}, "cancelled_applications": [4], "active_loans": [], "message": "withdrawn"}
+            route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
         else:
             route.continue_()
 
@@ -330,6 +337,17 @@ def test_my_loans_shows_schedule_paid_next_due_alerts_plots_by_season_export_and
     assert "Loan for the 2027 season" in (cards.nth(0).text_content() or "")
     assert "Next payment" in (cards.nth(0).text_content() or "") and "Field alerts" in page.inner_text("#screen-home")
     page.click("#lang")
+    # withdraw consent: only on the open application (4, in review), asks first, then the service cancels it
+    assert page.locator(".withdraw-consent").count() == 1
+    page.click(".app-card[data-application='4'] .withdraw-consent")
+    page.wait_for_selector("#confirm[open]")
+    assert "撤回" in (page.text_content("#confirm-text") or "")
+    page.click("#confirm-no")
+    assert withdrawals == []
+    page.click(".app-card[data-application='4'] .withdraw-consent")
+    page.click("#confirm-yes")
+    page.wait_for_selector("#message.info:not([hidden])")
+    assert withdrawals == ["/api/v1/me/consents/44/withdraw"] and "已撤回同意" in (page.text_content("#message") or "")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "farmer_app_my_loans_fixture.png"), full_page=True)
 

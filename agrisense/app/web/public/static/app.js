@@ -492,6 +492,7 @@
       const application = await api("POST", "/applications", {
         plot_ids: [state.plotId],
         consent: true,
+        consent_language: state.lang === "zh" ? "zh-CN" : "en", // the statement stored is the one shown
       });
       state.application = application;
       localStorage.removeItem(DRAFT_KEY); // submitted: the plot lives in the application now
@@ -673,10 +674,18 @@
       const st = "status_" + a.status;
       card.appendChild(el("p", "status", t("status") + (t(st) === st ? a.status : t(st))));
       if (a.status === "offered") card.appendChild(el("p", "limit", money(a.credit_limit, a.currency)));
-      const b = el("button", "secondary big view-offer", t("view_offer"));
-      b.type = "button";
-      b.onclick = () => { state.application = a; renderOffer(a); show("offer"); };
-      card.appendChild(b);
+      if (a.status !== "withdrawn") {
+        const b = el("button", "secondary big view-offer", t("view_offer"));
+        b.type = "button";
+        b.onclick = () => { state.application = a; renderOffer(a); show("offer"); };
+        card.appendChild(b);
+      }
+      if ((a.status === "offered" || a.status === "in_review") && a.consent && !a.consent.withdrawn_at) {
+        const w = el("button", "danger withdraw-consent", t("withdraw_consent"));
+        w.type = "button";
+        w.onclick = () => onWithdrawConsent(a.consent.id);
+        card.appendChild(w);
+      }
       appsBox.appendChild(card);
     }
     const wBox = $("home-warnings");
@@ -730,6 +739,15 @@
       setTimeout(() => URL.revokeObjectURL(url), 10000);
       showMessage(t("exported"), "info");
     } catch (e) { fail(e); }
+  }
+  /* Withdraw the consent of an open application: the service cancels it and frees its plots; a loan is kept. */
+  async function onWithdrawConsent(consentId) {
+    if (!(await confirmDialog(t("confirm_withdraw_consent"), t("withdraw_consent")))) return;
+    try {
+      const r = await api("POST", "/me/consents/" + consentId + "/withdraw");
+      await loadHome();
+      showMessage(t("consent_withdrawn") + (r && r.active_loans && r.active_loans.length ? " " + t("consent_withdrawn_loan_kept") : ""), "info");
+    } catch (e) { fail(e); } // 409 when it was already withdrawn: the service's message says so
   }
   async function onDeleteMe() {
     if (!(await confirmDialog(t("confirm_delete_me"), t("delete_me")))) return;
