@@ -358,7 +358,14 @@ def test_the_application_header_shows_declared_verified_crop_and_one_confidence(
 
 
 def test_queue_filters_by_reason_and_sorts(dashboard_data: DashboardData, dashboard_env: dict) -> None:
-    at = _analyst(dashboard_data).switch_page("pages/1_Review_queue.py").run()
+    import sqlite3
+
+    # the generated region has no villages: give the plots of the first in-review application one
+    at = _analyst(dashboard_data)
+    first = list_review_queue(_db(dashboard_env), at.session_state["actor"])[0]
+    with sqlite3.connect(dashboard_env["AGRISENSE_DATABASE_URL"].removeprefix("sqlite:///")) as conn:
+        conn.executemany("UPDATE plots SET village = 'Dongcun' WHERE ref = ?", [(r,) for r in first["plots"]])
+    at.switch_page("pages/1_Review_queue.py").run()
     _no_exceptions(at)
     everything = at.dataframe[0].value
     codes = at.selectbox(key="queue_reason").options
@@ -372,3 +379,15 @@ def test_queue_filters_by_reason_and_sorts(dashboard_data: DashboardData, dashbo
     _no_exceptions(at)
     limits = list(at.dataframe[0].value["proposed"].fillna(0.0))
     assert limits == sorted(limits, reverse=True)
+    assert at.selectbox(key="queue_village").options == ["(any)", "Dongcun"]
+    at.selectbox(key="queue_reason").select("(any)").run()
+    at.selectbox(key="queue_village").select("Dongcun").run()
+    _no_exceptions(at)
+    assert list(at.dataframe[0].value["id"]) == [first["id"]]
+    assert not at.get("image")  # the map is drawn on demand
+    at.toggle(key="queue_map").set_value(True).run()
+    _no_exceptions(at)
+    assert len(at.get("image")) == 1  # the map of the shown applications, coloured by engine decision
+    at.radio(key="queue_map_colour").set_value("status").run()
+    _no_exceptions(at)
+    assert len(at.get("image")) == 1

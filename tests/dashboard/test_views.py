@@ -231,3 +231,30 @@ def test_crop_header_and_offers_frame_show_one_confidence() -> None:
     unverified = Offer.model_construct(plot_id="P2", crop=None, declared_crop="rice", crop_probability=None)
     assert crop_header("rice", [offer, unverified])["Verified crop"] == "maize / not verified"
     assert crop_header("wheat", [])["Declared crop"] == "wheat"
+
+
+def test_queue_villages_filter_and_map_features() -> None:
+    from agrisense.app.dashboard.views import filter_queue, queue_map_features, queue_villages
+
+    square = {"type": "Polygon", "coordinates": [[[0, 0], [0, 1], [1, 1], [1, 0], [0, 0]]]}
+    plots = {
+        "P1": {"village": "Dongcun", "geometry": square},
+        "P2": {"village": "Xicun", "geometry": square},
+        "P3": {"village": None, "geometry": None},
+    }
+    rows = [
+        {"id": 1, "age_hours": 3.0, "plots": ["P1", "P2"], "engine_decision": "refer"},
+        {"id": 2, "age_hours": 2.0, "plots": ["P3"], "engine_decision": "decline"},
+        {"id": 3, "age_hours": 1.0, "plots": ["P1"], "engine_decision": None},
+    ]
+    table = queue_frame(rows, plots)
+    assert table.loc[0, "village"] == "Dongcun, Xicun" and pd.isna(table.loc[1, "village"])
+    assert queue_villages(table) == ["Dongcun", "Xicun"]
+    assert list(filter_queue(table, village="Xicun")["id"]) == [1]
+    features = queue_map_features(table, plots)
+    assert [(f["plot_id"], f["engine_decision"]) for f in features] == [
+        ("P1", "refer"),
+        ("P2", "refer"),
+        ("P1", "(none)"),
+    ]
+    assert queue_frame(rows)["village"].isna().all()  # no plot views: no village

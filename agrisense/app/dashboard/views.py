@@ -27,10 +27,19 @@ def reason_codes(reasons: Iterable[Any]) -> str:
     return ", ".join(c for c in codes if c)
 
 
-def queue_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """The review queue as a table, oldest first (decisive reason codes last: they are the longest)."""
-    columns = ["id", "farmer", "status", "age_h", "crop", "area_ha", "plots", "engine_decision", "limit", "proposed",
-               "reasons"]  # fmt: skip
+def queue_frame(
+    rows: Sequence[Mapping[str, Any]], plots: Mapping[str, Mapping[str, Any]] | None = None
+) -> pd.DataFrame:
+    """The review queue as a table, oldest first (decisive reason codes last: they are the longest); ``plots``
+    (plot ref -> plot view, from ``list_plots``) gives each application the village(s) of its plots."""
+    columns = ["id", "farmer", "status", "age_h", "crop", "area_ha", "plots", "village", "engine_decision", "limit",
+               "proposed", "reasons"]  # fmt: skip
+    plots = plots or {}
+
+    def villages(refs: Iterable[Any]) -> str | None:
+        found = sorted({str(plots[str(r)]["village"]) for r in refs if plots.get(str(r), {}).get("village")})
+        return ", ".join(found) or None
+
     records = [
         {
             "id": int(r["id"]),
@@ -40,6 +49,7 @@ def queue_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
             "crop": r.get("crop"),
             "area_ha": r.get("area_ha"),
             "plots": ", ".join(str(p) for p in r.get("plots") or ()),
+            "village": villages(r.get("plots") or ()),
             "engine_decision": r.get("engine_decision"),
             "limit": r.get("credit_limit"),
             "proposed": r.get("proposed_limit"),
@@ -49,6 +59,22 @@ def queue_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     ]
     frame = pd.DataFrame(records, columns=columns)
     return frame.sort_values("age_h", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def queue_map_features(
+    table: pd.DataFrame, plots: Mapping[str, Mapping[str, Any]], by: str = "engine_decision"
+) -> list[dict[str, Any]]:
+    """One map feature per plot of the queue table's applications that has an outline, carrying the ``by`` value
+    of its application (for ``data.map_png(..., colour_by=by)``)."""
+    features = []
+    for _, row in table.iterrows():
+        for ref in [r.strip() for r in str(row["plots"] or "").split(",") if r.strip()]:
+            geometry = plots.get(ref, {}).get("geometry")
+            if geometry:
+                features.append(
+                    {"plot_id": ref, "geometry": geometry, by: str(row[by]) if pd.notna(row[by]) else "(none)"}
+                )
+    return features
 
 
 QUEUE_SORTS = {
@@ -62,23 +88,37 @@ QUEUE_SORTS = {
 
 def queue_reason_codes(frame: pd.DataFrame) -> list[str]:
     """Every decisive reason code that occurs in a queue table, sorted."""
-    return sorted({c.strip() for text in frame.get("reasons", ()) for c in str(text or "").split(",") if c.strip()})
+    return _listed(frame, "reasons")
+
+
+def queue_villages(frame: pd.DataFrame) -> list[str]:
+    """Every village that occurs in a queue table, sorted."""
+    return _listed(frame, "village")
+
+
+def _listed(frame: pd.DataFrame, column: str) -> list[str]:
+    values = frame.get(column, ())
+    return sorted({c.strip() for text in values if pd.notna(text) for c in str(text).split(",") if c.strip()})
 
 
 def filter_queue(
     frame: pd.DataFrame,
     *,
     reason: str | None = None,
+    village: str | None = None,
     limit_range: tuple[float, float] | None = None,
     min_age_h: float = 0.0,
     max_age_h: float | None = None,
     sort: str = "oldest first",
 ) -> pd.DataFrame:
-    """The rows of a :func:`queue_frame` with decisive reason ``reason``, a proposed limit within ``limit_range``
-    (both ends included; no proposed limit counts as 0) and an age between the bounds, sorted by ``sort``."""
+    """The rows of a :func:`queue_frame` with decisive reason ``reason``, a plot in ``village``, a proposed limit
+    within ``limit_range`` (both ends included; no proposed limit counts as 0) and an age between the bounds, sorted
+    by ``sort``."""
     keep = pd.Series(True, index=frame.index)
     if reason:
         keep &= frame["reasons"].map(lambda text: reason in [c.strip() for c in str(text or "").split(",")])
+    if village:
+        keep &= frame["village"].map(lambda text: village in [v.strip() for v in str(text or "").split(",")])
     if limit_range is not None:
         proposed = pd.to_numeric(frame["proposed"], errors="coerce").fillna(0.0)
         keep &= proposed.between(limit_range[0], limit_range[1])

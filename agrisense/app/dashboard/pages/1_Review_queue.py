@@ -1,5 +1,5 @@
 """Review queue: applications waiting for an analyst, filtered by status, engine decision, crop, age, decisive
-reason and proposed limit, and sorted."""
+reason, village and proposed limit, sorted, and on a map coloured by decision."""
 
 from __future__ import annotations
 
@@ -8,9 +8,17 @@ import time
 import pandas as pd
 import streamlit as st
 
+from agrisense.app.dashboard import data
 from agrisense.app.dashboard.session import db, require_analyst
-from agrisense.app.dashboard.views import QUEUE_SORTS, filter_queue, queue_frame, queue_reason_codes
-from agrisense.lending import list_review_queue
+from agrisense.app.dashboard.views import (
+    QUEUE_SORTS,
+    filter_queue,
+    queue_frame,
+    queue_map_features,
+    queue_reason_codes,
+    queue_villages,
+)
+from agrisense.lending import list_plots, list_review_queue
 
 ANY = "(any)"
 
@@ -42,10 +50,12 @@ rows = (
     if filtered
     else everything
 )
-table = queue_frame(rows)
-g1, g2, g3 = st.columns([2, 3, 2])
+plots = {str(p["ref"]): p for p in list_plots(database, actor)}  # staff: every plot (village, outline)
+table = queue_frame(rows, plots)
+g1, g0, g2, g3 = st.columns([2, 2, 3, 2])
 codes = queue_reason_codes(table)
 code = g1.selectbox("Decisive reason", [ANY, *codes], key="queue_reason")
+village = g0.selectbox("Village", [ANY, *queue_villages(table)], key="queue_village")
 top = float(pd.to_numeric(table["proposed"], errors="coerce").fillna(0.0).max()) if len(table) else 0.0
 top = max(top, 1.0)
 low, high = g2.slider("Proposed limit", 0.0, top, (0.0, top), key="queue_limit")
@@ -53,6 +63,7 @@ sort = g3.selectbox("Sort", list(QUEUE_SORTS), key="queue_sort")
 table = filter_queue(
     table,
     reason=None if code == ANY else code,
+    village=None if village == ANY else village,
     limit_range=None if (low, high) == (0.0, top) else (low, high),
     sort=sort,
 )
@@ -68,6 +79,24 @@ st.dataframe(
         "age_h": st.column_config.NumberColumn("age (h)", format="%.1f"),
     },
 )
+
+if not table.empty and st.toggle("Map of these applications, coloured by decision", key="queue_map"):
+    colour = st.radio("Colour by", ["engine_decision", "status"], horizontal=True, key="queue_map_colour")
+    features = queue_map_features(table, plots, colour)
+    if features:
+        st.image(
+            data.map_png(
+                features,
+                config.settings,
+                colour_by=colour,
+                pad=0.05,
+                max_tiles=16,
+                title=f"{len(table)} applications, {len(features)} plots, by {colour.replace('_', ' ')}",
+            ),
+            width="stretch",
+        )
+    else:
+        st.info("None of these applications has a plot outline to draw.")
 
 if table.empty:
     st.info("No application matches these filters.")
