@@ -195,8 +195,10 @@ def decide(
         reasons.append(make_reason("PD_WITHIN_APPETITE", "positive", pd=score.pd))
 
     # A limit under the minimum can never become a loan (the engine offers none, a reviewer cannot raise it):
-    # decline, whatever else would refer.
-    if limit.limit < Decimal(str(policy.limits.min_limit)) or limit.limit <= 0:
+    # decline, whatever else would refer. Without usable imagery the limit measures nothing (its haircuts stand for
+    # the missing evidence), so such a plot stays referred for new imagery, never declined for a cloudy season.
+    below_minimum = limit.limit < Decimal(str(policy.limits.min_limit)) or limit.limit <= 0
+    if below_minimum and evidence.imagery_ok:
         reasons.append(
             make_reason(
                 "LIMIT_BELOW_MINIMUM",
