@@ -52,7 +52,7 @@ class Disbursement:
     date: date
     amount_cents: int
     payee: str
-    condition: str | None
+    condition: str | None = None
 
 
 @dataclass(frozen=True)

@@ -15,34 +15,17 @@ from datetime import date
 from decimal import ROUND_DOWN, Decimal
 from typing import Literal
 
-from agrisense.credit.schedule import Disbursement, LoanPlan, build_schedule, split_cents
+from agrisense.credit.schedule import Disbursement, Instalment, LoanPlan, build_schedule, split_cents
 from agrisense.errors import InvalidInput
 
 PostingKind = Literal["disbursement", "repayment"]
 
 
-@dataclass(frozen=True)
-class Tranche:
-    """A planned disbursement of the loan."""
+Tranche = Disbursement
+"""A planned disbursement of the loan: the schedule's own type (date, amount in cents, payee, condition)."""
 
-    date: date
-    amount_cents: int
-    payee: str
-    condition: str | None = None
-
-
-@dataclass(frozen=True)
-class Due:
-    """A planned repayment (principal + interest + fees) of the booked loan."""
-
-    date: date
-    principal_cents: int
-    interest_cents: int
-    fee_cents: int
-
-    @property
-    def total_cents(self) -> int:
-        return self.principal_cents + self.interest_cents + self.fee_cents
+Due = Instalment
+"""A planned repayment of the booked loan: the schedule's own type (principal, interest and fees in cents)."""
 
 
 @dataclass(frozen=True)
