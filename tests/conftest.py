@@ -14,14 +14,21 @@ SMALL_REGION_SEED = 7
 
 SLOW_FIXTURES = frozenset({"postgis_db", "system_chromium"})
 """Every test that uses one of these (directly or through another fixture) is marked ``slow``: PostgreSQL, Chromium."""
-SLOW_MODULES = frozenset({"test_wheel.py"})
-"""Modules marked ``slow`` as a whole: the wheel is built and installed into a fresh virtual environment."""
+SLOW_MODULES = frozenset({"test_wheel.py", "test_pages.py", "test_http_faults.py", "test_rescore.py"})
+"""Modules marked ``slow`` as a whole: the wheel (built and installed into a fresh virtual environment), the
+dashboard pages end to end (Streamlit AppTest over a seeded database, ~50 s), HTTP fault injection against local
+servers (~17 s) and the county re-score runs (~25 s)."""
 SLOW_TESTS = frozenset(
     {
         # a cold re-score of the whole region, twice (~17 s)
         "tests/test_logging.py::test_rescore_logs_plan_tiles_and_summary",
         # scores plots with a cold imagery cache (~13 s)
         "tests/credit/test_offer_schema.py::test_scored_offers_and_unusable_outlines_validate",
+        # end to end through the CLI or a scored application (5-7 s each)
+        "tests/api/test_consent.py::test_withdrawal_leaves_an_active_loan_alone",
+        "tests/credit/test_commands.py::test_stress_command",
+        "tests/geo/test_coverage.py::test_score_file_refers_outside_outlines_never_blames_clouds",
+        "tests/ml/test_evaluate_cache.py::test_evaluate_writes_nothing_in_the_region",
     }
 )
 """Single tests marked ``slow`` here rather than in their modules (modules other people are changing now)."""

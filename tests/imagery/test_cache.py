@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import date, datetime
 from pathlib import Path
 
@@ -72,12 +73,15 @@ def test_key_changes_with_everything_that_changes_the_result(fixture_geobox: Geo
 
 @pytest.fixture
 def builds(monkeypatch: pytest.MonkeyPatch) -> list[GeoBox]:
-    """Geoboxes for which composites were computed from pixels (a cache miss)."""
+    """Geoboxes for which this test's thread computed composites from pixels (a cache miss); a scoring thread left
+    running by an earlier test (the API's batcher) must not count."""
     seen: list[GeoBox] = []
     real = cache_module.build_composites
+    owner = threading.get_ident()
 
     def counting(source, geobox, *args, **kwargs):  # type: ignore[no-untyped-def]
-        seen.append(geobox)
+        if threading.get_ident() == owner:
+            seen.append(geobox)
         return real(source, geobox, *args, **kwargs)
 
     monkeypatch.setattr(cache_module, "build_composites", counting)
