@@ -472,6 +472,28 @@ def _decisive_codes(offers: Sequence[dict[str, Any]]) -> list[str]:
     return codes
 
 
+def application_pd(offers: Sequence[dict[str, Any]]) -> float | None:
+    """The highest PD among an application's stored offers, or ``None`` when none carries one."""
+    values = [float(o["pd"]) for o in offers if isinstance(o, dict) and o.get("pd") is not None]
+    return round(max(values), 6) if values else None
+
+
+def _check_pd_range(pd_min: float | None, pd_max: float | None) -> None:
+    for name, value in (("pd_min", pd_min), ("pd_max", pd_max)):
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise InvalidInput(f"{name} must be a probability between 0 and 1 (e.g. 0.05 for 5%); got {value}.")
+    if pd_min is not None and pd_max is not None and pd_min > pd_max:
+        raise InvalidInput(f"pd_min ({pd_min}) is above pd_max ({pd_max}): swap them or widen the range.")
+
+
+def _within(value: float | None, low: float | None, high: float | None) -> bool:
+    if low is None and high is None:
+        return True
+    if value is None:
+        return False
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
 def get_application(db: Database, actor: Actor, app_id: int) -> dict[str, Any]:
     """One application (its farmer or staff only)."""
     with db.session(readonly=True) as session:
@@ -540,9 +562,16 @@ def list_review_queue(
     decision: str | None = None,
     crop: str | None = None,
     older_than_hours: float | None = None,
+    pd_min: float | None = None,
+    pd_max: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Applications for analysts, oldest first, with the engine's decision, limit and decisive reasons."""
+    """Applications for analysts, oldest first, with the engine's decision, limit, PD and decisive reasons.
+
+    ``pd`` is the highest probability of default among the application's offers (the riskiest plot decides;
+    ``None`` when no offer has one, e.g. an unusable outline). ``pd_min`` / ``pd_max`` keep the applications whose
+    PD lies within the bounds (both included); an application without a PD is left out once either is given."""
     require_role(actor, STAFF, "see the review queue")
+    _check_pd_range(pd_min, pd_max)
     now = datetime.now(UTC)
     with db.session(readonly=True) as session:
         query = (
@@ -563,6 +592,9 @@ def list_review_queue(
             age = (now - created).total_seconds() / 3600
             if older_than_hours is not None and age < older_than_hours:
                 continue
+            pd_value = application_pd(app.offers)
+            if not _within(pd_value, pd_min, pd_max):
+                continue
             rows.append(
                 {
                     "id": app.id,
@@ -576,6 +608,7 @@ def list_review_queue(
                     "proposed_limit": json_number(app.proposed_limit),
                     "currency": app.currency,
                     "reasons": _decisive_codes(app.offers),
+                    "pd": pd_value,
                     "age_hours": round(age, 2),
                     "status": app.status,
                     "created_at": _iso(app.created_at),

@@ -217,6 +217,22 @@ def test_filter_queue_by_reason_limit_and_age_and_sorts() -> None:
     assert filter_queue(table, reason="NOPE").empty
 
 
+def test_queue_shows_pd_sorts_by_it_and_maps_the_slider() -> None:
+    from agrisense.app.dashboard.views import filter_queue, pd_bounds
+
+    rows = [
+        {"id": 1, "age_hours": 3.0, "pd": 0.02, "reasons": []},
+        {"id": 2, "age_hours": 2.0, "pd": None, "reasons": []},
+        {"id": 3, "age_hours": 1.0, "pd": 0.09, "reasons": []},
+    ]
+    table = queue_frame(rows)
+    assert list(table["pd"].fillna(-1)) == [0.02, -1, 0.09]
+    assert list(filter_queue(table, sort="highest PD")["id"]) == [3, 1, 2]  # no PD last
+    assert pd_bounds((0.0, 100.0)) == (None, None)
+    assert pd_bounds((2.5, 10.0)) == (0.025, 0.1)
+    assert pd_bounds((5.0, 100.0)) == (0.05, None)
+
+
 def test_crop_header_and_offers_frame_show_one_confidence() -> None:
     from agrisense.app.dashboard.views import crop_confidence, crop_header
     from agrisense.credit.offer import Offer

@@ -239,6 +239,9 @@ class ReviewQueueItem(_View):
     proposed_limit: Money
     currency: str
     reasons: list[str] = Field(description="Decisive reason codes (decline and refer) of the plots' offers.")
+    pd: float | None = Field(
+        default=None, ge=0, le=1, description="Highest probability of default among the offers (null: none has one)."
+    )
     age_hours: float
     status: ApplicationStatus
     created_at: Timestamp | None

@@ -32,8 +32,8 @@ def queue_frame(
 ) -> pd.DataFrame:
     """The review queue as a table, oldest first (decisive reason codes last: they are the longest); ``plots``
     (plot ref -> plot view, from ``list_plots``) gives each application the village(s) of its plots."""
-    columns = ["id", "farmer", "status", "age_h", "crop", "area_ha", "plots", "village", "engine_decision", "limit",
-               "proposed", "reasons"]  # fmt: skip
+    columns = ["id", "farmer", "status", "age_h", "crop", "area_ha", "plots", "village", "engine_decision", "pd",
+               "limit", "proposed", "reasons"]  # fmt: skip
     plots = plots or {}
 
     def villages(refs: Iterable[Any]) -> str | None:
@@ -51,6 +51,7 @@ def queue_frame(
             "plots": ", ".join(str(p) for p in r.get("plots") or ()),
             "village": villages(r.get("plots") or ()),
             "engine_decision": r.get("engine_decision"),
+            "pd": r.get("pd"),
             "limit": r.get("credit_limit"),
             "proposed": r.get("proposed_limit"),
             "reasons": reason_codes(r.get("reasons") or ()),
@@ -82,6 +83,7 @@ QUEUE_SORTS = {
     "newest first": ("age_h", True),
     "largest proposed limit": ("proposed", False),
     "largest area": ("area_ha", False),
+    "highest PD": ("pd", False),
     "id": ("id", True),
 }
 
@@ -127,7 +129,15 @@ def filter_queue(
     if max_age_h is not None:
         keep &= frame["age_h"] <= max_age_h
     column, ascending = QUEUE_SORTS[sort]
-    return frame[keep].sort_values(column, ascending=ascending, kind="stable").reset_index(drop=True)
+    kept = frame[keep]
+    return kept.sort_values(column, ascending=ascending, kind="stable", na_position="last").reset_index(drop=True)
+
+
+def pd_bounds(percent_range: tuple[float, float]) -> tuple[float | None, float | None]:
+    """The queue's PD slider (percent, 0-100) as the service's ``pd_min`` / ``pd_max`` (``None`` at an open end, so
+    the full range keeps applications without a PD)."""
+    low, high = percent_range
+    return (None if low <= 0 else low / 100, None if high >= 100 else high / 100)
 
 
 def typed_offers(application: Mapping[str, Any]) -> list[Offer]:

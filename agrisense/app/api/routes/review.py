@@ -23,9 +23,21 @@ def review_queue(
     decision: Literal["approve", "refer", "decline"] | None = None,
     crop: Annotated[str | None, Query(max_length=32)] = None,
     older_than_hours: Annotated[float | None, Query(ge=0, le=100_000)] = None,
+    pd_min: Annotated[float | None, Query(ge=0, le=1, description="Lowest PD kept (0-1).")] = None,
+    pd_max: Annotated[float | None, Query(ge=0, le=1, description="Highest PD kept (0-1).")] = None,
 ) -> list[dict[str, Any]]:
-    """Applications for review, oldest first (analysts and admins)."""
-    return list_review_queue(db, actor, status=status, decision=decision, crop=crop, older_than_hours=older_than_hours)
+    """Applications for review, oldest first (analysts and admins); ``pd_min`` / ``pd_max`` keep a PD range (the
+    application's PD is its riskiest offer's; applications without one are left out of a PD filter)."""
+    return list_review_queue(
+        db,
+        actor,
+        status=status,
+        decision=decision,
+        crop=crop,
+        older_than_hours=older_than_hours,
+        pd_min=pd_min,
+        pd_max=pd_max,
+    )
 
 
 @router.post(

@@ -1,5 +1,5 @@
 """Review queue: applications waiting for an analyst, filtered by status, engine decision, crop, age, decisive
-reason, village and proposed limit, sorted, and on a map coloured by decision."""
+reason, village, PD range and proposed limit, sorted, and on a map coloured by decision."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from agrisense.app.dashboard.session import db, require_analyst
 from agrisense.app.dashboard.views import (
     QUEUE_SORTS,
     filter_queue,
+    pd_bounds,
     queue_frame,
     queue_map_features,
     queue_reason_codes,
@@ -31,13 +32,14 @@ statuses = sorted({str(r["status"]) for r in everything if r.get("status")})
 decisions = sorted({str(r["engine_decision"]) for r in everything if r.get("engine_decision")})
 crops = sorted({str(r["crop"]) for r in everything if r.get("crop")})
 
-f1, f2, f3, f4 = st.columns(4)
+f1, f2, f3, f4, f5 = st.columns([2, 2, 2, 2, 3])
 status = f1.selectbox("Status", [ANY, *statuses], key="queue_status")
 decision = f2.selectbox("Engine decision", [ANY, *decisions], key="queue_decision")
 crop = f3.selectbox("Crop", [ANY, *crops], key="queue_crop")
 older = f4.number_input("Older than (hours)", min_value=0.0, value=0.0, step=12.0, key="queue_older")
+pd_min, pd_max = pd_bounds(f5.slider("PD (%)", 0.0, 100.0, (0.0, 100.0), step=0.5, key="queue_pd"))
 
-filtered = status != ANY or decision != ANY or crop != ANY or older > 0
+filtered = status != ANY or decision != ANY or crop != ANY or older > 0 or (pd_min, pd_max) != (None, None)
 rows = (
     list_review_queue(
         database,
@@ -46,6 +48,8 @@ rows = (
         decision=None if decision == ANY else decision,
         crop=None if crop == ANY else crop,
         older_than_hours=older or None,
+        pd_min=pd_min,
+        pd_max=pd_max,
     )
     if filtered
     else everything
@@ -74,6 +78,7 @@ st.dataframe(
     width="stretch",
     column_config={
         "area_ha": st.column_config.NumberColumn("area (ha)", format="%.2f"),
+        "pd": st.column_config.NumberColumn("PD", format="percent"),
         "limit": st.column_config.NumberColumn("limit", format="%.0f"),
         "proposed": st.column_config.NumberColumn("proposed", format="%.0f"),
         "age_h": st.column_config.NumberColumn("age (h)", format="%.1f"),
