@@ -67,6 +67,9 @@ class RescoreConfig:
     credit: CreditInputs
     region: Region  # with ``season`` set to the re-scored season
     out_dir: Path
+    run_tags: tuple[tuple[str, str], ...] = ()
+    """The run's metadata (``rescore_run.run_tags``: run id, model fingerprint, policy version, created), written
+    as GDAL tags on every tile COG; set once the run id is known (it does not enter any fingerprint)."""
 
     @property
     def start(self) -> date:
@@ -324,7 +327,7 @@ def rescore_tile(task: TileTask, cfg: RescoreConfig) -> dict[str, Any]:
     offers = build_offers(task.plots, evidence, cfg.credit, overlaps=task.overlaps)
     t2 = time.perf_counter()
     if result.probability is not None:
-        write_tile_maps(result, task.job, cfg.tile_maps_dir / task.job.tile_id)
+        write_tile_maps(result, task.job, cfg.tile_maps_dir / task.job.tile_id, tags=dict(cfg.run_tags))
     frame = offer_rows(offers, task.plots, task.job.tile_id)
     _write_parquet_atomic(frame, tile_result_path(cfg, task.job.tile_id), task.fingerprint)
     height, width = task.job.geobox().shape.yx

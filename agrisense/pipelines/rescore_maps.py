@@ -10,6 +10,7 @@ import math
 import os
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -30,9 +31,14 @@ LAYERS = ("crop_class", "probability", "ndvi", "cropland", "field_boundary")
 """Per-tile and region layers; ``field_boundary`` only with a model that has a boundary head."""
 
 
-def write_tile_maps(result: TileResult, job: TileJob, folder: Path) -> list[Path]:
+def write_tile_maps(
+    result: TileResult, job: TileJob, folder: Path, *, tags: Mapping[str, str] | None = None
+) -> list[Path]:
     """``crop_class.tif`` (uint8 palette), ``probability.tif``, ``ndvi.tif``, ``cropland.tif`` and, with a boundary
-    head, ``field_boundary.tif`` (float32, NaN nodata) of the tile's core (the padding belongs to the neighbours)."""
+    head, ``field_boundary.tif`` (float32, NaN nodata) of the tile's core (the padding belongs to the neighbours).
+
+    Each carries ``tags`` (the run's metadata: run id, model fingerprint, policy version) as GDAL dataset tags, plus
+    its ``layer``, the ``tile_id`` and ``created`` (UTC, when this tile's maps were written)."""
     if result.crop_class is None or result.probability is None or result.ndvi is None:
         raise InvalidInput(f"tile {job.tile_id} has no maps; score it with maps=True")
     geobox = job.geobox()
@@ -41,6 +47,11 @@ def write_tile_maps(result: TileResult, job: TileJob, folder: Path) -> list[Path
     cut = (slice(pad, geobox.shape.y - pad), slice(pad, geobox.shape.x - pad))
     colormap, names = palette(result.classes)
     crs = f"EPSG:{job.tile.epsg}"
+    created = datetime.now(UTC).isoformat(timespec="seconds")
+
+    def tags_of(layer: str) -> dict[str, str]:
+        return {**(tags or {}), "created": created, "tile_id": job.tile_id, "layer": layer}
+
     return [
         write_cog(
             folder / "crop_class.tif",
@@ -51,6 +62,7 @@ def write_tile_maps(result: TileResult, job: TileJob, folder: Path) -> list[Path
             band_names=["crop_class"],
             colormap=colormap,
             class_names=names,
+            tags=tags_of("crop_class"),
         ),
         *(
             write_cog(
@@ -61,6 +73,7 @@ def write_tile_maps(result: TileResult, job: TileJob, folder: Path) -> list[Path
                 nodata=float("nan"),
                 resampling="average",
                 band_names=[band],
+                tags=tags_of(name),
             )
             for name, band, layer in (
                 ("probability", "probability", result.probability),

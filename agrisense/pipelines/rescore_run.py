@@ -14,7 +14,7 @@ import logging
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from agrisense.agronomy.calendar import crop_calendar
 from agrisense.config import Settings
 from agrisense.errors import InvalidInput, NotFound
 from agrisense.geo import Plot, make_plot, read_plots
-from agrisense.ml.registry import read_bundle
+from agrisense.ml.registry import ModelBundle, read_bundle
 from agrisense.monitoring.season import approved_offers, loan_from_record, monitor_plot, season_evidence
 from agrisense.pipelines.rescore import (
     TILE_SCHEMA,
@@ -52,7 +52,7 @@ from agrisense.pipelines.rescore_maps import mosaic_maps, write_region_fields
 from agrisense.pipelines.rescore_report import write_run_report
 from agrisense.pipelines.rescore_stac import write_run_stac
 from agrisense.region import load_region
-from agrisense.scoring import load_reference
+from agrisense.scoring import load_reference, model_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -245,6 +245,10 @@ def rescore_region(
         out_dir / "manifest.json", _manifest(run_id, cfg, tasks, done=[t for t in tasks if t not in todo])
     )
 
+    bundle = read_bundle(settings.models_dir / "landcover_unet")
+    tags = run_tags(cfg, run_id=run_id, bundle=bundle, as_of=as_of)
+    cfg = replace(cfg, run_tags=tuple(sorted(tags.items())))
+
     t1 = time.perf_counter()
     dashboard: list[str] = []
     summaries = run_tasks(
@@ -262,8 +266,6 @@ def rescore_region(
     frame = assemble_plots(cfg, tasks, run_id=run_id, as_of=as_of, n_invalid=len(errors))
     _remove_stale(cfg, tasks)
 
-    bundle = read_bundle(settings.models_dir / "landcover_unet")
-    tags = run_tags(cfg, run_id=run_id, model_version=bundle.version, as_of=as_of)
     maps = mosaic_maps([cfg.tile_maps_dir / t.job.tile_id for t in tasks], out_dir / "maps", tags=tags)
     n_fields = write_region_fields(
         out_dir / "maps", out_dir / "fields.parquet", boundary_threshold=bundle.boundary_threshold, tags=tags
@@ -316,12 +318,15 @@ def rescore_region(
     return run
 
 
-def run_tags(cfg: RescoreConfig, *, run_id: str, model_version: str, as_of: date | None) -> dict[str, str]:
-    """Run metadata every region COG carries as dataset tags (and every STAC item of the run as properties)."""
+def run_tags(cfg: RescoreConfig, *, run_id: str, bundle: ModelBundle, as_of: date | None) -> dict[str, str]:
+    """Run metadata every COG (region and tile) carries as dataset tags (and every STAC item of the run as
+    properties): run id, model version and fingerprint (``scoring.model_fingerprint`` of the bundle, as the
+    probability cache keys it), policy version, season, window, as-of, created (UTC)."""
     policy = load_reference(cfg.credit.reference_dir, cfg.credit.policy_file).policy
     return {
         "run_id": run_id,
-        "model_version": model_version,
+        "model_version": bundle.version,
+        "model_fingerprint": model_fingerprint(bundle.to_json()),
         "policy_version": policy.version,
         "season": str(cfg.region.season),
         "window": f"{cfg.start.isoformat()}/{cfg.end.isoformat()}",

@@ -222,6 +222,30 @@ def test_every_cog_is_valid_and_carries_the_run_metadata(reference: Path) -> Non
         assert ds.descriptions[0] == "crop_class"
 
 
+def test_tile_cogs_carry_the_run_tags(reference: Path, settings: Settings) -> None:
+    from datetime import UTC, datetime
+
+    from agrisense.credit.policy import load_policy
+    from agrisense.ml.registry import read_bundle
+    from agrisense.scoring import model_fingerprint
+
+    run = json.loads((reference / "run.json").read_text())
+    bundle = read_bundle(settings.models_dir / "landcover_unet")
+    policy = load_policy(settings.policy_file)
+    tiles = sorted(p for p in (reference / "maps" / "tiles").iterdir() if p.is_dir())
+    assert len(tiles) == run["tiles"]
+    for folder in tiles:
+        for path in sorted(folder.glob("*.tif")):
+            with rasterio.open(path) as ds:
+                tags = ds.tags()
+            assert tags["run_id"] == run["run_id"] and tags["policy_version"] == policy.version, path
+            assert tags["model_fingerprint"] == model_fingerprint(bundle.to_json())
+            assert tags["model_version"] == bundle.version and tags["tile_id"] == folder.name
+            assert tags["layer"] == path.stem
+            created = datetime.fromisoformat(tags["created"])
+            assert created.tzinfo == UTC and (datetime.now(UTC) - created).total_seconds() < 3600
+
+
 def test_plots_parquet_schema(reference: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
