@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -28,6 +28,16 @@ class CropReference:
     days_to_flowering: int
     days_to_maturity: int
     harvest_window_days: int
+    name_en: str = ""  # English name for people (the code when empty)
+    # Further crops of the same year on the same land, financed by the same loan (double cropping: early rice is
+    # this row, late rice the one later season). Yield, price and input cost of this row are then the whole year's
+    # (see agrisense.market); its own calendar fields are the first crop's.
+    later_seasons: tuple[CropReference, ...] = ()
+
+    @property
+    def display_en(self) -> str:
+        """The English name, else the code with spaces."""
+        return self.name_en or self.crop.replace("_", " ")
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,7 @@ class CropCalendar:
     harvest_end: date
 
 
+_REQUIRED_COLUMNS = tuple(f.name for f in fields(CropReference) if f.default is MISSING)
 _FLOAT_COLUMNS = ("ref_yield_t_ha", "yield_cv", "price_per_t", "input_cost_per_ha")
 _INT_COLUMNS = ("days_to_emergence", "days_to_flowering", "days_to_maturity", "harvest_window_days")
 
@@ -60,11 +71,13 @@ def _month_day(value: str, where: str) -> tuple[int, int]:
 def _parse_row(row: dict[str, str], line: int, path: Path) -> CropReference:
     where = f"{path}, line {line}"
     values: dict[str, object] = {}
-    for f in fields(CropReference):
-        raw = row.get(f.name)
+    for name in _REQUIRED_COLUMNS:
+        raw = row.get(name)
         if raw is None or raw.strip() == "":
-            raise InvalidInput(f"{where}: column {f.name!r} is missing or empty; fill it in")
-        values[f.name] = raw.strip()
+            raise InvalidInput(f"{where}: column {name!r} is missing or empty; fill it in")
+        values[name] = raw.strip()
+    if (row.get("name_en") or "").strip():
+        values["name_en"] = str(row["name_en"]).strip()
     for name in _FLOAT_COLUMNS:
         try:
             number = float(str(values[name]))
@@ -79,6 +92,12 @@ def _parse_row(row: dict[str, str], line: int, path: Path) -> CropReference:
         except ValueError as exc:
             raise InvalidInput(f"{where}: {name}={values[name]!r} is not a whole number of days") from exc
     ref = CropReference(**values)  # type: ignore[arg-type]
+    check_calendar(ref, where)
+    return ref
+
+
+def check_calendar(ref: CropReference, where: str) -> None:
+    """Refuse a crop whose sowing window or stage durations are impossible."""
     start, end = _month_day(ref.sow_start, f"{where} sow_start"), _month_day(ref.sow_end, f"{where} sow_end")
     if end < start:
         raise InvalidInput(f"{where}: sow_end {ref.sow_end} is before sow_start {ref.sow_start}")
@@ -89,7 +108,6 @@ def _parse_row(row: dict[str, str], line: int, path: Path) -> CropReference:
         )
     if ref.harvest_window_days <= 0:
         raise InvalidInput(f"{where}: harvest_window_days must be positive, got {ref.harvest_window_days}")
-    return ref
 
 
 def load_crop_table(path: Path) -> dict[str, CropReference]:
@@ -99,7 +117,7 @@ def load_crop_table(path: Path) -> dict[str, CropReference]:
         raise NotFound(f"crop table {path} does not exist; point to data/reference/crops.csv")
     with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
-        missing = [f.name for f in fields(CropReference) if f.name not in (reader.fieldnames or [])]
+        missing = [name for name in _REQUIRED_COLUMNS if name not in (reader.fieldnames or [])]
         if missing:
             raise InvalidInput(f"{path}: missing column(s) {', '.join(missing)}")
         table: dict[str, CropReference] = {}
@@ -128,3 +146,9 @@ def crop_calendar(ref: CropReference, season: int) -> CropCalendar:
         maturity_date=maturity,
         harvest_end=maturity + timedelta(days=ref.harvest_window_days),
     )
+
+
+def crop_calendars(ref: CropReference, season: int) -> list[CropCalendar]:
+    """Every crop calendar one loan on ``ref`` follows in ``season``: its own, then those of its later seasons
+    (double cropping: early rice, then late rice)."""
+    return [crop_calendar(ref, season)] + [crop_calendar(later, season) for later in ref.later_seasons]

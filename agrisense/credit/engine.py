@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 
-from agrisense.agronomy.calendar import CropReference, crop_calendar
+from agrisense.agronomy.calendar import CropReference, crop_calendars
 from agrisense.agronomy.weather import WeatherRisk
 from agrisense.agronomy.yields import YieldDistribution, yield_distribution
 from agrisense.credit.decision import decide, order
@@ -168,7 +168,8 @@ def make_offer(
     ref = crops[crop]
     if ref.currency != policy.currency:
         raise InvalidInput(f"crop table prices {crop} in {ref.currency} but the policy lends in {policy.currency}")
-    calendar = crop_calendar(ref, evidence.finance_season)
+    calendars = crop_calendars(ref, evidence.finance_season)  # two for double cropping: one repayment after each
+    calendar = calendars[0]
     if today is not None and today > calendar.flowering_date:
         reason = make_reason(
             "SEASON_TOO_LATE", "decline", season=evidence.finance_season, flowering=calendar.flowering_date
@@ -203,7 +204,7 @@ def make_offer(
     # Price the assessed limit (or the smallest loan the policy makes, to show the rate a tiny loan gets).
     priced_amount = max(limit.limit, Decimal(str(policy.limits.min_limit)), Decimal(str(policy.limits.rounding_step)))
     plan = seasonal_plan(
-        to_cents(priced_amount), [calendar], policy.schedule, input_supplier=input_supplier, not_before=today
+        to_cents(priced_amount), calendars, policy.schedule, input_supplier=input_supplier, not_before=today
     )
     price, schedule = price_loan(card.pd, plan, policy.pricing)
     result = decide(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING
 
-from agrisense.agronomy.calendar import CropReference, crop_calendar
+from agrisense.agronomy.calendar import CropReference, crop_calendars
 from agrisense.credit.schedule import (
     RATE_STEP,
     LoanPlan,
@@ -116,7 +116,7 @@ def cap_coverage(crop: str, ref: CropReference, policy: Policy) -> CapCoverage:
     amount = to_cents(max(policy.limits.min_limit, policy.limits.rounding_step))
     coverages = []
     for season in CHECK_SEASONS:
-        terms = plan_terms(seasonal_plan(amount, [crop_calendar(ref, season)], policy.schedule), policy.pricing)
+        terms = plan_terms(seasonal_plan(amount, crop_calendars(ref, season), policy.schedule), policy.pricing)
         coverages.append(CapCoverage(crop, season, terms, max_coverable_pd(terms, policy.pricing)))
     return min(coverages, key=lambda c: c.max_pd)
 
