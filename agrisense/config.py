@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field, SecretStr
@@ -103,6 +104,11 @@ class Settings(BaseSettings):
     terms_version: str = Field(default="2026-11", description="Version of the consent terms farmers agree to.")
     max_request_bytes: int = Field(default=2_000_000, ge=1024, description="Largest accepted request body.")
     rate_limit_per_minute: int = Field(default=600, ge=1, description="Requests per minute per client address.")
+    rate_limit_store: Literal["memory", "database"] = Field(
+        default="memory",
+        description="Where request counts live: this process's memory (one worker) or the database (shared by every "
+        "worker: set it with uvicorn --workers N).",
+    )
 
     @property
     def database_url_or_default(self) -> str:

@@ -115,13 +115,15 @@ def _entry_path(settings: Settings, region: Region, tile: TileKey) -> tuple[Path
     return settings.cache_dir / "composites" / f"{key}.zarr", key
 
 
-def warm_region_tiles(settings: Settings) -> int:
+def warm_region_tiles(settings: Settings, stop: threading.Event | None = None) -> int:
     """Build (or find) the cached composites of every grid tile of the region, exactly as scoring would; returns
     how many tiles have imagery. Tiles without usable imagery are logged and skipped. Slow on a cold cache (it
-    loads imagery): run it in the background."""
+    loads imagery): run it in the background. A set ``stop`` ends it before the next tile."""
     region = load_region(settings.region_dir)
     ready = 0
     for tile in region_grid(region):
+        if stop is not None and stop.is_set():
+            break
         try:
             build_composites_cached(
                 settings.catalog_source,
@@ -138,7 +140,7 @@ def warm_region_tiles(settings: Settings) -> int:
     return ready
 
 
-_warmers: dict[tuple[str, str, str], threading.Thread] = {}
+_warmers: dict[tuple[str, str, str], tuple[threading.Thread, threading.Event]] = {}
 _warmers_lock = threading.Lock()
 
 
@@ -148,21 +150,42 @@ def _warm_key(settings: Settings) -> tuple[str, str, str]:
 
 def start_warming(settings: Settings) -> threading.Thread:
     """:func:`warm_region_tiles` in a daemon thread, at most once per region, catalog and cache folder per process
-    (an already started warmer is returned); errors are logged, never raised."""
+    (an already started warmer is returned); errors are logged, never raised. :func:`stop_warming` ends it."""
+    stop = threading.Event()
 
     def run() -> None:
         try:
-            n = warm_region_tiles(settings)
+            n = warm_region_tiles(settings, stop)
             log.info("map tiles: %d cache tiles ready for %s", n, settings.region_dir)
         except Exception:  # a broken region must not take the server down; tiles stay empty and it is logged
             log.exception("map tiles: warming the imagery cache failed")
 
     with _warmers_lock:
         key = _warm_key(settings)
-        if key not in _warmers:
-            _warmers[key] = threading.Thread(target=run, name="agrisense-warm-tiles", daemon=True)
-            _warmers[key].start()
-        return _warmers[key]
+        if key not in _warmers or _warmers[key][1].is_set():  # none yet, or one told to stop
+            thread = threading.Thread(target=run, name="agrisense-warm-tiles", daemon=True)
+            _warmers[key] = (thread, stop)
+            thread.start()
+        return _warmers[key][0]
+
+
+def stop_warming(settings: Settings, timeout: float = 30.0) -> bool:
+    """Ask this process's warmer for ``settings``' region to stop after its current tile and wait up to ``timeout``
+    seconds (the service's shutdown: no imagery thread outlives the app); True when none is left running. A later
+    :func:`tiles_ready` starts a fresh one where tiles are still missing."""
+    with _warmers_lock:
+        entry = _warmers.get(_warm_key(settings))
+    if entry is None:
+        return True
+    thread, stop = entry
+    stop.set()
+    thread.join(timeout)
+    if thread.is_alive():
+        return False
+    with _warmers_lock:
+        if _warmers.get(_warm_key(settings)) is entry:
+            del _warmers[_warm_key(settings)]
+    return True
 
 
 def tiles_ready(settings: Settings) -> bool:
@@ -170,7 +193,7 @@ def tiles_ready(settings: Settings) -> bool:
     imagery stay empty); starts the warmer otherwise. A map tile rendered while this is False may fill in later."""
     with _warmers_lock:
         warmer = _warmers.get(_warm_key(settings))
-    if warmer is not None and not warmer.is_alive():
+    if warmer is not None and not warmer[0].is_alive() and not warmer[1].is_set():
         return True
     region = load_region(settings.region_dir)
     if all(_entry_path(settings, region, t)[0].is_dir() for t in region_grid(region)):
@@ -333,6 +356,7 @@ __all__ = [
     "region_grid",
     "render_tile",
     "start_warming",
+    "stop_warming",
     "tile_bounds_3857",
     "tiles_ready",
     "warm_region_tiles",

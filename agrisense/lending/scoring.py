@@ -9,6 +9,7 @@ plot queued for that tile meanwhile and hands each request its offers. Requests 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -44,6 +45,7 @@ class TileBatcher:
     def __init__(self, concurrency: int = 2, tile_reuse_s: float = 300.0) -> None:
         self.memory: TileMemory[ScoredTile] = TileMemory(tile_reuse_s)
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)  # notified whenever a tile's queue is done
         self._queues: dict[tuple[str, ...], _Queue] = {}
         self._gate = threading.BoundedSemaphore(max(1, concurrency))
         self.batches = 0
@@ -88,7 +90,21 @@ class TileBatcher:
                 if not queue.pending:
                     queue.leader = False
                     del self._queues[key]
+                    self._idle.notify_all()
                     return
+
+    def drain(self, timeout: float = 60.0) -> bool:
+        """Wait up to ``timeout`` seconds until no scoring is queued or running (the service's shutdown, so that a
+        submission whose client went away still stores its application before the database closes); True when
+        idle. Scorings keep being accepted meanwhile."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._queues:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
 
     def _run(self, batch: list[_Request], settings: Settings) -> None:
         self.batches += 1
@@ -132,6 +148,11 @@ def set_scoring_concurrency(n: int, tile_reuse_s: float | None = None) -> None:
     long a scored tile is reused from memory (``Settings.tile_reuse_s``; default 300 s)."""
     global _batcher
     _batcher = TileBatcher(n, SERVICE_TILE_REUSE_S if tile_reuse_s is None else tile_reuse_s)
+
+
+def drain_scoring(timeout: float = 60.0) -> bool:
+    """:meth:`TileBatcher.drain` of this process's batcher."""
+    return _batcher.drain(timeout)
 
 
 def score_application(

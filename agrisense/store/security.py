@@ -1,10 +1,11 @@
-"""Tables of the login throttle and token revocation (migration 0004): shared by every worker through the database."""
+"""Tables of the login throttle and token revocation (migration 0004) and the shared request-rate counters (0007):
+shared by every worker through the database."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agrisense.store.models import Base
@@ -38,3 +39,14 @@ class TokenGeneration(Base):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     generation: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RateWindow(Base):
+    """Requests counted per client key (``user:<id>`` or ``ip:<address>``) in one fixed one-minute window
+    (``window_start``: Unix seconds // 60), for ``rate_limit_store = "database"``."""
+
+    __tablename__ = "rate_windows"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True, index=True)
+    hits: Mapped[int] = mapped_column(Integer, default=0)

@@ -59,3 +59,29 @@ def test_concurrent_requests_in_a_tile_are_scored_together(monkeypatch: pytest.M
     batched = [c for c in calls if len(c) > 1]
     assert batched, "concurrent requests were never batched"
     assert batcher.batches < 14
+
+
+def test_drain_waits_for_the_scorings_in_flight(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The API's shutdown drains the batcher: a scoring whose client went away still finishes (and is stored)."""
+    release = threading.Event()
+
+    def slow_score(self: Any, plots: list[Plot], requests: Any, settings: Settings) -> dict[str, dict[str, Any]]:
+        release.wait(10)
+        return {p.plot_id: {"plot_id": p.plot_id} for p in plots}
+
+    monkeypatch.setattr(scoring.TileBatcher, "_score", slow_score)
+    batcher = scoring.TileBatcher(concurrency=1)
+    assert batcher.drain(timeout=0.01)  # idle
+    done: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: done.append(
+            batcher.score("tile-a", [_plot(1)], settings=Settings(state_dir=tmp_path), overlaps={}, exposure={})
+        )
+    )
+    worker.start()
+    time.sleep(0.1)
+    assert not batcher.drain(timeout=0.05)  # still scoring
+    threading.Timer(0.2, release.set).start()
+    assert batcher.drain(timeout=10)
+    worker.join(5)
+    assert done == [{"p1": {"plot_id": "p1"}}]

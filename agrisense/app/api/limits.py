@@ -7,7 +7,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
+
+import anyio.to_thread
 
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
@@ -77,8 +79,21 @@ class BodySizeLimit:
         await self.app(scope, counting_receive, guarded_send)
 
 
+class RateStore(Protocol):
+    """Where request counts live: :class:`RateLimiter` (this process) or
+    :class:`agrisense.lending.rate_limits.DatabaseRateLimiter` (shared by every worker; ``blocking``: called in a
+    worker thread, off the event loop)."""
+
+    blocking: bool
+
+    def hit(self, key: str) -> float | None: ...
+
+
 class RateLimiter:
-    """Sliding one-minute window per key: at most ``per_minute`` requests, then ``RateLimited`` with a wait time."""
+    """Sliding one-minute window per key in this process's memory (the default, for a single worker): at most
+    ``per_minute`` requests, then the wait time."""
+
+    blocking = False
 
     def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.per_minute = per_minute
@@ -111,7 +126,7 @@ class RateLimit:
         self,
         app: ASGIApp,
         *,
-        limiter: RateLimiter,
+        limiter: RateStore,
         user_of: Callable[[str], int | None],
         address_only: frozenset[str] = frozenset(),
     ) -> None:
@@ -133,7 +148,10 @@ class RateLimit:
         if key is None:
             client = scope.get("client")
             key = f"ip:{client[0] if client else 'unknown'}"
-        wait = self.limiter.hit(key)
+        if self.limiter.blocking:
+            wait = await anyio.to_thread.run_sync(self.limiter.hit, key)
+        else:
+            wait = self.limiter.hit(key)
         if wait is not None:
             seconds = max(1, int(wait + 0.999))
             await _reply(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,24 +12,45 @@ import anyio
 from fastapi import APIRouter, FastAPI
 
 from agrisense.app.api.errors import install_error_handlers
-from agrisense.app.api.limits import BodySizeLimit, RateLimit, RateLimiter
+from agrisense.app.api.limits import BodySizeLimit, RateLimit, RateLimiter, RateStore
 from agrisense.app.api.logging_mw import RequestLog
 from agrisense.app.api.models import Health, error_responses
-from agrisense.app.api.routes import applications, auth, fields, loans, me, plots, review
+from agrisense.app.api.routes import applications, auth, fields, loans, me, overrides, plots, review
 from agrisense.app.api.security import SecurityHeaders
 from agrisense.config import Settings, get_settings
 from agrisense.errors import AuthenticationFailed
 from agrisense.lending import signing_key, user_id_from_token
-from agrisense.lending.scoring import set_scoring_concurrency
-from agrisense.store import open_database
+from agrisense.lending.rate_limits import DatabaseRateLimiter
+from agrisense.lending.scoring import drain_scoring, set_scoring_concurrency
+from agrisense.store import Database, open_database
 
 API_PREFIX = "/api/v1"
 SUBMISSION_THREADS = 256
+SHUTDOWN_WAIT_S = 60.0
+log = logging.getLogger(__name__)
 
 
 def scoring_concurrency() -> int:
     """How many scorings run at once: one per CPU core (scoring is CPU-bound), at least one."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def rate_store(settings: Settings, db: Database) -> RateStore:
+    """The request-rate counters ``settings.rate_limit_store`` names: this process's memory, or the database."""
+    if settings.rate_limit_store == "database":
+        return DatabaseRateLimiter(db, settings.rate_limit_per_minute)
+    return RateLimiter(settings.rate_limit_per_minute)
+
+
+def stop_background_work(settings: Settings, timeout: float = SHUTDOWN_WAIT_S) -> None:
+    """At shutdown: let the scorings in flight finish (their applications are stored) and stop the map-tile
+    warmer, so no thread of the app outlives it; logged when either does not finish within ``timeout``."""
+    from agrisense.imagery.tiles import stop_warming
+
+    if not drain_scoring(timeout):
+        log.warning("shutdown: scorings still running after %.0f s", timeout)
+    if not stop_warming(settings, timeout):
+        log.warning("shutdown: the map-tile warmer is still running after %.0f s", timeout)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -42,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        await anyio.to_thread.run_sync(stop_background_work, settings)
         db.dispose()
 
     app = FastAPI(
@@ -66,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, plots, fields, applications, review, me, loans):
+    for module in (auth, plots, fields, applications, review, overrides, me, loans):
         api.include_router(module.router)
     app.include_router(api)
 
@@ -85,7 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     web.mount_web(app)
     app.add_middleware(
         RateLimit,
-        limiter=RateLimiter(settings.rate_limit_per_minute),
+        limiter=rate_store(settings, db),
         user_of=user_of,
         address_only=frozenset({f"{API_PREFIX}/auth/token"}),
     )
