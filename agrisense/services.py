@@ -13,6 +13,7 @@ from pathlib import Path
 
 from agrisense.config import Settings, get_settings
 from agrisense.geo import ImageryArea, Plot, PlotError, read_plots
+from agrisense.ml.plot_calibration import PLOT_CALIBRATION_FILE, region_key
 from agrisense.region import Region, load_region
 from agrisense.scoring import (
     CreditInputs,
@@ -47,6 +48,8 @@ def credit_inputs(settings: Settings, region: Region) -> CreditInputs:
         weather_csv=region.weather,
         evidence_season=region.season,
         finance_season=region.season + 1,
+        plot_calibration=Path(settings.reference_dir) / PLOT_CALIBRATION_FILE,
+        region_key=region_key(region.name, region.season, region.bbox_lonlat),
     )
 
 

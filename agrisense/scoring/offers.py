@@ -7,6 +7,7 @@ all come through :func:`build_offers`.
 from __future__ import annotations
 
 import json
+import logging
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,10 @@ from agrisense.credit.offer import ImageryEvidence, Offer, Reason
 from agrisense.credit.policy import Policy, load_policy
 from agrisense.geo import OUTSIDE_IMAGERY, Plot, PlotError, overlap_fractions
 from agrisense.ml.growth import ExpectedCurve, condition_z, load_expected_curves
+from agrisense.ml.plot_calibration import PlotCalibration, find_calibration
 from agrisense.scoring.evidence import PlotEvidence
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,9 @@ class CreditInputs:
     weather_csv: Path
     evidence_season: int
     finance_season: int
+    # the plot calibration file and the region's key in it (agrisense calibrate-plots); None: raw model output
+    plot_calibration: Path | None = None
+    region_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,25 @@ def load_reference(reference_dir: Path, policy_file: Path) -> Reference:
 def _weather_risk(weather_csv: Path, crop: str, reference_dir: Path, policy_file: Path) -> WeatherRisk:
     crops = load_reference(reference_dir, policy_file).crops
     return weather_risk(LocalCsvWeather(weather_csv).history(), crops[crop], crop)
+
+
+def _plot_calibration(path: Path, region: str, model_version: str) -> PlotCalibration | None:
+    """The region's calibration for this crop model, read once per version of the file."""
+    stamp = path.stat().st_mtime_ns if path.is_file() else None
+    return _read_plot_calibration(path, region, model_version, stamp)
+
+
+@cache
+def _read_plot_calibration(path: Path, region: str, model_version: str, stamp: int | None) -> PlotCalibration | None:
+    calibration = find_calibration(path, region, model_version)
+    if calibration is None:
+        log.warning(
+            "no plot calibration for this region and crop model in %s: crop probabilities and NDVI curves are "
+            "uncalibrated; fit them with `agrisense calibrate-plots`",
+            path,
+            extra={"region": region, "model_version": model_version},
+        )
+    return calibration
 
 
 def _seed(plot_id: str) -> int:
@@ -96,12 +122,21 @@ def build_offers(
         crop: _weather_risk(credit.weather_csv, crop, credit.reference_dir, credit.policy_file) for crop in ref.crops
     }
     model_versions = {"landcover": next((e.model_version for e in evidence.values() if e.model_version), "none")}
+    calibration = None
+    if credit.plot_calibration is not None and credit.region_key is not None:
+        calibration = _plot_calibration(credit.plot_calibration, credit.region_key, model_versions["landcover"])
+    curves = calibration.curves if calibration else ref.curves
+    if calibration:
+        model_versions["plot_calibration"] = str(calibration.report.get("fitted_at", "unknown"))
     offers: dict[str, Offer] = {}
     for plot in plots:
         ev = evidence[plot.plot_id]
         seen = ev.crop if ev.imagery_ok else None
         assessed = seen or plot.declared_crop  # the engine assesses the crop the satellite saw
-        curve = ref.curves.get(ev.crop) if ev.imagery_ok and ev.crop else None
+        curve = curves.get(ev.crop) if ev.imagery_ok and ev.crop else None
+        probability = ev.crop_probability or 0.0
+        if calibration and ev.imagery_ok:
+            probability = calibration.probability(probability)
         cond = condition_z(ev.ndvi_by_month, curve).z if curve is not None else None
         ydist = None
         if assessed is not None and assessed in ref.crops:
@@ -115,7 +150,7 @@ def build_offers(
             declared_crop=plot.declared_crop or ev.crop or "unknown",
             # without clear imagery the model's output is no evidence: the engine refers the plot
             crop=seen,
-            crop_probability=(ev.crop_probability or 0.0) if ev.imagery_ok else 0.0,
+            crop_probability=probability if ev.imagery_ok else 0.0,
             area_ha=plot.area_ha,
             declared_area_ha=plot.declared_area_ha,
             cropland_fraction=ev.cropland_fraction or 0.0,

@@ -1,0 +1,158 @@
+"""Plot calibration: isotonic crop probability, region NDVI curves, the calibration file, and the scorer using it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agrisense.errors import InvalidInput
+from agrisense.ml.growth import ExpectedCurve, load_expected_curves
+from agrisense.ml.plot_calibration import (
+    GenuinePlot,
+    PlotCalibration,
+    cross_fitted_condition,
+    cross_fitted_probability,
+    expected_calibration_error,
+    find_calibration,
+    fit_probability_map,
+    fit_region_curves,
+    read_calibrations,
+    reliability,
+    save_calibration,
+)
+
+REFERENCE = Path(__file__).resolve().parents[2] / "data" / "reference"
+
+
+def _under_confident(n: int = 600, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Top probabilities in [0.3, 1] that are right more often than they say (as the issue found on plots)."""
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0.3, 1.0, n)
+    right = rng.uniform(size=n) < np.minimum(1.0, p + 0.2)
+    return p, right
+
+
+def test_cross_fitted_isotonic_removes_under_confidence() -> None:
+    p, right = _under_confident()
+    before = reliability(p, right)
+    assert sum(b.n for b in before) == p.size
+    assert all(b.accuracy > b.mean_probability for b in before if b.hi <= 0.8)  # under-confident
+    after = reliability(cross_fitted_probability(p, right), right)
+    assert expected_calibration_error(before) > 0.15
+    assert expected_calibration_error(after) < 0.05
+    mapping = fit_probability_map(p, right)
+    assert np.all(np.diff(mapping.y) >= 0) and mapping(0.65) > 0.75
+    assert mapping(0.0) == mapping.y[0] and mapping(1.0) == mapping.y[-1]  # clipped beyond the knots
+
+
+def test_bad_probabilities_are_refused() -> None:
+    p, right = _under_confident(100)
+    with pytest.raises(InvalidInput, match=r"in \[0, 1\]"):
+        fit_probability_map(np.append(p, 1.5), np.append(right, True))
+    with pytest.raises(InvalidInput, match="too few"):
+        fit_probability_map(p[:10], right[:10])
+    with pytest.raises(InvalidInput, match="one length"):
+        reliability(p, right[:-1])
+    with pytest.raises(InvalidInput, match="true/false"):
+        reliability(p, np.full(p.size, 0.5))
+
+
+def _curve(offset: float = 0.0) -> ExpectedCurve:
+    mean = {m: 0.2 + 0.05 * m + offset for m in range(1, 13)}
+    return ExpectedCurve("maize", mean, {m: 0.1 for m in range(1, 13)})
+
+
+def test_region_curves_centre_the_condition_of_genuine_plots() -> None:
+    rng = np.random.default_rng(1)
+    truth = _curve(-0.05)  # the region's plots sit 0.05 below the point-sample curve
+    plots = [GenuinePlot("maize", {m: truth.mean[m] + rng.normal(0, 0.08) for m in range(1, 13)}) for _ in range(80)]
+    reference = {"maize": _curve()}
+    curves = fit_region_curves(plots, reference)
+    assert curves["maize"].mean[8] == pytest.approx(truth.mean[8], abs=0.03)
+    after = cross_fitted_condition(plots, reference)
+    assert abs(np.nanmean(after)) < 0.1
+    before = np.mean([(p.ndvi_by_month[m] - reference["maize"].mean[m]) / 0.1 for p in plots for m in range(1, 13)])
+    assert before < -0.3
+
+
+def _calibration(region: str = "r", model: str = "m1") -> PlotCalibration:
+    p, right = _under_confident()
+    return PlotCalibration(region, model, fit_probability_map(p, right), {"maize": _curve()}, {"fitted_at": "t"})
+
+
+def test_calibration_file_keeps_other_entries_and_round_trips(tmp_path: Path) -> None:
+    path = tmp_path / "plot_calibration.json"
+    save_calibration(path, _calibration(model="m1"))
+    save_calibration(path, _calibration(model="m2"))
+    save_calibration(path, _calibration(model="m1"))  # re-fit replaces, never duplicates
+    assert sorted(c.model_version for c in read_calibrations(path)) == ["m1", "m2"]
+    found = find_calibration(path, "r", "m2")
+    assert found is not None
+    assert found.probability.y == pytest.approx(_calibration().probability.y, abs=1e-6)
+    assert found.curves["maize"].mean[5] == pytest.approx(_curve().mean[5], abs=1e-4)
+    assert find_calibration(path, "r", "presto-1") is None  # another model: not calibrated yet
+    assert find_calibration(tmp_path / "absent.json", "r", "m1") is None
+
+
+def test_broken_calibration_file_is_refused_with_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "plot_calibration.json"
+    path.write_text("{", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="calibrate-plots"):
+        read_calibrations(path)
+    path.write_text(json.dumps({"format": "agrisense.plot_calibration", "version": 1, "entries": [{"x": 1}]}))
+    with pytest.raises(InvalidInput, match="malformed"):
+        read_calibrations(path)
+    with pytest.raises(InvalidInput, match="malformed"):
+        save_calibration(path, _calibration())  # a broken file is not overwritten silently
+    assert "entries" in json.loads(path.read_text())
+
+
+def test_committed_calibration_is_better_than_raw() -> None:
+    entries = read_calibrations(REFERENCE / "plot_calibration.json")
+    assert entries, "data/reference/plot_calibration.json holds no calibration; run agrisense calibrate-plots"
+    for entry in entries:
+        prob, cond = entry.report["crop_probability"], entry.report["condition_z"]
+        assert prob["after_cross_fitted"]["ece"] < prob["before"]["ece"]
+        assert abs(cond["after_cross_fitted"]["mean_z"]) <= 0.1
+        assert set(entry.curves) <= set(load_expected_curves(REFERENCE / "ndvi_curves.csv"))
+
+
+def test_scorer_applies_the_calibration_of_its_region_and_model(small_region: Path, tmp_path: Path) -> None:
+    from agrisense import services
+    from agrisense.config import Settings
+    from agrisense.geo import read_plots
+    from agrisense.region import load_region
+    from agrisense.scoring.evidence import PlotEvidence
+    from agrisense.scoring.offers import build_offers
+
+    settings = Settings(region_dir=small_region, reference_dir=REFERENCE)
+    region = load_region(small_region)
+    plots, _ = read_plots(region.plots)
+    plot = plots[0]
+    ndvi = {m: 0.3 + 0.04 * m for m in range(3, 12)}
+    evidence = {
+        plot.plot_id: PlotEvidence(
+            plot.plot_id,
+            "ok",
+            crop="maize",
+            crop_probability=0.62,
+            cropland_fraction=0.95,
+            clear_fraction=1.0,
+            n_clear_periods=9,
+            ndvi_by_month=ndvi,
+            model_version="unet-test-1",
+        )
+    }
+    credit = services.credit_inputs(settings, region)
+    path = tmp_path / "plot_calibration.json"
+    credit = type(credit)(**{**credit.__dict__, "plot_calibration": path})
+    raw = build_offers([plot], evidence, credit)[plot.plot_id]
+    assert raw.crop_probability == pytest.approx(0.62, abs=1e-4) and "plot_calibration" not in raw.model_versions
+    assert credit.region_key is not None
+    save_calibration(path, _calibration(region=credit.region_key, model="unet-test-1"))
+    calibrated = build_offers([plot], evidence, credit)[plot.plot_id]
+    assert calibrated.crop_probability == pytest.approx(_calibration().probability(0.62), abs=1e-4)
+    assert calibrated.crop_probability > 0.7 and calibrated.model_versions["plot_calibration"] == "t"
