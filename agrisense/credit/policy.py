@@ -174,6 +174,14 @@ class Monitoring(_Frozen):
         return self
 
 
+class LoanRules(_Frozen):
+    """Rules for overrides and booked loans (``lending.overrides``, ``loans.servicing``). Defaults apply to
+    policies written before the section existed."""
+
+    second_approval_above: float = Field(default=10000, gt=0)  # change_limit above this: a second analyst approves
+    default_after_days: int = Field(default=90, ge=1, le=3650)  # days an instalment is past due before default
+
+
 class Policy(_Frozen):
     """A credit policy: every number the credit engine uses, with its version."""
 
@@ -187,6 +195,7 @@ class Policy(_Frozen):
     thresholds: Thresholds
     schedule: ScheduleRules
     monitoring: Monitoring = Monitoring()
+    loans: LoanRules = LoanRules()
 
     @model_validator(mode="after")
     def _pd_approve_per_financed_crop(self) -> Policy:

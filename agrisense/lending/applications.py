@@ -23,7 +23,17 @@ from agrisense.lending.plots import as_plot, financed_overlap, overlap_with_othe
 from agrisense.lending.scoring import score_application
 from agrisense.loans.booking import book_loan
 from agrisense.loans.terms import priceable, reprice_offer
-from agrisense.store import Application, ApplicationPlot, AuditEntry, Consent, Database, FarmPlot, Loan, User
+from agrisense.store import (
+    Application,
+    ApplicationPlot,
+    AuditEntry,
+    Consent,
+    Database,
+    FarmPlot,
+    Loan,
+    OverrideRequest,
+    User,
+)
 
 MAX_PLOTS_PER_APPLICATION = 20
 CONSENT_PURPOSE = "credit_assessment_imagery"
@@ -209,9 +219,27 @@ def application_view(session: Session, app: Application) -> dict[str, Any]:
             "withdrawn_at": _iso(consent.withdrawn_at),
         },
         "decisions": [audit_view(d) for d in decisions],
+        "pending_override": pending_override(session, app.id),
         "created_at": _iso(app.created_at),
         "updated_at": _iso(app.updated_at),
         "accepted_at": _iso(app.accepted_at),
+    }
+
+
+def pending_override(session: Session, app_id: int) -> dict[str, Any] | None:
+    """The override of the application waiting for a second analyst (four-eyes), or None."""
+    row = session.scalar(
+        select(OverrideRequest).where(OverrideRequest.application_id == app_id, OverrideRequest.status == "pending")
+    )
+    if row is None:
+        return None
+    return {
+        "id": row.id,
+        "new_limit": json_number(row.new_limit),
+        "threshold": json_number(row.threshold),
+        "requested_by": row.requested_by,
+        "reason": row.reason,
+        "created_at": _iso(row.created_at),
     }
 
 
@@ -481,9 +509,14 @@ def application_pd(offers: Sequence[dict[str, Any]]) -> float | None:
 def _check_pd_range(pd_min: float | None, pd_max: float | None) -> None:
     for name, value in (("pd_min", pd_min), ("pd_max", pd_max)):
         if value is not None and not 0.0 <= value <= 1.0:
-            raise InvalidInput(f"{name} must be a probability between 0 and 1 (e.g. 0.05 for 5%); got {value}.")
+            raise InvalidInput(
+                f"{name} must be a probability between 0 and 1 (e.g. 0.05 for 5%); got {value}.",
+                code="PD_RANGE_INVALID",
+            )
     if pd_min is not None and pd_max is not None and pd_min > pd_max:
-        raise InvalidInput(f"pd_min ({pd_min}) is above pd_max ({pd_max}): swap them or widen the range.")
+        raise InvalidInput(
+            f"pd_min ({pd_min}) is above pd_max ({pd_max}): swap them or widen the range.", code="PD_RANGE_INVALID"
+        )
 
 
 def _within(value: float | None, low: float | None, high: float | None) -> bool:
@@ -651,7 +684,11 @@ def decide_application(
             before = {"status": app.status, "credit_limit": json_number(app.credit_limit)}
             if decision == "change_limit":
                 lock_farmer(session, app.farmer_id)
-                app.offers = override_offers(session, app, to_money(new_limit or 0), settings)
+                offers = override_offers(session, app, to_money(new_limit or 0), settings)  # bounded, or 422
+                policy = _policy(settings)
+                if to_money(new_limit or 0) > to_money(policy.loans.second_approval_above):
+                    return _request_second_approval(session, actor, app, to_money(new_limit or 0), reason, policy)
+                app.offers = offers
                 app.proposed_limit = total(o.get("credit_limit") for o in app.offers)
             if decision == "decline":
                 app.status, app.credit_limit = "declined", Decimal(0)
@@ -685,6 +722,50 @@ def decide_application(
         raise Conflict(
             f"A plot of application {app_id} is now in another open application; decide that one first."
         ) from exc
+
+
+def _request_second_approval(
+    session: Session, actor: Actor, app: Application, limit: Decimal, reason: str, policy: Policy
+) -> dict[str, Any]:
+    """Four-eyes: an override above ``loans.second_approval_above`` is recorded as pending (audited
+    ``change_limit_requested``) and changes nothing until another analyst approves it (``lending.overrides``)."""
+    pending = session.scalar(
+        select(OverrideRequest.id).where(OverrideRequest.application_id == app.id, OverrideRequest.status == "pending")
+    )
+    if pending is not None:
+        raise Conflict(
+            f"Application {app.id} already has override request {pending} waiting for a second analyst; approve or "
+            "reject it first."
+        )
+    threshold = to_money(policy.loans.second_approval_above)
+    row = OverrideRequest(
+        application_id=app.id,
+        requested_by=actor.user_id,
+        new_limit=limit,
+        reason=reason,
+        policy_version=policy.version,
+        threshold=threshold,
+        status="pending",
+    )
+    session.add(row)
+    session.flush()
+    write_audit(
+        session,
+        actor,
+        "change_limit_requested",
+        application_id=app.id,
+        subject_user_id=app.farmer_id,
+        reason=reason,
+        details={
+            "override_id": row.id,
+            "new_limit": json_number(limit),
+            "threshold": json_number(threshold),
+            "policy_version": policy.version,
+            "before": {"status": app.status, "credit_limit": json_number(app.credit_limit)},
+        },
+    )
+    session.flush()
+    return application_view(session, app)
 
 
 def plot_cap(offer: dict[str, Any], policy: Policy) -> Decimal:

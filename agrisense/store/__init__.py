@@ -11,6 +11,7 @@ from agrisense.store.models import (
     Loan,
     LoanPosting,
     MonitoringWarning,
+    OverrideRequest,
     RescoreRow,
     User,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "Loan",
     "LoanPosting",
     "MonitoringWarning",
+    "OverrideRequest",
     "RescoreRow",
     "User",
     "open_database",

@@ -247,3 +247,23 @@ class LoanPosting(Base):
     loan: Mapped[Loan] = relationship(back_populates="postings")
 
     __table_args__ = (UniqueConstraint("loan_id", "client_key", name="uq_loan_postings_client_key"),)
+
+class OverrideRequest(Base):
+    """An analyst's ``change_limit`` above the policy's ``loans.second_approval_above``: it waits (``pending``) until
+    a second analyst approves or rejects it (four-eyes, ``lending.overrides``); the application is unchanged until
+    then."""
+
+    __tablename__ = "override_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
+    requested_by: Mapped[int] = mapped_column(Integer)
+    new_limit: Mapped[Decimal] = mapped_column(MONEY)
+    reason: Mapped[str] = mapped_column(Text)
+    policy_version: Mapped[str] = mapped_column(String(32))
+    threshold: Mapped[Decimal] = mapped_column(MONEY)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    decided_by: Mapped[int | None] = mapped_column(Integer)
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

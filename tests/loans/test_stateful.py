@@ -7,7 +7,9 @@ on SQLite (and PostgreSQL when AGRISENSE_TEST_POSTGRES_URL is set, fewer example
 * the ledger reconciles: disbursed - repaid principal = principal outstanding >= 0, drawn = the disbursement
   postings, balance >= 0, and a loan is ``repaid`` exactly when something was paid out and nothing is owed;
 * every decision is audited: each application has its ``engine_decision`` entry, each accepted one its ``accept``,
-  each override its ``change_limit`` and each posting a ``loan_*`` entry naming it.
+  each override its ``change_limit`` and each posting a ``loan_*`` entry naming it;
+* four-eyes: an override above ``loans.second_approval_above`` waits (``change_limit_requested``) until a second
+  analyst approves or rejects it, and no request is decided by the analyst who asked for it.
 
 Scoring is the credit engine's ``quote`` on the plot's area (test_service's ``QuoteBatcher``), not imagery."""
 
@@ -34,14 +36,15 @@ from sqlalchemy import select
 
 from agrisense.credit.policy import load_policy
 from agrisense.errors import AgrisenseError
-from agrisense.lending import accept_offer, decide_application
+from agrisense.lending import accept_offer, decide_application, register_user
 from agrisense.lending import scoring as lending_scoring
+from agrisense.lending.overrides import approve_override, list_overrides, reject_override
 from agrisense.loans.ledger import drawn_tranches, position
 from agrisense.loans.service import _postings, apply_monitoring, post_disbursement, post_repayment
 from agrisense.loans.terms import terms_from_json
-from agrisense.store import Application, ApplicationPlot, AuditEntry, Database, FarmPlot, Loan
+from agrisense.store import Application, ApplicationPlot, AuditEntry, Database, FarmPlot, Loan, OverrideRequest
 from tests.databases import postgres_base_url
-from tests.loans.test_service import QuoteBatcher, _bank
+from tests.loans.test_service import PASSWORD, QuoteBatcher, _bank
 
 POLICY = load_policy(__import__("agrisense.config", fromlist=["Settings"]).Settings().policy_file)
 CAP = Decimal(str(POLICY.limits.max_per_farmer))
@@ -102,6 +105,10 @@ class LendingMachine(RuleBasedStateMachine):
         self.owner: dict[int, Any] = {}  # plot id -> farmer actor
         self.app_owner: dict[int, Any] = {}
         self.overrides = 0
+        self.requested = 0
+        self.second = register_user(
+            self.bank.db, phone="13900000003", password=PASSWORD, name="Second analyst", role="analyst"
+        )
 
     @initialize(target=farmers)
     def first_farmer(self) -> Any:
@@ -139,7 +146,7 @@ class LendingMachine(RuleBasedStateMachine):
         if app < 0:
             return
         try:
-            decide_application(
+            view = decide_application(
                 self.bank.db,
                 self.bank.analyst,
                 app,
@@ -148,10 +155,28 @@ class LendingMachine(RuleBasedStateMachine):
                 new_limit=limit,
                 settings=self.bank.settings,
             )
+        except AgrisenseError:  # above the bounds (422), not open or a request already pending (409)
+            return
+        if view["pending_override"] is not None:  # above the four-eyes threshold: nothing changed yet
+            assert limit > POLICY.loans.second_approval_above
+            self.requested += 1
+            self.seen["change_limit_requested"] += 1
+        else:
             self.overrides += 1
             self.seen["change_limit"] += 1
-        except AgrisenseError:  # above the bounds (422), not open (409)
-            pass
+
+    @rule(approve=st.booleans())
+    def second_analyst_decides(self, approve: bool) -> None:
+        for request in list_overrides(self.bank.db, self.bank.analyst):
+            try:
+                if approve:
+                    approve_override(self.bank.db, self.second, request["id"], reason="ok", settings=self.bank.settings)
+                    self.overrides += 1
+                    self.seen["override_approved"] += 1
+                else:
+                    reject_override(self.bank.db, self.second, request["id"], reason="no")
+            except AgrisenseError:  # the bound moved (422), the application was accepted meanwhile (409)
+                pass
 
     @rule(app=apps)
     def accept(self, app: int) -> None:
@@ -283,6 +308,9 @@ class LendingMachine(RuleBasedStateMachine):
             for loan in s.scalars(select(Loan)):
                 assert {p.id for p in loan.postings} <= posted
             assert sum(1 for e in entries if e.action == "change_limit") == self.overrides
+            assert sum(1 for e in entries if e.action == "change_limit_requested") == self.requested
+            for request in s.scalars(select(OverrideRequest).where(OverrideRequest.status != "pending")):
+                assert request.decided_by is not None and request.decided_by != request.requested_by
 
 
 @pytest.mark.slow

@@ -1,13 +1,11 @@
 """Conditional tranches (#13): a tranche with ``condition: emergence_confirmed`` is paid out only once in-season
 monitoring confirms emergence on the loan's plots (released through the ledger), and frozen where the warnings
 policy's ``freeze_undisbursed`` names it; both visible in the ledger, the audit log and the farmer's loan view.
-SQLite and PostgreSQL (``bank`` fixture of test_service)."""
+SQLite and PostgreSQL (``bank`` fixture of tests/loans/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,20 +13,10 @@ from sqlalchemy import select
 
 from agrisense.errors import Conflict
 from agrisense.lending import accept_offer
-from agrisense.lending import scoring as lending_scoring
 from agrisense.lending.actors import Actor
 from agrisense.loans.service import apply_monitoring, get_loan, list_loans, post_disbursement
 from agrisense.store import AuditEntry
-from tests.loans.test_service import Bank, QuoteBatcher, _bank
-
-
-@pytest.fixture(params=["sqlite_db", "postgis_db"])
-def bank(
-    request: pytest.FixtureRequest, small_region: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Bank]:
-    """test_service's bank: the engine's quote stands in for the imagery scorer; SQLite and PostgreSQL."""
-    monkeypatch.setattr(lending_scoring, "_batcher", QuoteBatcher())
-    yield _bank(request.getfixturevalue(request.param), small_region, tmp_path)
+from tests.loans.test_service import Bank
 
 
 def _loan(bank: Bank, n: int) -> tuple[Actor, dict[str, Any]]:

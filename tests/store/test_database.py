@@ -17,6 +17,7 @@ from agrisense.store import (
     User,
     open_database,
 )
+from agrisense.store.database import MIGRATIONS
 
 TABLES = {
     "users",
@@ -28,6 +29,7 @@ TABLES = {
     "rescore_rows",
     "warnings",
     "loans",
+    "override_requests",
     "loan_postings",
 }
 
@@ -72,8 +74,24 @@ def _application(db: Database, user_id: int, plot_id: int, *, active: bool = Tru
         return app.id
 
 
+def _head() -> str:
+    """The one head of the migrations (two engineers chaining after the same revision would make two)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    heads = ScriptDirectory.from_config(config).get_heads()
+    assert len(heads) == 1, f"the migrations have {len(heads)} heads {heads}: chain the newest after the other"
+    return str(heads[0])
+
+
+def test_migrations_are_linear() -> None:
+    assert _head() >= "0006"
+
+
 def _check_schema(db: Database) -> None:
-    assert db.current_revision() == "0005"
+    assert db.current_revision() == _head()
     assert set(sa.inspect(db.engine).get_table_names()) >= TABLES
     user_id, plot_id = _user_and_plot(db)
     _application(db, user_id, plot_id)
@@ -124,7 +142,7 @@ def test_open_database_creates_state_dir_and_migrates(tmp_path) -> None:  # type
     settings = Settings(state_dir=tmp_path / "state" / "nested")
     db = open_database(settings)
     assert (tmp_path / "state" / "nested" / "agrisense.db").exists()
-    assert db.current_revision() == "0005"
+    assert db.current_revision() == _head()
     db.dispose()
 
 

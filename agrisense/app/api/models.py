@@ -68,9 +68,18 @@ class FieldError(_View):
 
 
 class ErrorBody(_View):
-    """Every error response: a message a person can act on and the error class."""
+    """Every error response: a stable message code with its parameters, the message in the request's language
+    (``Accept-Language``: zh-CN, else English), the English detail and the error class."""
 
-    detail: str = Field(description="What went wrong and what to do about it.")
+    code: str = Field(
+        description="Stable message code (agrisense.app.api.messages.MESSAGES), e.g. AREA_TOO_LARGE.",
+        examples=["AREA_TOO_LARGE"],
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="The values the message names.", examples=[{"area_ha": 1520.3, "max_ha": 1000}]
+    )
+    message: str = Field(description="The code's message in the negotiated language (see Content-Language).")
+    detail: str = Field(description="What went wrong and what to do about it (English).")
     error: str = Field(
         description="The error class: InvalidInput, InvalidGeometry, NotFound, AuthenticationFailed, Forbidden, "
         "Conflict, RateLimited, RequestTooLarge, ImageryUnavailable, ModelUnavailable, WeatherUnavailable, "
@@ -202,6 +211,17 @@ class AuditEntryView(_View):
     details: dict[str, Any]
 
 
+class PendingOverride(_View):
+    """An analyst's ``change_limit`` above the policy's threshold, waiting for a second analyst (four-eyes)."""
+
+    id: int
+    new_limit: Money
+    threshold: Money = Field(description="The policy's ``loans.second_approval_above`` when it was requested.")
+    requested_by: int = Field(description="User id of the analyst who asked for it (who cannot approve it).")
+    reason: str
+    created_at: Timestamp | None
+
+
 class ApplicationView(_View):
     """A credit application: its plots, the offer, consent and every decision (API, dashboard and CLI alike)."""
 
@@ -220,9 +240,39 @@ class ApplicationView(_View):
     offer: ApplicationOffer
     consent: ConsentSummary | None
     decisions: list[AuditEntryView]
+    pending_override: PendingOverride | None = Field(
+        default=None, description="An override waiting for a second analyst's approval (nothing changed yet)."
+    )
     created_at: Timestamp | None
     updated_at: Timestamp | None
     accepted_at: Timestamp | None
+
+
+class OverrideView(_View):
+    """An override request (four-eyes): pending until an analyst other than the one who asked decides it."""
+
+    id: int
+    application_id: int
+    farmer_id: int
+    farmer_name: str | None
+    application_status: ApplicationStatus
+    crop: str | None
+    area_ha: float
+    currency: str
+    current_limit: Money = Field(description="The application's limit on offer now (unchanged while pending).")
+    proposed_limit: Money
+    new_limit: Money
+    threshold: Money = Field(description="The policy's ``loans.second_approval_above`` when it was requested.")
+    policy_version: str
+    reason: str
+    requested_by: int
+    requested_by_name: str | None
+    status: Literal["pending", "approved", "rejected"]
+    decided_by: int | None
+    decided_by_name: str | None
+    decision_reason: str | None
+    created_at: Timestamp | None
+    decided_at: Timestamp | None
 
 
 class ReviewQueueItem(_View):

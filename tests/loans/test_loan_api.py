@@ -1,0 +1,69 @@
+"""The loan review routes over the real app on the bank's SQLite database (the service tests cover PostgreSQL):
+four-eyes overrides; thin routes with response models over the service functions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from agrisense.lending import register_user
+from agrisense.lending import scoring as lending_scoring
+from agrisense.store import Database
+from tests.loans.test_service import PASSWORD, Bank, QuoteBatcher, _bank
+
+V1 = "/api/v1"
+
+
+@dataclass
+class Api:
+    client: TestClient
+    bank: Bank
+
+    def login(self, phone: str) -> dict[str, str]:
+        r = self.client.post(f"{V1}/auth/token", data={"username": phone, "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+@pytest.fixture()
+def api(sqlite_db: Database, small_region: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    """The app over the bank's SQLite file (``sqlite_db`` is tmp_path/test.db); scoring is the engine's quote."""
+    from agrisense.app.api.main import create_app
+
+    monkeypatch.setattr(lending_scoring, "_batcher", QuoteBatcher())
+    bank = _bank(sqlite_db, small_region, tmp_path)
+    settings = bank.settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'test.db'}"})
+    with TestClient(create_app(settings)) as client:
+        yield Api(client, bank)
+
+
+def test_override_routes_four_eyes(api: Api) -> None:
+    bank, c = api.bank, api.client
+    farmer = bank.farmer(1)
+    app = bank.apply(farmer, bank.field(farmer, 4.0))
+    register_user(bank.db, phone="13900000003", password=PASSWORD, name="Second analyst", role="analyst")
+    first, second = api.login("13900000001"), api.login("13900000003")
+    farmer_h = api.login("13800000001")
+    body = {"decision": "change_limit", "reason": "field visit", "new_limit": 15000}
+    r = c.post(f"{V1}/review/applications/{app['id']}/decision", json=body, headers=first)
+    assert r.status_code == 200, r.text
+    assert r.json()["pending_override"]["new_limit"] == 15000 and r.json()["credit_limit"] == app["credit_limit"]
+    assert c.get(f"{V1}/review/overrides", headers=farmer_h).status_code == 403
+    (queued,) = c.get(f"{V1}/review/overrides", headers=first).json()
+    assert queued["status"] == "pending" and queued["requested_by_name"] == "Analyst"
+    url = f"{V1}/review/overrides/{queued['id']}"
+    r = c.post(f"{url}/approve", json={"reason": "mine"}, headers=first)
+    assert r.status_code == 403 and "four-eyes" in r.json()["detail"]
+    assert c.post(f"{url}/approve", json={"reason": ""}, headers=second).status_code == 422
+    assert c.post(f"{V1}/review/overrides/999/approve", json={"reason": "x"}, headers=second).status_code == 404
+    r = c.post(f"{url}/approve", json={"reason": "checked the visit"}, headers=second)
+    assert r.status_code == 200, r.text
+    assert r.json()["credit_limit"] == 15000 and r.json()["pending_override"] is None
+    assert c.post(f"{url}/reject", json={"reason": "late"}, headers=second).status_code == 409
+    assert c.get(f"{V1}/review/overrides", headers=first).json() == []
+    (done,) = c.get(f"{V1}/review/overrides", params={"status": "approved"}, headers=first).json()
+    assert done["decided_by_name"] == "Second analyst" and done["decision_reason"] == "checked the visit"
