@@ -6,6 +6,10 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+import shapely
+import shapely.errors
+import shapely.geometry
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
@@ -36,11 +40,26 @@ def _float(value: Any) -> float | None:
         return None
 
 
+def _geometry(value: Any, plot_id: str) -> BaseGeometry | None:
+    """A row's outline as a shapely geometry (lon/lat) from GeoJSON or a geometry; None stays None."""
+    if value is None or isinstance(value, BaseGeometry):
+        return value
+    try:
+        return shapely.geometry.shape(value)
+    except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.GEOSException) as exc:
+        raise InvalidInput(f"re-score row {plot_id!r}: geometry is not GeoJSON ({exc}); send GeoJSON.") from exc
+
+
 def record_rescore(db: Database, *, run_id: str, season: int, rows: Sequence[dict[str, Any]]) -> int:
-    """Upsert one row per plot of a county re-score (idempotent per ``(run_id, plot_id)``); returns rows written."""
+    """Upsert one row per plot of a county re-score (idempotent per ``(run_id, plot_id)``); returns rows written.
+
+    A row's ``geometry`` (GeoJSON or shapely, lon/lat) is stored as ``RescoreRow.geom``: PostGIS geometry (SRID
+    4326, GiST index) on PostgreSQL, WKT on SQLite. A row with a geometry that is not GeoJSON is refused before
+    anything is written."""
     if not run_id:
         raise InvalidInput("record_rescore needs a run_id.")
     by_plot = {str(r["plot_id"]): r for r in rows if r.get("plot_id") is not None}
+    geoms = {plot_id: _geometry(data.get("geometry"), plot_id) for plot_id, data in by_plot.items()}
     with db.session() as session:
         existing = {
             r.plot_id: r
@@ -59,7 +78,7 @@ def record_rescore(db: Database, *, run_id: str, season: int, rows: Sequence[dic
             for key in ("credit_limit", "expected_loss"):
                 amount = _float(data.get(key))
                 setattr(row, key, None if amount is None else to_money(amount))
-            row.geometry = data.get("geometry")
+            row.geom = geoms[plot_id]
             row.reasons = list(data.get("reasons") or [])
             if plot_id not in existing:
                 session.add(row)

@@ -176,7 +176,7 @@ class RescoreRow(Base):
     credit_limit: Mapped[Decimal | None] = mapped_column(MONEY)
     expected_loss: Mapped[Decimal | None] = mapped_column(MONEY)
     pd: Mapped[float | None] = mapped_column(Float)
-    geometry: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    geom: Mapped[BaseGeometry | None] = mapped_column(GeometryType())  # PostGIS + GiST index (migration 0008)
     reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
