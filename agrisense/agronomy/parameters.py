@@ -50,6 +50,7 @@ class YieldModelParameters:
     condition_slope: float = 0.08  # yield factor per unit of NDVI-integral z-score
     condition_min: float = 0.5
     condition_max: float = 1.3
+    min_noise_cv: float = 0.05  # farm noise kept even where the weather term alone reaches the crop's yield_cv
     quantile_step: float = 0.005  # resolution of the stored quantile grid
 
 

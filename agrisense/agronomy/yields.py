@@ -55,6 +55,21 @@ def condition_factor(z: float, params: YieldModelParameters = DEFAULT_YIELD_PARA
     return float(np.clip(1.0 + params.condition_slope * z, params.condition_min, params.condition_max))
 
 
+def weather_factors(weather: WeatherRisk | None) -> np.ndarray:
+    """Each historical season's yield relative to the average season: (1 - loss) / (1 - mean loss), mean 1."""
+    if weather is None:
+        return np.ones(1)
+    kept = 1.0 - np.asarray(weather.loss_by_year, dtype=float)
+    if kept.size == 0 or kept.mean() <= 0:
+        raise InvalidInput(f"weather risk of {weather.crop!r} has no season with any yield left; check the losses")
+    return np.asarray(kept / kept.mean(), dtype=float)
+
+
+def farm_noise_cv(yield_cv: float, weather_cv: float, params: YieldModelParameters = DEFAULT_YIELD_PARAMETERS) -> float:
+    """The CV left for farm noise once the weather term carries ``weather_cv`` of the total ``yield_cv``."""
+    return max(params.min_noise_cv, math.sqrt(max(0.0, yield_cv**2 - weather_cv**2)))
+
+
 def yield_distribution(
     ref: CropReference,
     *,
@@ -64,7 +79,13 @@ def yield_distribution(
     seed: int = 0,
     params: YieldModelParameters = DEFAULT_YIELD_PARAMETERS,
 ) -> YieldDistribution:
-    """Draw yields = ref_yield x condition x (1 - weather loss of a resampled year) x lognormal(cv) noise.
+    """Draw yields = ref_yield x condition x weather of a resampled year x lognormal farm noise.
+
+    The reference yield is the region's average over its weather, so the weather term is re-centred:
+    ``(1 - loss of the year) / (1 - mean loss)`` has mean 1 and only spreads the yield around the reference. The
+    crop's ``yield_cv`` is the total year-to-year variability; the farm noise takes what the weather term leaves
+    (``sqrt(yield_cv^2 - weather_cv^2)``, at least ``params.min_noise_cv``), so weather is not counted twice.
+    With condition factor 1 the mean is the reference yield.
 
     ``condition_z`` None means no imagery evidence: z is drawn from N(0, 1) per draw, widening the spread.
     ``weather`` None applies no weather loss (the caller should then haircut or refer).
@@ -87,10 +108,12 @@ def yield_distribution(
     else:
         factor = condition_factor(condition_z, params)
         factors = np.full(n_draws, factor)
-    losses = np.asarray(weather.loss_by_year)[year_index] if weather else np.zeros(n_draws)
-    sigma = math.sqrt(math.log1p(ref.yield_cv**2))
-    noise = np.exp(sigma * noise_z - sigma**2 / 2.0)  # mean 1, CV = yield_cv
-    draws = ref.ref_yield_t_ha * factors * (1.0 - losses) * noise
+    relative = weather_factors(weather)
+    weather_draws = relative[year_index]
+    noise_cv = farm_noise_cv(ref.yield_cv, float(relative.std()), params)
+    sigma = math.sqrt(math.log1p(noise_cv**2))
+    noise = np.exp(sigma * noise_z - sigma**2 / 2.0)  # mean 1, CV = noise_cv
+    draws = ref.ref_yield_t_ha * factors * weather_draws * noise
 
     levels = np.linspace(0.0, 1.0, int(round(1.0 / params.quantile_step)) + 1)
     grid = np.quantile(draws, levels)
