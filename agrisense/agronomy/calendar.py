@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, fields, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -152,3 +152,11 @@ def crop_calendars(ref: CropReference, season: int) -> list[CropCalendar]:
     """Every crop calendar one loan on ``ref`` follows in ``season``: its own, then those of its later seasons
     (double cropping: early rice, then late rice)."""
     return [crop_calendar(ref, season)] + [crop_calendar(later, season) for later in ref.later_seasons]
+
+
+def next_season(ref: CropReference, today: date) -> int:
+    """The first season whose sowing window has not closed by ``today`` (a loan pays out from sowing)."""
+    year = today.year
+    while crop_calendar(replace(ref, sow_start=ref.sow_end), year).sow_date < today:
+        year += 1
+    return year

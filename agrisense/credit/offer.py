@@ -19,8 +19,9 @@ from agrisense.credit.money import Money, Rate
 from agrisense.credit.reasons import Reason, ReasonEffect, ReasonKind
 from agrisense.errors import InvalidInput, NotFound
 
-SCHEMA_VERSION: Literal["1.1"] = "1.1"
-"""The one version of the offer's JSON form; bumped on any change a reader must know about."""
+SCHEMA_VERSION: Literal["1.2"] = "1.2"
+"""The version of the offer's JSON form; bumped on any change a reader must know about. 1.2 (a minor bump) only
+adds optional fields (``location``, ``explanation``): a 1.1 offer still reads."""
 
 Decision = Literal["approve", "refer", "decline"]
 
@@ -34,6 +35,7 @@ __all__ = [
     "Instalment",
     "LimitBreakdown",
     "Offer",
+    "QuoteLocation",
     "Reason",
     "ReasonEffect",
     "ReasonKind",
@@ -156,6 +158,17 @@ class ImageryEvidence(_Part):
     scenes: int
 
 
+class QuoteLocation(_Part):
+    """Where a quote was made for: the market and area its crops, prices and policy come from, and what its
+    weather risk was computed on."""
+
+    market: str
+    area: str
+    area_zh: str
+    area_en: str
+    weather_source: str
+
+
 class Offer(BaseModel):
     """A credit decision for one plot: evidence, limit, price, decision with reasons, and a seasonal schedule.
 
@@ -164,7 +177,7 @@ class Offer(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", serialize_by_alias=True, validate_by_name=True)
 
-    schema_version: Literal["1.1"] = SCHEMA_VERSION
+    schema_version: Literal["1.1", "1.2"] = SCHEMA_VERSION
     plot_id: str
     farmer_id: str | None = None
     crop: str | None = Field(default=None, description="Crop verified by the model; null when not verified.")
@@ -199,6 +212,7 @@ class Offer(BaseModel):
     offer_date: date | None = None
     imagery: ImageryEvidence | None = None
     geometry: dict[str, Any] | None = Field(default=None, description="The plot outline (GeoJSON, EPSG:4326).")
+    location: QuoteLocation | None = Field(default=None, description="Quotes: the market, area and weather used.")
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (only JSON types): what the API sends, the database stores and ``offers.json`` holds."""

@@ -53,9 +53,10 @@ class Reference:
 @cache
 def load_reference(reference_dir: Path, policy_file: Path) -> Reference:
     """Crop table, policy and expected NDVI curves, read once per process and paths."""
+    crops = load_crop_table(reference_dir / "crops.csv")
     return Reference(
-        crops=load_crop_table(reference_dir / "crops.csv"),
-        policy=load_policy(policy_file),
+        crops=crops,
+        policy=load_policy(policy_file, crops=crops),  # the price-cap check against this run's own crop table
         curves=load_expected_curves(reference_dir / "ndvi_curves.csv"),
     )
 

@@ -15,7 +15,7 @@ from agrisense.app.api.errors import install_error_handlers
 from agrisense.app.api.limits import BodySizeLimit, RateLimit, RateLimiter, RateStore
 from agrisense.app.api.logging_mw import RequestLog
 from agrisense.app.api.models import Health, error_responses
-from agrisense.app.api.routes import applications, auth, fields, loans, me, overrides, plots, review
+from agrisense.app.api.routes import applications, auth, fields, loans, me, overrides, plots, quotes, review
 from agrisense.app.api.security import SecurityHeaders
 from agrisense.config import Settings, get_settings
 from agrisense.errors import AuthenticationFailed
@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, plots, fields, applications, review, overrides, me, loans):
+    for module in (auth, plots, fields, applications, review, overrides, me, loans, quotes):
         api.include_router(module.router)
     app.include_router(api)
 

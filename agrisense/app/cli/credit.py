@@ -14,6 +14,7 @@ from agrisense.app.cli.errors import friendly as _friendly
 
 
 def _region_weather(region: Path) -> Path:
+    """The weather file of a region folder that must exist (the stress test replays it)."""
     from agrisense.errors import NotFound
 
     if not region.is_dir():
@@ -23,62 +24,79 @@ def _region_weather(region: Path) -> Path:
     return region / "weather" / "daily.csv"
 
 
+def _area_ha(area_ha: float | None, area_mu: float | None) -> float:
+    from agrisense.errors import InvalidInput
+    from agrisense.geo.area import MU_PER_HA
+
+    if (area_ha is None) == (area_mu is None):
+        raise InvalidInput("give the plot area once: --area-ha (hectares) or --area-mu (亩; 15 亩 = 1 ha)")
+    return area_ha if area_ha is not None else float(area_mu or 0) / MU_PER_HA
+
+
 @_friendly
 def quote_command(
-    crop: Annotated[str, typer.Option(help="Crop name as in data/reference/crops.csv (e.g. maize).")],
-    area_ha: Annotated[float, typer.Option(help="Plot area, hectares.")],
-    season: Annotated[int, typer.Option(help="Season (year) to finance.")],
-    region: Annotated[
-        Path | None, typer.Option(help="Region folder; weather risk from its weather/daily.csv (default: settings).")
+    crop: Annotated[str, typer.Option(help="Crop code of the location's market (e.g. rice, wheat, maize).")],
+    area_ha: Annotated[float | None, typer.Option(help="Plot area, hectares.")] = None,
+    area_mu: Annotated[float | None, typer.Option(help="Plot area, 亩 (15 亩 = 1 ha).")] = None,
+    season: Annotated[
+        int | None, typer.Option(help="Season (year of sowing) to finance; default: the next one still to sow.")
     ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            help="Where: a region folder (weather from its weather/daily.csv) or a market area (jiangxi, 江西, "
+            "henan, ...). Default: the configured region."
+        ),
+    ] = None,
+    lon: Annotated[float | None, typer.Option(help="Where: longitude of the plot, decimal degrees (WGS84).")] = None,
+    lat: Annotated[float | None, typer.Option(help="Where: latitude of the plot, decimal degrees (WGS84).")] = None,
     declared_area_ha: Annotated[float | None, typer.Option(help="Area the farmer declared, hectares.")] = None,
     crop_probability: Annotated[float, typer.Option(help="Confidence that the crop is right (0-1).")] = 1.0,
     ndvi_anomaly: Annotated[float | None, typer.Option(help="NDVI-integral z-score of the crop's condition.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the offer JSON.")] = False,
 ) -> None:
-    """A what-if offer (limit, PD, EL, price, APR, decision, reasons, schedule) from explicit inputs; no imagery."""
-    from agrisense.agronomy.calendar import load_crop_table
-    from agrisense.agronomy.weather import LocalCsvWeather, weather_risk
+    """A what-if offer (limit, PD, EL, price, APR, decision, reasons, schedule) from explicit inputs; no imagery.
+    The location picks the market (crops, prices, policy) and the weather."""
     from agrisense.config import settings_with
-    from agrisense.credit.engine import quote
-    from agrisense.credit.policy import load_policy
+    from agrisense.quotes import QuoteInputs, quote_at, resolve
 
-    settings = settings_with(region_dir=region)
-    crops = load_crop_table(settings.reference_dir / "crops.csv")
-    policy = load_policy(settings.policy_file)
-    # an explicit --region must exist; without one, a missing default region just means no weather history
-    weather_csv = (
-        _region_weather(settings.region_dir) if region is not None else settings.region_dir / "weather" / "daily.csv"
-    )
-    risk = None
-    if crop in crops and weather_csv.is_file():
-        risk = weather_risk(LocalCsvWeather(weather_csv).history(), crops[crop], crop)
-    offer = quote(
-        crop,
-        area_ha,
+    settings = settings_with()
+    where = resolve(settings, region=region, lon=lon, lat=lat)
+    inputs = QuoteInputs(
+        crop=crop,
+        area_ha=_area_ha(area_ha, area_mu),
         season=season,
-        crops=crops,
-        policy=policy,
-        weather=risk,
         declared_area_ha=declared_area_ha,
         crop_probability=crop_probability,
         ndvi_anomaly=ndvi_anomaly,
-    ).to_dict()
+    )
+    offer = quote_at(settings, where, inputs).to_dict()
     if as_json:
         sys.stdout.write(json.dumps(offer, ensure_ascii=False, indent=2) + "\n")
         return
+    _print_quote(offer)
+
+
+def _print_quote(offer: dict[str, Any]) -> None:
     from rich.console import Console
 
     console = Console(width=160)
-    head = f"[bold]{offer['decision'].upper()}[/] {crop} {area_ha} ha, season {season}"
+    place = offer["location"]
+    head = (
+        f"[bold]{offer['decision'].upper()}[/] {offer['assessed_crop']} {offer['area_mu']:,.1f} 亩 "
+        f"({offer['area_ha']:,.2f} ha), season {offer['finance_season']}, {place['area_en']} ({place['market']})"
+    )
     if offer["pd"] is not None:
         head += (
             f": limit {offer['credit_limit']:,.2f} {offer['currency']}, PD {offer['pd']:.1%}, "
             f"rate {offer['annual_rate'] or 0:.2%}, APR {offer['apr'] or 0:.2%}"
         )
     console.print(head)
+    for instalment in offer["schedule"]:
+        console.print(f"  repay    {instalment['date']}: {instalment['total']:,.2f} {offer['currency']}")
     for reason in offer["reasons"]:
         console.print(f"  {reason['kind']:<8} {reason['code']}: {reason['message_en']}")
+    console.print(f"  weather: {place['weather_source']}")
 
 
 @_friendly
