@@ -6,9 +6,21 @@ classes to exit codes / HTTP statuses in one table (see ``agrisense.app.cli.main
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 
 class AgrisenseError(Exception):
-    """Base class: an error whose message is safe and useful to show to a user."""
+    """Base class: an error whose message is safe and useful to show to a user.
+
+    ``code`` (optional) is a stable message code front ends localise with ``params`` (see
+    ``agrisense.app.api.messages``); without one the API uses its error class's code. The message itself stays the
+    English sentence for logs, the CLI and developers."""
+
+    def __init__(self, message: str = "", *, code: str | None = None, params: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params: dict[str, Any] = dict(params or {})
 
 
 class InvalidInput(AgrisenseError):

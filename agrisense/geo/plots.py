@@ -27,6 +27,7 @@ from agrisense.geo.utm import utm_epsg
 MAX_VERTICES = 5_000
 MIN_AREA_HA = 0.01
 MAX_AREA_HA = 1_000.0
+SWAPPED = "Latitude and longitude look swapped: GeoJSON needs [longitude, latitude] (x first)."
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,10 @@ def _check_coordinates(rings: list[list[Sequence[float]]]) -> None:
     n_vertices = 0
     for ring in rings:
         if len(ring) < 4:
-            raise InvalidGeometry("An outline needs at least 3 distinct corners. Add corners around the field.")
+            raise InvalidGeometry(
+                "An outline needs at least 3 distinct corners. Add corners around the field.",
+                code="OUTLINE_TOO_FEW_CORNERS",
+            )
         for point in ring:
             if not isinstance(point, list | tuple) or len(point) < 2 or not all(_finite_number(v) for v in point[:2]):
                 raise InvalidGeometry(
@@ -88,21 +92,29 @@ def _check_coordinates(rings: list[list[Sequence[float]]]) -> None:
                 )
         if list(ring[0][:2]) != list(ring[-1][:2]):
             raise InvalidGeometry(
-                "The outline is not closed: its last corner must equal its first. Close the shape and try again."
+                "The outline is not closed: its last corner must equal its first. Close the shape and try again.",
+                code="OUTLINE_NOT_CLOSED",
             )
         n_vertices += len(ring)
     if n_vertices > MAX_VERTICES:
         raise InvalidGeometry(
-            f"The outline has {n_vertices} corners (at most {MAX_VERTICES}). Simplify it: a field needs a few dozen."
+            f"The outline has {n_vertices} corners (at most {MAX_VERTICES}). Simplify it: a field needs a few dozen.",
+            code="OUTLINE_TOO_MANY_CORNERS",
+            params={"corners": n_vertices, "max": MAX_VERTICES},
         )
     xs = [float(p[0]) for ring in rings for p in ring]
     ys = [float(p[1]) for ring in rings for p in ring]
     if any(abs(y) > 90 for y in ys):
         if all(abs(x) <= 90 for x in xs) and all(abs(y) <= 180 for y in ys):
-            raise InvalidGeometry("Latitude and longitude look swapped: GeoJSON needs [longitude, latitude] (x first).")
-        raise InvalidGeometry("A latitude is outside -90..90 degrees: coordinates must be WGS84 degrees.")
+            raise InvalidGeometry(SWAPPED, code="COORDINATES_SWAPPED")
+        raise InvalidGeometry(
+            "A latitude is outside -90..90 degrees: coordinates must be WGS84 degrees.", code="COORDINATES_OUT_OF_RANGE"
+        )
     if any(abs(x) > 180 for x in xs):
-        raise InvalidGeometry("A longitude is outside -180..180 degrees: coordinates must be WGS84 degrees.")
+        raise InvalidGeometry(
+            "A longitude is outside -180..180 degrees: coordinates must be WGS84 degrees.",
+            code="COORDINATES_OUT_OF_RANGE",
+        )
 
 
 def validate_geometry(
@@ -113,7 +125,9 @@ def validate_geometry(
     ``expected_bbox`` (lon/lat) lets the check recognise swapped coordinates that are still in range.
     """
     if not isinstance(geometry, Mapping):
-        raise InvalidGeometry("The plot has no geometry. Draw the outline of the field on the map.")
+        raise InvalidGeometry(
+            "The plot has no geometry. Draw the outline of the field on the map.", code="OUTLINE_MISSING"
+        )
     rings = _rings(geometry)
     _check_coordinates(rings)
     geom: BaseGeometry = shape(geometry)
@@ -122,7 +136,8 @@ def validate_geometry(
     if not geom.is_valid:
         reason = explain_validity(geom)
         raise InvalidGeometry(
-            f"The outline crosses itself or is malformed ({reason}). Redraw it so that its edges do not cross."
+            f"The outline crosses itself or is malformed ({reason}). Redraw it so that its edges do not cross.",
+            code="OUTLINE_SELF_INTERSECTS",
         )
     if expected_bbox is not None:
         _check_inside(geom, expected_bbox)
@@ -138,7 +153,7 @@ def _check_inside(geom: BaseGeometry, bbox: tuple[float, float, float, float]) -
         return
     swapped = shapely.transform(geom, lambda xy: xy[:, ::-1])
     if swapped.intersects(region):
-        raise InvalidGeometry("Latitude and longitude look swapped: GeoJSON needs [longitude, latitude] (x first).")
+        raise InvalidGeometry(SWAPPED, code="COORDINATES_SWAPPED")
 
 
 def make_plot(
@@ -156,11 +171,15 @@ def make_plot(
     area = geodesic_area(geom)
     if area.ha < MIN_AREA_HA:
         raise InvalidGeometry(
-            f"The plot is {area.m2:.0f} m², smaller than {MIN_AREA_HA * 10_000:.0f} m². Draw the whole field."
+            f"The plot is {area.m2:.0f} m², smaller than {MIN_AREA_HA * 10_000:.0f} m². Draw the whole field.",
+            code="AREA_TOO_SMALL",
+            params={"area_m2": round(area.m2), "min_m2": round(MIN_AREA_HA * 10_000)},
         )
     if area.ha > MAX_AREA_HA:
         raise InvalidGeometry(
-            f"The plot is {area.ha:,.0f} ha, larger than {MAX_AREA_HA:,.0f} ha. Draw each field separately."
+            f"The plot is {area.ha:,.0f} ha, larger than {MAX_AREA_HA:,.0f} ha. Draw each field separately.",
+            code="AREA_TOO_LARGE",
+            params={"area_ha": round(area.ha, 1), "max_ha": MAX_AREA_HA},
         )
     centroid = geom.centroid
     declared_area = props.get("declared_area_ha")

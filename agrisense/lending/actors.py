@@ -58,7 +58,9 @@ def normalise_phone(phone: str) -> str:
     """Digits (with an optional leading +), spaces and dashes removed; ``InvalidInput`` if it is not a number."""
     cleaned = re.sub(r"[\s\-()]", "", str(phone))
     if not _PHONE.match(cleaned):
-        raise InvalidInput("Enter your mobile number as digits, e.g. 13800138000 or +8613800138000.")
+        raise InvalidInput(
+            "Enter your mobile number as digits, e.g. 13800138000 or +8613800138000.", code="PHONE_INVALID"
+        )
     return cleaned
 
 
@@ -84,11 +86,14 @@ def check_password(password: str, *, phone: str | None = None) -> str:
     if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise InvalidInput(
             f"Choose a password of {MIN_PASSWORD} to {MAX_PASSWORD} characters; a few words you can remember "
-            "(e.g. 'green-maize-river') work well."
+            "(e.g. 'green-maize-river') work well.",
+            code="PASSWORD_LENGTH",
+            params={"min": MIN_PASSWORD, "max": MAX_PASSWORD},
         )
     if len(set(password)) == 1 or _is_common(password):
         raise InvalidInput(
-            "This password is too common and easy to guess. Choose another one, e.g. a few words you can remember."
+            "This password is too common and easy to guess. Choose another one, e.g. a few words you can remember.",
+            code="PASSWORD_COMMON",
         )
     if phone is not None:
         digits = re.sub(r"\D", "", password)
@@ -97,7 +102,9 @@ def check_password(password: str, *, phone: str | None = None) -> str:
         except InvalidInput:
             number = re.sub(r"\D", "", phone)
         if number and (password.strip().lstrip("+") == number or (digits == number and len(digits) >= 6)):
-            raise InvalidInput("Your password must not be your phone number. Choose another one.")
+            raise InvalidInput(
+                "Your password must not be your phone number. Choose another one.", code="PASSWORD_IS_PHONE"
+            )
     return password
 
 
@@ -111,16 +118,16 @@ def add_user(session: Session, *, phone: str, name: str, role: str, password_has
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}.")
     name = str(name).strip()
     if not 1 <= len(name) <= 100:
-        raise InvalidInput("Enter your name (1 to 100 characters).")
+        raise InvalidInput("Enter your name (1 to 100 characters).", code="NAME_INVALID")
     phone = normalise_phone(phone)
     if session.scalar(select(User.id).where(User.phone == phone)) is not None:
-        raise Conflict("This phone number is already registered. Log in instead.")
+        raise Conflict("This phone number is already registered. Log in instead.", code="PHONE_TAKEN")
     user = User(phone=phone, name=name, role=role, password_hash=password_hash)
     session.add(user)
     try:
         session.flush()
     except IntegrityError as exc:
-        raise Conflict("This phone number is already registered. Log in instead.") from exc
+        raise Conflict("This phone number is already registered. Log in instead.", code="PHONE_TAKEN") from exc
     return user
 
 
@@ -134,7 +141,7 @@ def register_user(db: Database, *, phone: str, password: str, name: str, role: s
 
 def authenticate(db: Database, phone: str, password: str) -> Actor:
     """The actor for a phone number and password, or ``AuthenticationFailed`` (same message for either mistake)."""
-    failed = AuthenticationFailed("Wrong phone number or password. Check both and try again.")
+    failed = AuthenticationFailed("Wrong phone number or password. Check both and try again.", code="LOGIN_FAILED")
     try:
         phone = normalise_phone(phone)
     except InvalidInput:
@@ -155,5 +162,7 @@ def load_actor(db: Database, user_id: int) -> Actor:
     with db.session(readonly=True) as session:
         user = session.get(User, user_id)
         if user is None:
-            raise AuthenticationFailed("Your account no longer exists or your session is invalid. Log in again.")
+            raise AuthenticationFailed(
+                "Your account no longer exists or your session is invalid. Log in again.", code="ACCOUNT_GONE"
+            )
         return actor_of(user)

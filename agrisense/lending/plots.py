@@ -70,7 +70,11 @@ def check_crop(declared_crop: str | None, settings: Settings) -> str | None:
     crop = str(declared_crop).strip().lower()
     known = _known_crops(settings.reference_dir / "crops.csv")
     if crop not in known:
-        raise InvalidInput(f"Unknown crop {declared_crop!r}. Choose one of: {', '.join(known)}.")
+        raise InvalidInput(
+            f"Unknown crop {declared_crop!r}. Choose one of: {', '.join(known)}.",
+            code="UNKNOWN_CROP",
+            params={"crop": str(declared_crop), "crops": ", ".join(known)},
+        )
     return crop
 
 
@@ -99,7 +103,9 @@ def owned_plot(session: Session, actor: Actor, plot_id: int) -> FarmPlot:
     """The plot if the actor may see it (its farmer, or staff); ``NotFound`` otherwise (no existence leak)."""
     plot = session.get(FarmPlot, plot_id)
     if plot is None or (not actor.is_staff and plot.farmer_id != actor.user_id):
-        raise NotFound(f"Plot {plot_id} was not found among your plots.")
+        raise NotFound(
+            f"Plot {plot_id} was not found among your plots.", code="PLOT_NOT_FOUND", params={"plot_id": plot_id}
+        )
     return plot
 
 
@@ -123,7 +129,11 @@ def create_plot(
     with db.session() as session:
         count = session.scalar(select(func.count()).select_from(FarmPlot).where(FarmPlot.farmer_id == actor.user_id))
         if (count or 0) >= MAX_PLOTS_PER_FARMER:
-            raise Conflict(f"You already have {MAX_PLOTS_PER_FARMER} plots. Delete plots you no longer farm first.")
+            raise Conflict(
+                f"You already have {MAX_PLOTS_PER_FARMER} plots. Delete plots you no longer farm first.",
+                code="PLOT_LIMIT_REACHED",
+                params={"max": MAX_PLOTS_PER_FARMER},
+            )
         row = FarmPlot(
             ref=f"new-{uuid.uuid4().hex}",  # replaced by plot-<id> once the row has its id
             farmer_id=actor.user_id,
@@ -188,7 +198,7 @@ def update_plot(
                 setattr(row, key, changes[key])
         if "geometry" in changes:
             if changes["geometry"] is None:
-                raise InvalidGeometry("A plot needs an outline. Draw the field on the map.")
+                raise InvalidGeometry("A plot needs an outline. Draw the field on the map.", code="OUTLINE_MISSING")
             plot = check_plot(changes["geometry"], region=load_region(settings.region_dir))
             _store_geometry(row, plot)
         session.flush()
@@ -202,7 +212,11 @@ def _editable_plot(session: Session, actor: Actor, plot_id: int, *, verb: str, c
         raise Forbidden(f"Only the farmer who drew a plot can {verb} it.")
     app_id = _locked(session, row.id)
     if app_id is not None:
-        raise Conflict(f"Plot {plot_id} is part of application {app_id}, which is still open. {consequence}")
+        raise Conflict(
+            f"Plot {plot_id} is part of application {app_id}, which is still open. {consequence}",
+            code="PLOT_IN_OPEN_APPLICATION",
+            params={"plot_id": plot_id, "application_id": app_id},
+        )
     return row
 
 

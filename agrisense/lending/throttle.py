@@ -37,7 +37,9 @@ class LoginLocked(RateLimited):
         wait = " ".join(part for part in (f"{minutes} min" * bool(minutes), f"{seconds} s" * bool(seconds)) if part)
         super().__init__(
             f"Too many failed logins. Logging in is locked for {wait}; try again then (the right password is "
-            "refused until the lock ends)."
+            "refused until the lock ends).",
+            code="LOGIN_LOCKED",
+            params={"seconds": self.retry_after},
         )
 
 

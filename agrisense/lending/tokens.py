@@ -76,9 +76,9 @@ def _claims(token: str, key: str) -> dict[str, Any]:
         int(claims["sub"])
         return claims
     except jwt.ExpiredSignatureError as exc:
-        raise AuthenticationFailed("Your session has expired. Log in again.") from exc
+        raise AuthenticationFailed("Your session has expired. Log in again.", code="SESSION_EXPIRED") from exc
     except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
-        raise AuthenticationFailed("Your session is not valid. Log in again.") from exc
+        raise AuthenticationFailed("Your session is not valid. Log in again.", code="SESSION_INVALID") from exc
 
 
 def user_id_from_token(token: str, key: str) -> int:
@@ -115,14 +115,16 @@ def verify_token(db: Database, token: str, key: str) -> int:
     user_id = int(claims["sub"])
     jti, generation = claims.get("jti"), claims.get("gen", 0)
     if not isinstance(jti, str) or not isinstance(generation, int):
-        raise AuthenticationFailed("Your session is not valid. Log in again.")
+        raise AuthenticationFailed("Your session is not valid. Log in again.", code="SESSION_INVALID")
     with db.session(readonly=True) as session:
         revoked = session.scalar(select(RevokedToken.jti).where(RevokedToken.jti == jti)) is not None
         current = generation_of(session, user_id)
     if revoked:
-        raise AuthenticationFailed("You have logged out of this session. Log in again.")
+        raise AuthenticationFailed("You have logged out of this session. Log in again.", code="LOGGED_OUT")
     if generation != current:
-        raise AuthenticationFailed("Your password was changed, which ended this session. Log in again.")
+        raise AuthenticationFailed(
+            "Your password was changed, which ended this session. Log in again.", code="PASSWORD_CHANGED"
+        )
     return user_id
 
 
@@ -131,7 +133,7 @@ def revoke_token(db: Database, token: str, key: str) -> None:
     claims = _claims(token, key)
     jti = claims.get("jti")
     if not isinstance(jti, str):
-        raise AuthenticationFailed("Your session is not valid. Log in again.")
+        raise AuthenticationFailed("Your session is not valid. Log in again.", code="SESSION_INVALID")
     now = datetime.now(UTC)
     with db.session() as session:
         session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now))
@@ -152,12 +154,14 @@ def change_password(db: Database, user_id: int, old_password: str, new_password:
     with db.session() as session:
         user = session.get(User, user_id)
         if user is None:
-            raise AuthenticationFailed("Your account no longer exists or your session is invalid. Log in again.")
+            raise AuthenticationFailed(
+                "Your account no longer exists or your session is invalid. Log in again.", code="ACCOUNT_GONE"
+            )
         try:
             _hasher.verify(user.password_hash, str(old_password))
         except Exception as exc:  # argon2's VerificationError / InvalidHashError
-            raise WrongPassword("Your current password is not right. Enter it again.") from exc
+            raise WrongPassword("Your current password is not right. Enter it again.", code="PASSWORD_WRONG") from exc
         if old_password == new_password:
-            raise InvalidInput("Choose a new password that differs from the current one.")
+            raise InvalidInput("Choose a new password that differs from the current one.", code="PASSWORD_UNCHANGED")
         user.password_hash = hash_password(new_password, phone=user.phone)
         return bump_generation(session, user_id)

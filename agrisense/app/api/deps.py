@@ -26,7 +26,9 @@ def get_db(request: Request) -> Database:
 
 def current_actor(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Actor:
     if not token:
-        raise AuthenticationFailed("Log in first: this needs your access token (Authorization: Bearer ...).")
+        raise AuthenticationFailed(
+            "Log in first: this needs your access token (Authorization: Bearer ...).", code="LOGIN_REQUIRED"
+        )
     user_id = verify_token(request.app.state.db, token, request.app.state.signing_key)  # refuses revoked tokens
     return load_actor(request.app.state.db, user_id)
 

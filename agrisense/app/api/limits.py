@@ -11,19 +11,38 @@ from typing import Any, Protocol
 
 import anyio.to_thread
 
+from agrisense.app.api.messages import localised, negotiate
+
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
 Send = Callable[[dict[str, Any]], Any]
 ASGIApp = Callable[[Scope, Receive, Send], Any]
 
 
-async def _reply(send: Send, status: int, message: str, error: str, headers: list[tuple[bytes, bytes]]) -> None:
-    body = json.dumps({"detail": message, "error": error}).encode()
+async def _reply(
+    scope: Scope,
+    send: Send,
+    status: int,
+    message: str,
+    error: str,
+    headers: list[tuple[bytes, bytes]],
+    *,
+    code: str,
+    params: dict[str, Any],
+) -> None:
+    """An error body like the exception handlers' (code, params, localised message, English detail)."""
+    language = negotiate(dict(scope.get("headers") or []).get(b"accept-language", b"").decode("latin-1"))
+    body = json.dumps({**localised(code, params, language), "detail": message, "error": error}).encode()
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"content-language", language.encode()),
+                *headers,
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})
@@ -46,8 +65,9 @@ class BodySizeLimit:
         )
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
+        too_large: dict[str, Any] = {"code": "REQUEST_TOO_LARGE", "params": {"max_kb": self.max_bytes // 1000}}
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await _reply(send, 413, message, "RequestTooLarge", [])
+            await _reply(scope, send, 413, message, "RequestTooLarge", [], **too_large)
             return
         seen = 0
         started = False
@@ -64,7 +84,7 @@ class BodySizeLimit:
                     # answer now and tell the app the client is gone, so no route runs on a truncated body
                     refused = True
                     if not started:
-                        await _reply(send, 413, message, "RequestTooLarge", [])
+                        await _reply(scope, send, 413, message, "RequestTooLarge", [], **too_large)
                     return {"type": "http.disconnect"}
             return event
 
@@ -155,11 +175,14 @@ class RateLimit:
         if wait is not None:
             seconds = max(1, int(wait + 0.999))
             await _reply(
+                scope,
                 send,
                 429,
                 f"Too many requests. Wait {seconds} seconds and try again.",
                 "RateLimited",
                 [(b"retry-after", str(seconds).encode())],
+                code="TOO_MANY_REQUESTS",
+                params={"seconds": seconds},
             )
             return
         await self.app(scope, receive, send)

@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from agrisense.app.api.messages import localised, negotiate
 from agrisense.logs import request_id_var
 
 Scope = dict[str, Any]
@@ -99,8 +100,10 @@ class RequestLog:
             self._log(logging.ERROR, method, path, status or 500, t0, headers, exc_info=True)
             if started:
                 raise  # the response is half sent: let the server drop the connection
+            language = negotiate(dict(headers).get(b"accept-language", b"").decode("latin-1"))
             body = json.dumps(
                 {
+                    **localised("INTERNAL_ERROR", {"request_id": request_id}, language),
                     "detail": f"Something went wrong on our side. Quote request id {request_id} if you report it.",
                     "error": "InternalError",
                     "request_id": request_id,

@@ -82,6 +82,7 @@
   function errorText(body) {
     if (!body) return "";
     if (typeof body === "string") return body;
+    if (body.code && typeof body.message === "string") return body.message; // the API's localised message for the code
     const d = body.detail !== undefined ? body.detail : body.message !== undefined ? body.message : body.error;
     if (typeof d === "string") return d;
     if (Array.isArray(d)) return d.map((e) => (e.loc ? e.loc.filter((p) => p !== "body").join(".") + ": " : "") + (e.msg || JSON.stringify(e))).join("; ");
@@ -89,7 +90,7 @@
     return JSON.stringify(body);
   }
   async function api(method, path, body, form) {
-    const headers = { Accept: "application/json" };
+    const headers = { Accept: "application/json", "Accept-Language": state.lang === "zh" ? "zh-CN" : "en" };
     if (state.token) headers.Authorization = "Bearer " + state.token;
     let payload;
     if (form) { headers["Content-Type"] = "application/x-www-form-urlencoded"; payload = new URLSearchParams(form).toString(); }
