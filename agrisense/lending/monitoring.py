@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -13,9 +14,12 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from agrisense.credit.money import CENT, json_number, to_money
+from agrisense.credit.money import CENT, from_cents, json_number, to_money
 from agrisense.errors import InvalidInput
 from agrisense.lending.actors import STAFF, Actor
+from agrisense.loans.booking import ledger_postings
+from agrisense.loans.ledger import loan_exposure
+from agrisense.loans.terms import frozen_tranches, terms_from_json
 from agrisense.store import Application, ApplicationPlot, Database, FarmPlot, Loan, MonitoringWarning, RescoreRow, User
 
 RESCORE_FIELDS = (
@@ -231,8 +235,22 @@ def _risk(pd: float | None, n_warnings: int) -> str:
     return "low"
 
 
+def _ledger_exposure(loan: Loan | None, limit: Decimal) -> Decimal:
+    """A booked loan's exposure from its ledger today (outstanding principal + committed, not frozen, tranches);
+    the accepted limit for an accepted application booked before the ledger existed."""
+    if loan is None:
+        return limit
+    postings = ledger_postings(loan)
+    on = max([datetime.now(UTC).date(), *(p.on for p in postings)])
+    exposure = loan_exposure(terms_from_json(loan.terms), postings, on, frozen_tranches(loan.terms))
+    return from_cents(exposure.exposure_cents)
+
+
 def portfolio(db: Database, actor: Actor) -> list[dict[str, Any]]:
     """Financed plots (accepted loans, not yet repaid): crop, village, exposure, expected loss, PD and a risk band.
+
+    A plot's exposure is its share (by its offer's limit) of the loan's ledger exposure: outstanding principal
+    plus the tranches still committed (``loans.ledger.loan_exposure``), not the accepted limit.
 
     Staff see the whole book; a farmer sees their own plots. The latest re-score of a plot, when there is one,
     supersedes the PD and expected loss of the original offer.
@@ -243,17 +261,21 @@ def portfolio(db: Database, actor: Actor) -> list[dict[str, Any]]:
         warned[w["plot_id"]] = warned.get(w["plot_id"], 0) + 1
     with db.session(readonly=True) as session:
         query = (
-            select(Application, User.name)
+            select(Application, User.name, Loan)
             .join(User, User.id == Application.farmer_id)
             .outerjoin(Loan, Loan.application_id == Application.id)
-            .where(Application.status == "accepted", or_(Loan.state.is_(None), Loan.state != "repaid"))
-            .options(selectinload(Application.links).selectinload(ApplicationPlot.plot))
+            .where(
+                Application.status == "accepted",
+                or_(Loan.state.is_(None), Loan.state.not_in(("repaid", "written_off"))),
+            )
+            .options(selectinload(Application.links).selectinload(ApplicationPlot.plot), selectinload(Loan.postings))
             .order_by(Application.id)
         )
         if actor.role not in STAFF:
             query = query.where(Application.farmer_id == actor.user_id)
         result = []
-        for app, farmer_name in session.execute(query):
+        for app, farmer_name, loan in session.execute(query):
+            booked = _ledger_exposure(loan, app.credit_limit)
             offers = {o.get("plot_id"): o for o in app.offers}
             offered_total = sum(float(o.get("credit_limit") or 0.0) for o in app.offers) or 0.0
             for link in app.links:
@@ -264,7 +286,7 @@ def portfolio(db: Database, actor: Actor) -> list[dict[str, Any]]:
                     if offered_total > 0
                     else 1.0 / max(1, len(app.links))
                 )
-                exposure = (app.credit_limit * Decimal(str(share))).quantize(CENT)
+                exposure = (booked * Decimal(str(share))).quantize(CENT)
                 latest = session.scalars(
                     select(RescoreRow).where(RescoreRow.plot_id == plot.ref).order_by(RescoreRow.id.desc()).limit(1)
                 ).first()

@@ -1,10 +1,13 @@
-"""Booking a loan when a farmer accepts an offer (called inside the accept transaction)."""
+"""Booking a loan when a farmer accepts an offer (called inside the accept transaction), and a booked loan's
+postings as the pure ledger (``loans.ledger``) sees them."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from agrisense.credit.money import from_cents
+from agrisense.credit.schedule import to_cents
+from agrisense.loans.ledger import Posting
 from agrisense.loans.terms import terms_json, terms_of
 from agrisense.store import Application, Loan
 
@@ -26,3 +29,11 @@ def book_loan(session: Session, app: Application) -> Loan:
     session.add(loan)
     session.flush()
     return loan
+
+
+def ledger_postings(loan: Loan) -> list[Posting]:
+    """The loan's postings as the pure ledger sees them."""
+    return [
+        Posting(kind=p.kind, on=p.on_date, amount_cents=to_cents(p.amount), tranche=p.tranche)  # type: ignore[arg-type]
+        for p in loan.postings
+    ]

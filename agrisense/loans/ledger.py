@@ -9,7 +9,7 @@ Repayments pay the arrangement fee first, then accrued interest, then principal.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
@@ -187,3 +187,40 @@ def next_due(terms: Terms, postings: Sequence[Posting], on: date) -> Due | None:
     """The next payment the borrower owes (None when nothing is owed or planned)."""
     rest = remaining_schedule(terms, postings, on)
     return rest[0] if rest else None
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """One loan's exposure on a date, in cents."""
+
+    drawn_cents: int
+    repaid_principal_cents: int
+    outstanding_cents: int  # drawn - repaid principal
+    committed_cents: int  # undisbursed tranches still to pay out (not frozen)
+    frozen_cents: int  # undisbursed tranches frozen by monitoring
+    interest_cents: int
+    fee_cents: int
+
+    @property
+    def exposure_cents(self) -> int:
+        return self.outstanding_cents + self.committed_cents
+
+    @property
+    def balance_cents(self) -> int:
+        return self.outstanding_cents + self.interest_cents + self.fee_cents
+
+
+def loan_exposure(terms: Terms, postings: Sequence[Posting], on: date, frozen: Collection[int] = ()) -> Exposure:
+    """A loan's exposure on ``on`` from its terms and postings; ``frozen``: indexes of frozen tranches."""
+    pos = position(terms, postings, on)
+    drawn = drawn_tranches([p for p in postings if p.on <= on])
+    undrawn = [(k, t.amount_cents) for k, t in enumerate(terms.tranches) if k not in drawn]
+    return Exposure(
+        drawn_cents=pos.drawn_cents,
+        repaid_principal_cents=pos.paid_principal_cents,
+        outstanding_cents=pos.principal_cents,
+        committed_cents=sum(a for k, a in undrawn if k not in frozen),
+        frozen_cents=sum(a for k, a in undrawn if k in frozen),
+        interest_cents=pos.interest_cents,
+        fee_cents=pos.fee_cents,
+    )

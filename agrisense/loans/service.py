@@ -20,6 +20,7 @@ from agrisense.credit.schedule import to_cents
 from agrisense.errors import Conflict, InvalidInput, NotFound
 from agrisense.lending.actors import STAFF, Actor, require_role
 from agrisense.lending.applications import lock_farmer, write_audit
+from agrisense.loans.booking import ledger_postings
 from agrisense.loans.ledger import Posting, Terms, drawn_tranches, position, remaining_schedule
 from agrisense.loans.terms import terms_from_json
 from agrisense.store import ApplicationPlot, Database, Loan, LoanPosting
@@ -41,13 +42,6 @@ MAX_KEY = 64
 
 def _today() -> date:
     return datetime.now(UTC).date()
-
-
-def _postings(loan: Loan) -> list[Posting]:
-    return [
-        Posting(kind=p.kind, on=p.on_date, amount_cents=to_cents(p.amount), tranche=p.tranche)  # type: ignore[arg-type]
-        for p in loan.postings
-    ]
 
 
 def _money(cents: int) -> float:
@@ -72,7 +66,7 @@ def loan_view(loan: Loan, on: date | None = None) -> dict[str, Any]:
     next due date and amount, remaining schedule, postings."""
     on = on or max([_today(), *(p.on_date for p in loan.postings)])
     terms = terms_from_json(loan.terms)
-    postings = _postings(loan)
+    postings = ledger_postings(loan)
     pos = position(terms, postings, on)
     rest = remaining_schedule(terms, postings, on) if loan.state not in ("repaid", "written_off") else ()
     drawn = drawn_tranches(postings)
@@ -222,7 +216,7 @@ def post_disbursement(
                 raise InvalidInput(f"Loan {loan_id} has tranches 0 to {len(terms.tranches) - 1}; got {tranche}.")
             if loan.state not in ("accepted", "disbursed"):
                 raise Conflict(f"Loan {loan_id} is {loan.state}; no more money is paid out.")
-            if tranche in drawn_tranches(_postings(loan)):
+            if tranche in drawn_tranches(ledger_postings(loan)):
                 raise Conflict(f"Tranche {tranche} of loan {loan_id} was already paid out.")
             status = tranche_status(loan, tranche, terms.tranches[tranche].condition, disbursed=False)
             if status["status"] in ("frozen", "awaiting_emergence"):
@@ -296,7 +290,7 @@ def post_repayment(
                 raise Conflict(f"Loan {loan_id} takes no repayment: {hint}.")
             _check_date(loan, on)
             terms: Terms = terms_from_json(loan.terms)
-            postings = _postings(loan)
+            postings = ledger_postings(loan)
             before = position(terms, postings, on)
             if to_cents(value) > before.balance_cents:
                 raise InvalidInput(
@@ -399,7 +393,7 @@ def apply_monitoring(
         if loan.state not in ("accepted", "disbursed") or not plots:
             return loan_view(loan)
         terms = terms_from_json(loan.terms)
-        drawn = drawn_tranches(_postings(loan))
+        drawn = drawn_tranches(ledger_postings(loan))
         frozen_dates = {str(d) for p in plots for d in p.get("frozen_dates") or ()}
         reasons = sorted({str(p["reason"]) for p in plots if p.get("reason")})
         emerged = all(p.get("emerged") is not None for p in plots)

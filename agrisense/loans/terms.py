@@ -198,3 +198,10 @@ def _with_schedule(offer: Mapping[str, Any], schedule: RepaymentSchedule, policy
         "expected_loss": json_number((amount * pd * lgd).quantize(Decimal("0.01"))),
     }
     return Offer.model_validate(changed).to_dict()
+
+
+def frozen_tranches(terms: Mapping[str, Any]) -> set[int]:
+    """Indexes of the tranches in-season monitoring froze (its latest word, ``tranche_status`` in the stored terms);
+    a tranche paid out before the freeze is paid out, whatever the mark says (``drawn_tranches``)."""
+    marks = terms.get("tranche_status") or {}
+    return {int(k) for k, mark in marks.items() if (mark or {}).get("status") == "frozen"}

@@ -39,8 +39,9 @@ from agrisense.errors import AgrisenseError
 from agrisense.lending import accept_offer, decide_application, register_user
 from agrisense.lending import scoring as lending_scoring
 from agrisense.lending.overrides import approve_override, list_overrides, reject_override
+from agrisense.loans.booking import ledger_postings
 from agrisense.loans.ledger import drawn_tranches, position
-from agrisense.loans.service import _postings, apply_monitoring, post_disbursement, post_repayment
+from agrisense.loans.service import apply_monitoring, post_disbursement, post_repayment
 from agrisense.loans.terms import terms_from_json
 from agrisense.store import Application, ApplicationPlot, AuditEntry, Database, FarmPlot, Loan, OverrideRequest
 from tests.databases import postgres_base_url
@@ -237,7 +238,7 @@ class LendingMachine(RuleBasedStateMachine):
         with self.bank.db.session(readonly=True) as s:
             full = s.get(Loan, loan.id)
             assert full is not None
-            owed = position(terms_from_json(full.terms), _postings(full), on).balance_cents
+            owed = position(terms_from_json(full.terms), ledger_postings(full), on).balance_cents
         amount = (Decimal(owed) * share / 100).quantize(Decimal("0.01"))
         if amount <= 0:
             return
@@ -282,7 +283,7 @@ class LendingMachine(RuleBasedStateMachine):
     def ledger_reconciles(self) -> None:
         with self.bank.db.session(readonly=True) as s:
             for loan in s.scalars(select(Loan)):
-                terms, postings = terms_from_json(loan.terms), _postings(loan)
+                terms, postings = terms_from_json(loan.terms), ledger_postings(loan)
                 on = max([p.on for p in postings], default=date(2027, 1, 1))
                 pos = position(terms, postings, on)
                 paid_out = sum(p.amount_cents for p in postings if p.kind == "disbursement")

@@ -3,6 +3,7 @@ test over an offers.json. ``agrisense.app.cli.main`` registers them (``app.comma
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -120,10 +121,14 @@ def stress_command(
     database: Annotated[
         bool,
         typer.Option(
-            help="Stress the booked loans of the configured database (their accepted offers, overrides "
-            "included) instead of an offers file."
+            help="Stress the booked loans of the configured database, sized by the ledger (outstanding "
+            "principal + committed tranches, repayments booked; overrides included) instead of an offers file."
         ),
     ] = False,
+    as_of: Annotated[
+        dt.datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="With --database: the ledger's date (default: today)."),
+    ] = None,
 ) -> None:
     """Replay every historical weather year and price shocks over the approved offers: losses and NPL rates."""
     from rich.console import Console
@@ -136,7 +141,7 @@ def stress_command(
     from agrisense.credit.stress import portfolio_loans, stress_chart, stress_test
     from agrisense.errors import NotFound
 
-    book = ledger_book() if database else [o.to_dict() for o in read_offers(offers)]
+    book = ledger_book(as_of.date() if as_of else None) if database else [o.to_dict() for o in read_offers(offers)]
     weather_csv = _region_weather(region)
     if not weather_csv.is_file():
         raise NotFound(f"{weather_csv} does not exist; the stress test replays the region's weather history")
@@ -156,6 +161,7 @@ def stress_command(
     stress_chart(result, out / "stress.png")
     summary = {
         "offers": "database" if database else str(offers),
+        "ledger_as_of": (as_of.date().isoformat() if as_of else "today") if database else None,
         "decisions": list(decisions),
         "repayment_capacity": repayment_capacity,
         "n_loans": result.n_loans,
@@ -187,6 +193,11 @@ def stress_command(
         f"assumptions: repayment capacity {repayment_capacity:.0%} of the harvest value, price shocks "
         f"{', '.join(f'{s:+.0%}' for s in shocks)}, decisions {', '.join(decisions)}"
     )
+    if database:
+        console.print(
+            f"exposure from the ledger on {as_of.date() if as_of else 'today'}: outstanding principal + committed "
+            "(not frozen) tranches; due: the remaining schedule after the repayments booked"
+        )
     replay = result.summary.iloc[0]
     console.print(
         f"booked EL (scorecard) {result.booked_expected_loss:,.0f} beside the weather-replay EL "
@@ -194,20 +205,14 @@ def stress_command(
     )
 
 
-def ledger_book() -> list[dict[str, Any]]:
-    """The offers of the database's booked loans (accepted applications not repaid), as stored: an analyst's
-    override re-priced them, so the limits are the booked ones. Every one is a loan, whatever the engine said."""
+def ledger_book(as_of: dt.date | None) -> list[dict[str, Any]]:
+    """The database's booked loans sized by the ledger (``loans.exposure.ledger_book``): outstanding principal and
+    committed tranches, repayments booked, each plot's stored offer (an override's re-priced one)."""
     from agrisense.config import settings_with
-    from agrisense.lending import active_loans
+    from agrisense.loans.exposure import ledger_book as book_of
     from agrisense.store import open_database
 
-    book = []
-    for loan in active_loans(open_database(settings_with())):
-        for plot in loan["plots"]:
-            offer = plot.get("offer")
-            if offer and float(offer.get("credit_limit") or 0) > 0:
-                book.append({**offer, "decision": "approve"})
-    return book
+    return book_of(open_database(settings_with()), on=as_of)
 
 
 @_friendly
