@@ -110,15 +110,19 @@ def evaluate_sample_table(
     model_dir: Path, samples: pd.DataFrame, out_dir: Path, *, device: str = "auto"
 ) -> dict[str, Any]:
     """Evaluate a crop-type bundle (``agrisense.ml.croptype``) on a labelled sample table; per-region blocks."""
-    from agrisense.ml.croptype import harmonise_labels
-    from agrisense.ml.croptype import load_model as load_croptype
+    from agrisense.ml.crop_model import load_crop_classifier
+    from agrisense.ml.selective import accuracy_coverage, coverage_table
 
     if "label" not in samples.columns:
         raise InvalidInput("the sample table needs a 'label' column with the true crop of each sample")
-    classifier = load_croptype(Path(model_dir))
+    classifier = load_crop_classifier(Path(model_dir))
     probs = classifier.predict_proba(samples, device=device)
-    labels = harmonise_labels(samples["label"]).tolist()
+    labels = classifier.model_labels(samples["label"]).tolist()
     result = evaluate_samples(probs, labels, classifier.classes, classifier.temperature)
+    index = {c: i for i, c in enumerate(classifier.classes)}
+    known = np.array([label in index for label in labels])
+    truth = np.array([index[label] for label in np.asarray(labels)[known]], dtype=np.int64)
+    correct = probs[known].argmax(axis=1) == truth
     blocks = []
     if "region" in samples.columns:
         for region in sorted(samples["region"].astype(str).unique()):
@@ -140,6 +144,7 @@ def evaluate_sample_table(
         "model": {"dir": str(model_dir), "kind": "croptype"},
         **result.to_json(),
         "blocks": blocks,
+        "accuracy_coverage": coverage_table(accuracy_coverage(probs[known].max(axis=1), correct)),
         "device": device,
     }
     payload.pop("n_pixels", None)

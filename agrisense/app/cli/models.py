@@ -33,15 +33,47 @@ def train_croptype_command(
         Path,
         typer.Option(help="Labelled wide sample table (.parquet): sample_id, lon, lat, label, {B02..B12}_m00..m11."),
     ],
-    out: Annotated[Path, typer.Option(help="Model bundle folder.")] = Path("models/croptype_tcnn"),
+    out: Annotated[Path | None, typer.Option(help="Model bundle folder (default: models/croptype_<arch>).")] = None,
+    arch: Annotated[
+        str, typer.Option(help="presto (pretrained encoder + head) or tcnn (TempCNN + forest).")
+    ] = "presto",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     folds: Annotated[int, typer.Option(help="Spatially grouped cross-validation folds.")] = 5,
+    finetune_epochs: Annotated[
+        int, typer.Option(help="presto: epochs of fine-tuning encoder + head (0 = frozen encoder).")
+    ] = 0,
 ) -> None:
-    """Train the crop-type classifier (TempCNN ensemble + random forest) with spatial CV and calibration."""
+    """Train the crop-type classifier with spatially grouped CV, calibration and a model card."""
+    if arch not in ("presto", "tcnn"):
+        raise InvalidInput(f"--arch must be presto or tcnn, got {arch!r}")
+    out = out or Path(f"models/croptype_{arch}")
+    table = read_sample_table(samples)
+    if arch == "tcnn":
+        _train_tcnn(table, out, seed, device, folds)
+        return
+    from agrisense.config import settings_with
+    from agrisense.ml.presto import encoder_weights_path, load_encoder
+    from agrisense.ml.presto.card import accuracy_at
+    from agrisense.ml.presto.fit import PrestoFitConfig
+    from agrisense.ml.presto.pipeline import train_presto
+
+    encoder = load_encoder(encoder_weights_path(settings_with().models_dir))
+    config = PrestoFitConfig(finetune_epochs=finetune_epochs)
+    report = train_presto(table, out, encoder, seed=seed, device=device, n_folds=folds, config=config)
+    for name, s in report["cv"]["scores"].items():
+        typer.echo(
+            f"{name}: OA {s['overall_accuracy']:.3f}  macro-F1 {s['macro_f1']:.3f}  ECE {s['ece']:.3f}  "
+            f"accuracy on 80% most confident {accuracy_at(s, 0.8):.3f}  (n={s['n']})"
+        )
+    typer.echo(f"temperature {report['cv']['calibration']['temperature']:.2f}")
+    typer.echo(f"model written to {out} in {report['timing_s']['total']:.0f} s")
+
+
+def _train_tcnn(table: pd.DataFrame, out: Path, seed: int, device: str, folds: int) -> None:
     from agrisense.ml.croptype.pipeline import train_croptype
 
-    report = train_croptype(read_sample_table(samples), out, seed=seed, device=device, n_folds=folds)
+    report = train_croptype(table, out, seed=seed, device=device, n_folds=folds)
     for name, scores in report["cv"]["scores"].items():
         blend = scores["blend"]
         typer.echo(
@@ -57,15 +89,17 @@ def train_croptype_command(
 
 @_friendly
 def classify_samples_command(
-    model: Annotated[Path, typer.Option(help="Crop-type model bundle folder.")],
     samples: Annotated[Path, typer.Option(help="Wide sample table (.parquet); a label column is ignored.")],
     out: Annotated[Path, typer.Option(help="Output CSV: sample_id,label,probability.")],
+    model: Annotated[
+        Path, typer.Option(help="Crop-type model bundle folder (croptype_presto or croptype_tcnn).")
+    ] = Path("models/croptype_presto"),
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
 ) -> None:
     """Predict the crop type of each sample; probability = calibrated probability of the predicted label."""
-    from agrisense.ml.croptype.model import load_model
+    from agrisense.ml.crop_model import load_crop_classifier
 
-    classifier = load_model(model)
+    classifier = load_crop_classifier(model)
     table = read_sample_table(samples)
     labels, probability = classifier.predict(table, device=device)
     result = pd.DataFrame(
@@ -107,6 +141,11 @@ def evaluate_command(
         f"{result.get('scope')}: OA {result['overall_accuracy']:.3f}  macro-F1 {result['macro_f1']:.3f}  "
         f"ECE {cal['ece_before']:.3f} -> {cal['ece_after']:.3f} (T {result['temperature']:.2f})"
     )
+    for point in result.get("accuracy_coverage", []):
+        typer.echo(
+            f"  most confident {point['coverage']:4.0%}: accuracy {point['accuracy']:.3f} "
+            f"(probability >= {point['threshold']:.2f}, n={point['n']})"
+        )
     if result.get("field_accuracy") is not None:
         typer.echo(f"per-field crop accuracy {result['field_accuracy']:.3f} over {result['n_fields']} fields")
     typer.echo(f"metrics -> {out / 'metrics.json'}")

@@ -16,7 +16,7 @@ from agrisense.errors import ModelUnavailable
 from agrisense.ml.croptype.fit import FitConfig, fit_ensemble, predict_logits, resolve_device
 from agrisense.ml.croptype.forest import Forest, fit_forest
 from agrisense.ml.croptype.network import NetConfig, TempCNN
-from agrisense.ml.croptype.table import CHANNELS, Standardiser, build_features, validate_table
+from agrisense.ml.croptype.table import CHANNELS, Standardiser, build_features, harmonise_labels, validate_table
 
 BUNDLE_FORMAT = 2
 #: floor added to the forest's class shares before the log (a leaf share of 0 is not proof of absence)
@@ -55,6 +55,10 @@ class CropTypeModel:
         probs = softmax(self.log_probs(features.values, resolve_device(device)) / self.temperature, axis=1)
         probs[features.valid_fraction == 0] = 1.0 / len(self.classes)
         return probs
+
+    def model_labels(self, labels: pd.Series) -> pd.Series:
+        """Truth labels in this model's vocabulary (synonyms mapped; rare classes were dropped in training)."""
+        return harmonise_labels(labels)
 
     def predict(self, table: pd.DataFrame, device: str = "auto") -> tuple[list[str], np.ndarray]:
         """Label and its calibrated probability per row; no-evidence rows get the most frequent training class."""
