@@ -12,6 +12,7 @@ training years only, so nothing of a held-out year leaks into its prediction.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -332,3 +333,31 @@ def with_season_indices(table: pd.DataFrame, indices: pd.DataFrame, *, region: s
     for name in names:
         out.loc[rows, name] = out.loc[rows, "year"].map(by_year[name]).to_numpy()
     return out
+
+
+def table_predictors(
+    table: pd.DataFrame, patterns: Sequence[str], extra: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """``table`` with the predictor columns named by ``patterns`` (exact names or shell patterns such as
+    ``precip_mm_m*``), taken from ``table`` itself or joined from ``extra``, a region-year table (``region, year``
+    + columns, e.g. monthly weather), on region and year. Returns the table and the matched column names."""
+    if extra is not None:
+        missing = [c for c in ("region", "year") if c not in extra.columns]
+        if missing:
+            raise InvalidInput(f"predictor table: missing column(s) {', '.join(missing)}; it is keyed by region, year")
+        extra = extra.assign(region=extra["region"].astype(str), year=pd.to_numeric(extra["year"]).astype("int64"))
+        if extra.duplicated(["region", "year"]).any():
+            row = extra[extra.duplicated(["region", "year"])].iloc[0]
+            raise InvalidInput(f"predictor table: {row['region']} {row['year']} appears twice; keep one row a year")
+        clash = [c for c in extra.columns if c in table.columns and c not in ("region", "year")]
+        table = table.drop(columns=clash).merge(extra, on=["region", "year"], how="left")
+    keys = {*TABLE_COLUMNS}
+    names: list[str] = []
+    for pattern in patterns:
+        matched = [c for c in table.columns if c not in keys and fnmatch.fnmatchcase(c, pattern)]
+        if not matched:
+            raise InvalidInput(
+                f"no predictor column matches {pattern!r}; columns are {', '.join(map(str, table.columns))}"
+            )
+        names += [c for c in matched if c not in names]
+    return validate_yield_table(table.dropna(subset=["yield_t_ha"]), ()), tuple(names)

@@ -25,13 +25,29 @@ def calibrate_yield_command(
     ],
     region: Annotated[list[str] | None, typer.Option(help="Keep only these regions (repeatable).")] = None,
     crop: Annotated[list[str] | None, typer.Option(help="Keep only these crops (repeatable).")] = None,
-    first_year: Annotated[int | None, typer.Option(help="First year used.")] = None,
+    first_year: Annotated[
+        int | None, typer.Option(help="First year used (default: each series' last --window years).")
+    ] = None,
     last_year: Annotated[int | None, typer.Option(help="Last year used.")] = None,
     weather: Annotated[Path | None, typer.Option(help="Daily weather CSV of one place (date, tmin_c, ...).")] = None,
     weather_region: Annotated[str | None, typer.Option(help="The region of the yield table that --weather is.")] = None,
     crop_map: Annotated[
         list[str] | None,
         typer.Option(help="Yield crop = crops.csv crop whose calendar gives the weather indices, e.g. corn=maize."),
+    ] = None,
+    window: Annotated[
+        int, typer.Option(help="Years per series when --first-year is not given (one trend does not fit 1866-2011).")
+    ] = 30,
+    predictors: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--predictor",
+            help="Predictor column(s) of the yield table or of --predictor-table; shell patterns such as "
+            "'precip_mm_m*' (repeatable). Adds the model trend+table.",
+        ),
+    ] = None,
+    predictor_table: Annotated[
+        Path | None, typer.Option(help="CSV keyed by region, year with predictor columns (e.g. monthly weather).")
     ] = None,
     scheme: Annotated[str, typer.Option(help="loyo (leave one year out) or blocked.")] = "loyo",
     blocks: Annotated[int, typer.Option(help="Contiguous year blocks for --scheme blocked.")] = 5,
@@ -45,10 +61,12 @@ def calibrate_yield_command(
     from agrisense.agronomy.calibration import (
         calibrate,
         season_indices,
+        table_predictors,
         usda_yield_table,
         validate_yield_table,
         with_season_indices,
     )
+    from agrisense.agronomy.coverage import recent_window
     from agrisense.agronomy.weather import LocalCsvWeather
     from agrisense.config import settings_with
     from agrisense.errors import InvalidInput, NotFound
@@ -74,7 +92,17 @@ def calibrate_yield_command(
         if last_year is not None:
             keep &= table["year"] <= last_year
         table = table[keep]
+    if first_year is None:
+        table = recent_window(table, window)
+        span = f"{int(table['year'].min())}-{int(table['year'].max())}" if len(table) else "none"
+        Console(width=160).print(f"each series' last {window} years ({span}); pass --first-year to choose others")
     models: dict[str, tuple[str, ...]] = {"trend": ()}
+    if predictors or predictor_table is not None:
+        if predictor_table is not None and not predictor_table.is_file():
+            raise NotFound(f"predictor table {predictor_table} does not exist")
+        extra = pd.read_csv(predictor_table) if predictor_table is not None else None
+        table, names = table_predictors(table, predictors or ["*"], extra)
+        models["trend+table"] = names
     if weather is not None:
         if weather_region is None or not crop_map:
             raise InvalidInput("--weather needs --weather-region and at least one --crop-map such as corn=maize")
@@ -85,7 +113,7 @@ def calibrate_yield_command(
             if ours not in crops:
                 raise InvalidInput(f"--crop-map {pair}: {ours!r} is not a crop of crops.csv ({', '.join(crops)})")
             table = with_season_indices(table, season_indices(daily, crops[ours]), region=weather_region, crop=name)
-        models = MODELS
+        models = {**MODELS, **models}
     result, fits = calibrate(table, models, scheme=scheme, n_blocks=blocks)  # type: ignore[arg-type]
     out.mkdir(parents=True, exist_ok=True)
     result.to_csv(out / "cv.csv", index=False)
