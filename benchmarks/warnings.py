@@ -18,7 +18,10 @@ Note: the NDVI is the whole-season monthly composite; a month's value is used fr
 so a month seen on an as-of date in that month includes its later scenes.
 
     python benchmarks/warnings.py [--region data/sample_county] [--offers out/demo/offers.json]
-        [--as-of 2026-07-15 --as-of 2026-08-15 ...] [--kind good] [--json OUT]
+        [--as-of 2026-07-15 --as-of 2026-08-15 ...] [--kind good] [--ceiling] [--json OUT]
+
+``--ceiling`` adds, per as-of date, the precision a gradient-boosted classifier trained on the truth (5-fold
+cross-validated) reaches at recall 0.9 on the same monthly NDVI: an upper bound for any rule on this evidence.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from agrisense.agronomy.calendar import load_crop_table
@@ -57,8 +61,50 @@ def _pr(flagged: set[str], positives: set[str]) -> dict[str, Any]:
     }
 
 
+def ceiling(plots: pd.DataFrame, ndvi: dict[str, dict[int, float]], as_of: date, *, seed: int = 0) -> dict[str, Any]:
+    """What the evidence allows at best: a gradient-boosted classifier *trained on the truth* (5-fold cross-validated)
+    on each plot's monthly NDVI up to ``as_of``, its rise and its crop, separating failed from normal fields. Its
+    best precision at recall >= 0.9 bounds any rule on the same evidence (a rule does not see the truth)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    sub = plots[plots["status"].isin(["normal", "failed"])]
+    months = list(range(1, as_of.month + 1))
+    rows = []
+    for row in sub.itertuples():
+        series = ndvi[str(row.plot_id)]
+        values = np.array([series.get(m, np.nan) for m in months], dtype=float)
+        finite = values[np.isfinite(values)]
+        rise = float(finite.max() - finite.min()) if finite.size else np.nan
+        rows.append([*values, rise, *(row.crop == c for c in ("maize", "sorghum", "groundnut", "beans"))])
+    y = (sub["status"] == "failed").to_numpy()
+    folds = min(5, int(y.sum()))
+    if folds < 2:
+        return {"note": "fewer than two failed plots"}
+    p = cross_val_predict(
+        HistGradientBoostingClassifier(max_iter=200, random_state=seed),
+        np.array(rows, dtype=float),
+        y,
+        cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
+        method="predict_proba",
+    )[:, 1]
+    precision, recall, _ = precision_recall_curve(y, p)
+    return {
+        "average_precision": round(float(average_precision_score(y, p)), 3),
+        "best_precision_at_recall_0.9": round(float(precision[recall >= 0.9].max()), 3),
+        "best_precision_at_recall_0.5": round(float(precision[recall >= 0.5].max()), 3),
+        "base_rate": round(float(y.mean()), 3),
+    }
+
+
 def evaluate(
-    region: Path, offers_path: Path, as_of_dates: list[date], kinds: tuple[str, ...] | None = None
+    region: Path,
+    offers_path: Path,
+    as_of_dates: list[date],
+    kinds: tuple[str, ...] | None = None,
+    *,
+    with_ceiling: bool = False,
 ) -> dict[str, Any]:
     settings = Settings(region_dir=region)
     if not offers_path.is_file():
@@ -112,6 +158,8 @@ def evaluate(
         scored["normal without crop warnings"] = {
             "share": round(len(by_status["normal"] - any_crop) / max(1, len(by_status["normal"])), 3)
         }
+        if with_ceiling:
+            scored["ceiling (classifier trained on truth)"] = ceiling(plots, ndvi, as_of)
         results[as_of.isoformat()] = {
             "scored": scored,
             "all_codes": dict(sorted(Counter({c: len(p) for c, p in codes.items()}).items())),
@@ -134,9 +182,14 @@ def main() -> None:
     parser.add_argument("--as-of", action="append", default=None, help="as-of date (repeat); default four")
     parser.add_argument("--kind", action="append", default=None, help="only plots of this truth kind (e.g. good)")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--ceiling", action="store_true", help="also the best a classifier trained on the truth reaches (scikit-learn)"
+    )
     args = parser.parse_args()
     dates = [date.fromisoformat(d) for d in (args.as_of or DEFAULT_AS_OF)]
-    report = evaluate(args.region, args.offers, dates, tuple(args.kind) if args.kind else None)
+    report = evaluate(
+        args.region, args.offers, dates, tuple(args.kind) if args.kind else None, with_ceiling=args.ceiling
+    )
     print(f"{report['plots']} plots matched to truth fields {report['by_status']}; kinds {report['by_kind']}")
     for day, res in report["as_of"].items():
         print(f"as of {day}: all codes {res['all_codes']}")

@@ -29,16 +29,29 @@ from agrisense.credit.monitoring import (
 )
 from agrisense.credit.policy import Policy
 from agrisense.errors import InvalidInput
-from agrisense.ml.growth import ExpectedCurve, GrowthStage, condition_z, growth_stage, ndvi_dates
+from agrisense.ml.growth import (
+    DEFAULT_AMPLITUDE,
+    ExpectedCurve,
+    GrowthStage,
+    condition_z,
+    growth_stage,
+    ndvi_dates,
+)
 
 MIN_SPI_YEARS = 10
 """Season-to-date SPI needs at least this many earlier years of rainfall."""
 EMERGED_STAGES = ("emergence", "vegetative", "reproductive", "maturity", "harvested")
-"""Stages in which the crop has emerged: a curve still in its establishment rise ("emergence") has emerged when it
-has risen at least ``EMERGENCE_RISE`` above its base."""
-EMERGENCE_RISE = 0.15
-"""NDVI rise above the season's base that makes an "emergence"-stage curve an emerged crop (weeds and a failed
-stand keep a smaller rise)."""
+"""Stages of a fitted season that has started (a green-up later than the latest normal emergence is late)."""
+STAND_SHARE = 0.35
+"""A crop has emerged once its NDVI has risen by at least this share of its crop's expected seasonal rise (the
+expected curve's max - min, ``data/reference/ndvi_curves.csv``): the rise is the highest clear NDVI so far minus
+the lowest one before it, over every clear observation of the season's imagery (not only those after the calendar's
+sowing date: in this county many crops green up before it). A failed stand (weeds, a stunted crop) keeps a fifth of
+a normal green-up; about a third of the crop's typical rise separates the two best (benchmarks/warnings.py)."""
+HARVEST_FALL = 2 / 3
+"""An early harvest needs the NDVI to have fallen back by this share of the season's rise on the observation (and,
+with ``PERSISTENCE``, on the one before): a fall of half the rise in monthly composites is mostly a cloudy or
+hazy month, not a harvest."""
 PERSISTENCE = 2
 """A crop condition (no emergence, failure, poor condition, early harvest, late emergence) must hold on this many
 consecutive clear observations before it becomes a warning: one cloudy-edge composite or a one-month dip that
@@ -172,11 +185,14 @@ def season_evidence(
     cond = condition_z(seen_months, curve).z if curve is not None else None
     if stage.anomaly is not None and stage.anomaly.z is not None:
         cond = stage.anomaly.z
+    stand = season_rise(by_date)
+    expected_rise = max(curve.mean.values()) - min(curve.mean.values()) if curve is not None else DEFAULT_AMPLITUDE
     emerged: date | None = None
-    rise = (stage.current_ndvi or 0.0) - (stage.base_ndvi or 0.0)
-    if stage.stage in EMERGED_STAGES and (stage.stage != "emergence" or rise >= EMERGENCE_RISE):
-        emerged = stage.start_of_season or next((d for d in sorted(since_sowing)), None)
+    if stand is not None and stand.rise >= STAND_SHARE * expected_rise:
+        emerged = stage.start_of_season or stand.green_date
     harvested = stage.end_of_season if stage.stage == "harvested" else None
+    if stand is None or stand.fall < HARVEST_FALL * stand.rise:
+        harvested = None
     evidence = SeasonEvidence(
         as_of=as_of,
         condition_z=cond,
@@ -186,6 +202,28 @@ def season_evidence(
         harvest_detected=harvested if harvested is not None and harvested <= as_of else None,
     )
     return evidence, stage
+
+
+@dataclass(frozen=True)
+class SeasonRise:
+    """A season's green-up so far, from the clear observations in date order."""
+
+    rise: float  # highest NDVI minus the lowest one before it
+    green_date: date  # first observation at least half that rise above the low
+    fall: float  # how far the last observation is below the highest
+
+
+def season_rise(ndvi_by_date: Mapping[date, float]) -> SeasonRise | None:
+    """The green-up of a series of clear NDVI observations (non-finite values skipped); None with fewer than two."""
+    dated = sorted((d, float(v)) for d, v in ndvi_by_date.items() if np.isfinite(v))
+    if len(dated) < 2:
+        return None
+    values = np.array([v for _, v in dated])
+    top = int(np.argmax(values))
+    low = float(values[: top + 1].min())
+    rise = float(values[top]) - low
+    green = next(d for (d, v) in dated[: top + 1] if v - low >= 0.5 * rise)
+    return SeasonRise(rise, green, float(values[top] - values[-1]))
 
 
 def warning_rows(

@@ -129,3 +129,42 @@ def test_late_green_up_is_late_emergence_not_no_emergence(ctx) -> None:  # type:
     assert LATE_EMERGENCE in codes and "NO_EMERGENCE" not in codes
     early = {m: v for m, v in late.items() if m <= 9}  # green-up seen on one observation only: not yet
     assert LATE_EMERGENCE not in _codes(ctx, early, date(2026, 9, 20))
+
+
+def test_season_rise_is_the_green_up_before_the_peak() -> None:
+    from agrisense.monitoring.season import season_rise
+
+    series = {date(2026, m, 15): v for m, v in {3: 0.30, 4: 0.20, 5: 0.50, 6: 0.70, 7: float("nan"), 8: 0.40}.items()}
+    rise = season_rise(series)
+    assert rise is not None and rise.rise == pytest.approx(0.5) and rise.fall == pytest.approx(0.3)
+    assert rise.green_date == date(2026, 5, 15)  # first at least half the rise above the low
+    assert season_rise({date(2026, 3, 15): 0.2}) is None
+
+
+def test_a_failed_stand_is_told_from_normal_crops_of_every_crop(ctx) -> None:  # type: ignore[no-untyped-def]
+    """Seeded plots made as the sample county makes them: a normal crop is its expected curve plus its own AR(1)
+    deviation; a failed one keeps a fifth of that green-up (``agrisense.sample.signatures.FAILED_GREEN``)."""
+    from agrisense.sample.signatures import FAILED_GREEN
+
+    crops, policy, curves = ctx
+    rng = np.random.default_rng(17)
+    as_of = date(2026, 10, 15)
+    for crop in ("maize", "sorghum", "groundnut", "beans"):
+        active = loan_from_record({"loan_id": crop, "plot_ids": [crop], "crop": crop, "limit": 900}, crops, season=2026)
+        curve = curves[crop]
+        flagged = {"normal": 0, "failed": 0}
+        for _ in range(10):
+            dev = np.cumsum(rng.normal(0.0, 0.02, 9))
+            green = {m: curve.mean[m] + dev[m - 3] for m in range(3, 12)}
+            bare = float(np.mean([green[3], green[4]]))
+            for status, series in (
+                ("normal", green),
+                ("failed", {m: bare + FAILED_GREEN * (v - bare) for m, v in green.items()}),
+            ):
+                result, _ = monitor_plot(
+                    active, series, season=2026, as_of=as_of, crops=crops, curves=curves, policy=policy, rain=None,
+                    run_id="r",
+                )  # fmt: skip
+                codes = {w.code for w in result.warnings}
+                flagged[status] += bool(codes & {"NO_EMERGENCE", "CROP_FAILURE", "EARLY_HARVEST"})
+        assert flagged == {"normal": 0, "failed": 10}, (crop, flagged)
