@@ -165,6 +165,9 @@ class PrestoEncoder(nn.Module):
     def forward(self, batch: PrestoBatch) -> torch.Tensor:
         """``(N, 128)`` embeddings: the layer norm of the mean of the kept final tokens."""
         x, keep = self.tokens(batch)
+        used = keep.any(dim=0)  # token slots no pixel of the batch keeps (S1, SRTM, unknown DW) cost nothing
+        if not bool(used.all()):
+            x, keep = x[:, used], keep[:, used]
         for block in self.blocks:
             x = block(x, keep)
         weight = keep.to(x.dtype)[..., None]
