@@ -51,13 +51,64 @@ def consent_record(c: Consent) -> dict[str, Any]:
     }
 
 
+RETAINED_WITH_LOAN = (
+    "loan",
+    "loan_postings",
+    "application_offer",
+    "consent_record",
+    "audit_log",
+)
+"""What stays stored when a consent under an active loan is withdrawn (PIPL art. 13(1)(2): needed to perform the
+credit contract; art. 47: kept while the law requires, then deletable): the loan (limit, price, dated schedule),
+its ledger postings (disbursements, repayments, interest, fees), the application with the offer the farmer
+accepted (the contract's terms and the evidence they rest on), this consent with its withdrawal time (proof of both),
+and the audit entries about them."""
+
+
+def _applications_under(session: Any, consent_id: int) -> list[Application]:
+    return list(
+        session.scalars(select(Application).where(Application.consent_id == consent_id).order_by(Application.id))
+    )
+
+
+def _active_loan(session: Any, app: Application) -> bool:
+    if app.status != "accepted":
+        return False
+    return session.scalar(select(Loan.state).where(Loan.application_id == app.id)) != "repaid"
+
+
+def list_consents(db: Database, actor: Actor) -> list[dict[str, Any]]:
+    """The acting farmer's consents, newest first, each with the applications under it (id, status), the active
+    loans among them and whether it can still be withdrawn (any consent not yet withdrawn: before or after a
+    decision, with or without a loan)."""
+    with db.session(readonly=True) as session:
+        consents = session.scalars(
+            select(Consent).where(Consent.farmer_id == actor.user_id).order_by(Consent.id.desc())
+        ).all()
+        rows = []
+        for consent in consents:
+            apps = _applications_under(session, consent.id)
+            rows.append(
+                {
+                    **consent_record(consent),
+                    "applications": [{"id": a.id, "status": a.status} for a in apps],
+                    "active_loans": [a.id for a in apps if _active_loan(session, a)],
+                    "withdrawable": consent.withdrawn_at is None,
+                }
+            )
+        return rows
+
+
 def withdraw_consent(db: Database, actor: Actor, consent_id: int) -> dict[str, Any]:
     """The farmer withdraws one of their consents: ``withdrawn_at`` is recorded and audited (``consent_withdrawn``).
 
-    An open application under it (``offered`` / ``in_review``) is cancelled: status ``withdrawn``, its plots released
-    (free for a new application), audited (``withdrawn``). An accepted application (an active loan) is not affected:
-    its data is kept under the credit contract until the loan is repaid. Another user's consent is ``NotFound``; a
-    consent already withdrawn is ``Conflict`` (nothing changes)."""
+    Any consent not yet withdrawn can be withdrawn, before or after a decision. An open application under it
+    (``offered`` / ``in_review``) is cancelled: status ``withdrawn``, its plots released (free for a new
+    application), audited (``withdrawn``). A decided one (``declined``, or already ``withdrawn``) stays as the
+    record of the decision; the farmer can delete it with their data. An accepted application (an active loan) is
+    not affected: ``retained_records`` (:data:`RETAINED_WITH_LOAN`) are kept under the credit contract until the loan
+    is repaid. Another user's consent is ``NotFound``; a consent already withdrawn is ``Conflict`` (nothing
+    changes)."""
     with db.session() as session:
         lock_farmer(session, actor.user_id)
         consent = session.get(Consent, consent_id)
@@ -66,9 +117,7 @@ def withdraw_consent(db: Database, actor: Actor, consent_id: int) -> dict[str, A
         if consent.withdrawn_at is not None:
             raise Conflict(f"Consent {consent_id} was already withdrawn on {_iso(consent.withdrawn_at)}.")
         consent.withdrawn_at = datetime.now(UTC)
-        apps = session.scalars(
-            select(Application).where(Application.consent_id == consent.id).order_by(Application.id)
-        ).all()
+        apps = _applications_under(session, consent.id)
         cancelled: list[int] = []
         kept: list[int] = []
         for app in apps:
@@ -88,17 +137,20 @@ def withdraw_consent(db: Database, actor: Actor, consent_id: int) -> dict[str, A
                     reason="consent withdrawn",
                     details={"consent_id": consent.id, "before": before},
                 )
-            elif app.status == "accepted":
-                state = session.scalar(select(Loan.state).where(Loan.application_id == app.id))
-                if state != "repaid":
-                    kept.append(app.id)
+            elif _active_loan(session, app):
+                kept.append(app.id)
         session.flush()
         write_audit(
             session,
             actor,
             "consent_withdrawn",
             subject_user_id=actor.user_id,
-            details={"consent_id": consent.id, "cancelled_applications": cancelled, "active_loans": kept},
+            details={
+                "consent_id": consent.id,
+                "cancelled_applications": cancelled,
+                "active_loans": kept,
+                "retained_records": list(RETAINED_WITH_LOAN) if kept else [],
+            },
         )
         parts = [f"Consent {consent.id} is withdrawn: we will not use it to assess an application again."]
         if cancelled:
@@ -107,13 +159,18 @@ def withdraw_consent(db: Database, actor: Actor, consent_id: int) -> dict[str, A
         if kept:
             ids = ", ".join(str(i) for i in kept)
             parts.append(
-                f"Your active loan (application {ids}) is not affected: its data is kept under the credit contract "
-                "until the loan is repaid; after that you can delete your data."
+                f"Your active loan (application {ids}) is not affected: the loan, its payments, the accepted offer, "
+                "this consent and the audit entries are kept under the credit contract until the loan is repaid; "
+                "after that you can delete your data."
             )
+        decided = [a.id for a in apps if a.id not in cancelled and a.id not in kept]
+        if decided:
+            parts.append("Decided applications stay as the record of the decision until you delete your data.")
         return {
             "consent": consent_record(consent),
             "cancelled_applications": cancelled,
             "active_loans": kept,
+            "retained_records": list(RETAINED_WITH_LOAN) if kept else [],
             "message": " ".join(parts),
         }
 

@@ -268,6 +268,7 @@ APPS = [
         "credit_limit": 5000,
         "currency": "CNY",
         "plots": [{"ref": "P-A"}],
+        "consent": {"id": 33, "terms_version": "2026-11", "language": "zh-CN", "withdrawn_at": None},
     },
     {
         "id": 1,
@@ -276,6 +277,32 @@ APPS = [
         "credit_limit": 3000,
         "currency": "CNY",
         "plots": [{"ref": "P-A"}, {"ref": "P-B"}],
+    },
+]
+CONSENTS = [
+    {
+        "id": 44,
+        "granted_at": "2027-03-02T08:00:00+00:00",
+        "withdrawn_at": None,
+        "applications": [{"id": 4, "status": "in_review"}],
+        "active_loans": [],
+        "withdrawable": True,
+    },
+    {
+        "id": 33,
+        "granted_at": "2027-02-01T08:00:00+00:00",
+        "withdrawn_at": None,
+        "applications": [{"id": 3, "status": "accepted"}],
+        "active_loans": [3],
+        "withdrawable": True,
+    },
+    {
+        "id": 11,
+        "granted_at": "2026-02-01T08:00:00+00:00",
+        "withdrawn_at": "2026-12-01T08:00:00+00:00",
+        "applications": [{"id": 1, "status": "accepted"}],
+        "active_loans": [],
+        "withdrawable": False,
     },
 ]
 WARNINGS = [
@@ -299,6 +326,7 @@ def test_my_loans_shows_schedule_paid_next_due_alerts_plots_by_season_export_and
         "/api/v1/applications": APPS,
         "/api/v1/me/warnings": WARNINGS,
         "/api/v1/plots": PLOTS,
+        "/api/v1/me/consents": CONSENTS,
     }
 
     withdrawals: list[str] = []
@@ -310,6 +338,10 @@ def test_my_loans_shows_schedule_paid_next_due_alerts_plots_by_season_export_and
         elif route.request.method == "POST" and path == "/api/v1/me/consents/44/withdraw":
             withdrawals.append(path)
             body = {"consent": {}, "cancelled_applications": [4], "active_loans": [], "message": "withdrawn"}
+            route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+        elif route.request.method == "POST" and path == "/api/v1/me/consents/33/withdraw":
+            withdrawals.append(path)
+            body = {"consent": {}, "cancelled_applications": [], "active_loans": [3], "message": "kept"}
             route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
         else:
             route.continue_()
@@ -337,8 +369,13 @@ def test_my_loans_shows_schedule_paid_next_due_alerts_plots_by_season_export_and
     assert "Loan for the 2027 season" in (cards.nth(0).text_content() or "")
     assert "Next payment" in (cards.nth(0).text_content() or "") and "Field alerts" in page.inner_text("#screen-home")
     page.click("#lang")
-    # withdraw consent: only on the open application (4, in review), asks first, then the service cancels it
-    assert page.locator(".withdraw-consent").count() == 1
+    # withdraw consent wherever PIPL expects it: on the open application (4), on the loan (application 3), and in
+    # "my consents" for every consent not yet withdrawn (11 is: no button)
+    assert page.locator(".withdraw-consent").count() == 2
+    assert page.locator(".loan-card .withdraw-consent[data-consent='33']").count() == 1
+    assert page.locator("#home-consents li.consent").count() == 3
+    assert page.locator("#home-consents .consent-withdraw").count() == 2
+    assert "已于 2026年12月1日 撤回" in (page.text_content("#home-consents li[data-consent='11']") or "")
     page.click(".app-card[data-application='4'] .withdraw-consent")
     page.wait_for_selector("#confirm[open]")
     assert "撤回" in (page.text_content("#confirm-text") or "")
@@ -348,6 +385,14 @@ def test_my_loans_shows_schedule_paid_next_due_alerts_plots_by_season_export_and
     page.click("#confirm-yes")
     page.wait_for_selector("#message.info:not([hidden])")
     assert withdrawals == ["/api/v1/me/consents/44/withdraw"] and "已撤回同意" in (page.text_content("#message") or "")
+    # after the decision, with a loan: the dialog says which records the loan keeps, then the service withdraws it
+    page.click("#home-consents li[data-consent='33'] .consent-withdraw")
+    page.wait_for_selector("#confirm[open]")
+    assert "放款和还款记录" in (page.text_content("#confirm-text") or "")
+    page.click("#confirm-yes")
+    page.wait_for_function("() => document.querySelector('#message').textContent.includes('贷款不受影响')")
+    assert withdrawals[-1] == "/api/v1/me/consents/33/withdraw"
+    assert (page.text_content("#message") or "").startswith("已撤回同意。")  # nothing was cancelled
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "farmer_app_my_loans_fixture.png"), full_page=True)
 

@@ -76,7 +76,9 @@ class ErrorBody(_View):
         examples=["AREA_TOO_LARGE"],
     )
     params: dict[str, Any] = Field(
-        default_factory=dict, description="The values the message names.", examples=[{"area_ha": 1520.3, "max_ha": 1000}]
+        default_factory=dict,
+        description="The values the message names.",
+        examples=[{"area_ha": 1520.3, "max_ha": 1000}],
     )
     message: str = Field(description="The code's message in the negotiated language (see Content-Language).")
     detail: str = Field(description="What went wrong and what to do about it (English).")
@@ -416,6 +418,11 @@ class ExportAccount(_View):
     created_at: Timestamp
 
 
+class ConsentApplication(_View):
+    id: int
+    status: ApplicationStatus
+
+
 class ConsentRecord(_View):
     id: int
     purpose: str
@@ -436,7 +443,20 @@ class ConsentWithdrawal(_View):
         description="Applications under the consent that are active loans: not affected, their data is kept under "
         "the credit contract until repaid."
     )
+    retained_records: list[str] = Field(
+        default_factory=list,
+        description="What stays stored because of an active loan: loan, loan_postings, application_offer, "
+        "consent_record, audit_log (empty without one).",
+    )
     message: str
+
+
+class ConsentListItem(ConsentRecord):
+    """One of your consents, with the applications under it and whether it can still be withdrawn."""
+
+    applications: list[ConsentApplication]
+    active_loans: list[int] = Field(description="Applications under it that are active loans (kept if withdrawn).")
+    withdrawable: bool = Field(description="True until withdrawn: before or after a decision, with or without a loan.")
 
 
 class Export(_View):

@@ -612,10 +612,11 @@
 
   /* ---------- my loans (what a returning farmer with loans or applications sees first) ---------- */
   async function loadHome() {
-    const [loans, apps, warnings, plots] = await Promise.all([
+    const [loans, apps, warnings, plots, consents] = await Promise.all([
       api("GET", "/loans"), api("GET", "/applications"), api("GET", "/me/warnings"), api("GET", "/plots"),
+      api("GET", "/me/consents"),
     ]);
-    state.home = { loans: loans || [], apps: apps || [], warnings: warnings || [], plots: plots || [] };
+    state.home = { loans: loans || [], apps: apps || [], warnings: warnings || [], plots: plots || [], consents: consents || [] };
     renderHome();
     return state.home;
   }
@@ -663,6 +664,8 @@
         }
         card.appendChild(ul);
       }
+      const loanApp = appById.get(loan.application_id);
+      if (loanApp && loanApp.consent && !loanApp.consent.withdrawn_at) card.appendChild(withdrawButton("withdraw-consent", loanApp.consent.id, "loan"));
       loansBox.appendChild(card);
     }
     const booked = new Set(h.loans.map((l) => l.application_id));
@@ -681,14 +684,12 @@
         b.onclick = () => { state.application = a; renderOffer(a); show("offer"); };
         card.appendChild(b);
       }
-      if ((a.status === "offered" || a.status === "in_review") && a.consent && !a.consent.withdrawn_at) {
-        const w = el("button", "danger withdraw-consent", t("withdraw_consent"));
-        w.type = "button";
-        w.onclick = () => onWithdrawConsent(a.consent.id);
-        card.appendChild(w);
+      if (a.status !== "withdrawn" && a.consent && !a.consent.withdrawn_at) {
+        card.appendChild(withdrawButton("withdraw-consent", a.consent.id, a.status === "declined" ? "decided" : "open"));
       }
       appsBox.appendChild(card);
     }
+    renderConsents(h.consents, appById);
     const wBox = $("home-warnings");
     wBox.innerHTML = "";
     if (!h.warnings.length) wBox.appendChild(el("p", "hint", t("no_warnings")));
@@ -741,13 +742,43 @@
       showMessage(t("exported"), "info");
     } catch (e) { fail(e); }
   }
-  /* Withdraw the consent of an open application: the service cancels it and frees its plots; a loan is kept. */
-  async function onWithdrawConsent(consentId) {
-    if (!(await confirmDialog(t("confirm_withdraw_consent"), t("withdraw_consent")))) return;
+  /* Withdraw a consent, before or after a decision (PIPL): an open application is cancelled and its plots freed, a
+     decided one stays as the record of the decision, an accepted loan keeps the records its contract needs. */
+  function withdrawButton(cls, consentId, kind) {
+    const w = el("button", "danger " + cls, t("withdraw_consent"));
+    w.type = "button";
+    w.dataset.consent = String(consentId);
+    w.onclick = () => onWithdrawConsent(consentId, kind);
+    return w;
+  }
+  function consentKind(c) {
+    if (c.active_loans && c.active_loans.length) return "loan";
+    return (c.applications || []).some((a) => a.status === "offered" || a.status === "in_review") ? "open" : "decided";
+  }
+  function renderConsents(consents, appById) {
+    const box = $("home-consents");
+    box.innerHTML = "";
+    if (!consents.length) { box.appendChild(el("p", "hint", t("no_consents"))); return; }
+    const ul = el("ul", "consents");
+    for (const c of consents) {
+      const li = el("li", "consent " + (c.withdrawn_at ? "withdrawn" : "active"));
+      li.dataset.consent = String(c.id);
+      const seasons = [...new Set((c.applications || []).map((a) => (appById.get(a.id) || {}).finance_season).filter(Boolean))];
+      li.appendChild(el("span", "", t("consent_line", fmtDate(String(c.granted_at || "").slice(0, 10)), seasons.join(", "))));
+      li.appendChild(el("small", "consent-state", c.withdrawn_at ? t("consent_withdrawn_on", fmtDate(String(c.withdrawn_at).slice(0, 10))) : t("consent_holds")));
+      if (c.withdrawable) li.appendChild(withdrawButton("consent-withdraw", c.id, consentKind(c)));
+      ul.appendChild(li);
+    }
+    box.appendChild(ul);
+  }
+  async function onWithdrawConsent(consentId, kind) {
+    if (!(await confirmDialog(t("confirm_withdraw_" + kind), t("withdraw_consent")))) return;
     try {
       const r = await api("POST", "/me/consents/" + consentId + "/withdraw");
       await loadHome();
-      showMessage(t("consent_withdrawn") + (r && r.active_loans && r.active_loans.length ? " " + t("consent_withdrawn_loan_kept") : ""), "info");
+      const kept = r && r.active_loans && r.active_loans.length;
+      const cancelled = r && r.cancelled_applications && r.cancelled_applications.length;
+      showMessage((cancelled ? t("consent_withdrawn") : t("consent_withdrawn_only")) + (kept ? " " + t("consent_withdrawn_loan_kept") : ""), "info");
     } catch (e) { fail(e); } // 409 when it was already withdrawn: the service's message says so
   }
   async function onDeleteMe() {
