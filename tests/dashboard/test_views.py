@@ -14,7 +14,6 @@ from agrisense.app.dashboard.views import (
     group_exposure,
     queue_frame,
     reasons_frame,
-    scaled_offer,
     schedule_frame,
     validate_decision,
 )
@@ -120,14 +119,6 @@ def test_reason_and_schedule_tables_from_the_typed_offer() -> None:
     assert list(flows["flow"]) == ["disbursement"] * len(offer.disbursements) + ["repayment"] * len(offer.schedule)
     paid_out = -sum(flows.loc[flows["flow"] == "disbursement", "amount"], Decimal(0))
     assert paid_out == sum(flows["principal"].dropna(), Decimal(0)) == offer.credit_limit > 0
-
-
-def test_scaled_offer_keeps_principal_equal_to_the_new_limit() -> None:
-    half = scaled_offer(OFFER, 450.0)
-    assert half["credit_limit"] == 450.0 and half["expected_loss"] == pytest.approx(18.0)
-    assert sum(d["amount"] for d in half["disbursements"]) == pytest.approx(450.0)
-    assert half["schedule"][0]["total"] == pytest.approx(964.12 / 2)
-    assert scaled_offer(OFFER, 900.0) == OFFER
 
 
 def test_group_exposure_sums_per_group() -> None:

@@ -15,7 +15,7 @@ from agrisense.lending import accept_offer, decide_application, portfolio
 from agrisense.lending.actors import Actor
 from agrisense.loans.exposure import ledger_book, portfolio_exposure
 from agrisense.loans.service import apply_monitoring, list_loans, post_disbursement, post_repayment
-from tests.loans.test_service import Bank
+from tests.loans.test_service import Bank, _offered
 
 
 def _d(value: Any) -> Decimal:
@@ -24,7 +24,8 @@ def _d(value: Any) -> Decimal:
 
 def _loan(bank: Bank, n: int, ha: float, limit: float | None = None) -> tuple[Actor, dict[str, Any]]:
     farmer = bank.farmer(n)
-    app = bank.apply(farmer, bank.field(farmer, ha, dx=0.004 * n))
+    plot = bank.field(farmer, ha, dx=0.004 * n)
+    app = _offered(bank, farmer, plot) if limit is None else bank.apply(farmer, plot)
     if limit is not None:  # an analyst's override: the booked limit is the analyst's
         app = decide_application(
             bank.db,

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from agrisense.lending import register_user
 from agrisense.lending import scoring as lending_scoring
 from agrisense.store import Database
-from tests.loans.test_service import PASSWORD, Bank, QuoteBatcher, _bank
+from tests.loans.test_service import PASSWORD, Bank, QuoteBatcher, _bank, _offered
 
 V1 = "/api/v1"
 
@@ -67,3 +67,29 @@ def test_override_routes_four_eyes(api: Api) -> None:
     assert c.get(f"{V1}/review/overrides", headers=first).json() == []
     (done,) = c.get(f"{V1}/review/overrides", params={"status": "approved"}, headers=first).json()
     assert done["decided_by_name"] == "Second analyst" and done["decision_reason"] == "checked the visit"
+
+
+def test_exposure_route_reads_the_ledger(api: Api) -> None:
+    from datetime import date
+
+    from agrisense.lending import accept_offer
+    from agrisense.loans.service import list_loans, post_disbursement
+
+    bank, c = api.bank, api.client
+    farmer = bank.farmer(1)
+    app = _offered(bank, farmer, bank.field(farmer, 3.0))
+    accept_offer(bank.db, farmer, app["id"])
+    (loan,) = list_loans(bank.db, farmer)
+    day = loan["tranches"][0]["date"]
+    post_disbursement(bank.db, bank.admin, loan["id"], client_key="d0", tranche=0, on=date.fromisoformat(day))
+    analyst = api.login("13900000001")
+    r = c.get(f"{V1}/loans/exposure", params={"as_of": day}, headers=analyst)
+    assert r.status_code == 200, r.text
+    book = r.json()
+    (row,) = book["rows"]
+    assert row["outstanding_principal"] == loan["tranches"][0]["amount"] == book["totals"]["drawn"]
+    assert row["committed_undrawn"] == loan["tranches"][1]["amount"]
+    assert book["accepted_limits"] == loan["credit_limit"] == book["totals"]["exposure"]
+    mine = c.get(f"{V1}/loans/exposure", headers=api.login("13800000001")).json()
+    assert [r["loan_id"] for r in mine["rows"]] == [loan["id"]]
+    assert c.get(f"{V1}/loans/exposure", params={"as_of": "soon"}, headers=analyst).status_code == 422

@@ -371,6 +371,49 @@ class LoanView(_View):
     postings: list[LoanPostingView]
 
 
+class ExposureAmounts(_View):
+    """Ledger amounts of a loan or of the book (money)."""
+
+    drawn: Money = Field(description="Disbursed so far.")
+    repaid_principal: Money
+    outstanding_principal: Money = Field(description="drawn - repaid_principal.")
+    committed_undrawn: Money = Field(description="Undisbursed tranches the bank still owes (not frozen).")
+    frozen_undrawn: Money = Field(description="Undisbursed tranches frozen by in-season monitoring.")
+    exposure: Money = Field(description="outstanding_principal + committed_undrawn.")
+
+
+class ExposureRow(ExposureAmounts):
+    """One open loan's exposure from its ledger."""
+
+    loan_id: int
+    application_id: int
+    farmer_id: int
+    farmer_name: str
+    crop: str | None
+    state: LoanState
+    finance_season: int | None
+    currency: str
+    as_of: Day
+    credit_limit: Money = Field(description="The accepted limit (for comparison; not the exposure).")
+
+
+class ExposureByState(ExposureAmounts):
+    state: LoanState
+    loans: int
+
+
+class PortfolioExposure(_View):
+    """The book's exposure from the ledger: open loans (accepted, disbursed, overdue, defaulted)."""
+
+    as_of: Day | None = Field(description="The date asked for; null: each loan on today or its last posting.")
+    currency: str | None
+    loans: int
+    accepted_limits: Money = Field(description="Sum of the open loans' accepted limits (what the book was booked at).")
+    totals: ExposureAmounts
+    by_state: list[ExposureByState]
+    rows: list[ExposureRow]
+
+
 # --- monitoring and privacy ---------------------------------------------------------------------------------------
 
 

@@ -230,11 +230,3 @@ def distribution_png(baseline: Any, current: Any, name: str, labels: tuple[str, 
 def mix_png(mix: Any, name: str, labels: tuple[str, str]) -> bytes:
     """Class shares in two runs, as PNG."""
     return _png(charts.class_mix_chart(mix, name=name, labels=labels))
-
-
-@st.cache_data(show_spinner=False, max_entries=4096)
-def loan_offers(url: str, loan_id: int, accepted_at: str | None, _db: Database, _actor: Any) -> list[dict[str, Any]]:
-    """The offers of an accepted application (a loan): fixed once accepted, so read once per loan."""
-    from agrisense.lending import get_application
-
-    return list((get_application(_db, _actor, loan_id).get("offer") or {}).get("offers") or [])

@@ -286,18 +286,20 @@ def geo_frame(rows: Sequence[Mapping[str, Any]], geometry_key: str = "geometry")
     return gpd.GeoDataFrame(kept, geometry=geoms, crs="EPSG:4326")
 
 
-def scaled_offer(offer: Mapping[str, Any], limit: float) -> dict[str, Any]:
-    """The offer at a limit an analyst changed: principal, interest, fees and disbursements scale with it."""
-    base = float(offer.get("credit_limit") or 0.0)
-    if base <= 0 or abs(base - limit) < 0.005:
-        return dict(offer)
-    k = limit / base
-    out = dict(offer)
-    out["credit_limit"] = limit
-    out["expected_loss"] = float(offer.get("expected_loss") or 0.0) * k
-    out["disbursements"] = [{**d, "amount": float(d["amount"]) * k} for d in offer.get("disbursements") or ()]
-    out["schedule"] = [
-        {**s, **{f: float(s[f]) * k for f in ("principal", "interest", "fees", "total") if f in s}}
-        for s in offer.get("schedule") or ()
-    ]
-    return out
+OVERRIDE_COLUMNS = {
+    "id": "request",
+    "application_id": "application",
+    "farmer_name": "farmer",
+    "crop": "crop",
+    "current_limit": "limit now",
+    "new_limit": "new limit",
+    "threshold": "threshold",
+    "requested_by_name": "asked by",
+    "reason": "reason",
+    "created_at": "asked at",
+}
+
+
+def override_frame(requests: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The four-eyes queue as a table: one row per override request, the columns an approver needs."""
+    return pd.DataFrame([{label: r.get(key) for key, label in OVERRIDE_COLUMNS.items()} for r in requests])

@@ -14,7 +14,8 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from agrisense.app.api.deps import ActorDep, DbDep
-from agrisense.app.api.models import LoanView, error_responses
+from agrisense.app.api.models import LoanView, PortfolioExposure, error_responses
+from agrisense.loans.exposure import portfolio_exposure
 from agrisense.loans.service import get_loan, list_loans, post_disbursement, post_repayment
 
 router = APIRouter(prefix="/loans", tags=["loans"], responses=error_responses(401, 429, 500))
@@ -43,6 +44,13 @@ class RepaymentIn(BaseModel):
 def loans(db: DbDep, actor: ActorDep) -> list[dict[str, Any]]:
     """Your loans, newest first (staff: every loan)."""
     return list_loans(db, actor)
+
+
+@router.get("/exposure", response_model=PortfolioExposure, responses=error_responses(422))
+def exposure(db: DbDep, actor: ActorDep, as_of: dt.date | None = None) -> dict[str, Any]:
+    """The book's exposure from the ledger (staff: every open loan; a farmer: their own): outstanding principal
+    (disbursed - repaid principal) and the undisbursed committed tranches apart, frozen ones apart again."""
+    return portfolio_exposure(db, actor, on=as_of)
 
 
 @router.get("/{loan_id}", response_model=LoanView, responses=error_responses(404, 422))

@@ -13,13 +13,16 @@ from agrisense.app.dashboard.session import db, require_analyst
 from agrisense.app.dashboard.views import (
     QUEUE_SORTS,
     filter_queue,
+    override_frame,
     pd_bounds,
     queue_frame,
     queue_map_features,
     queue_reason_codes,
     queue_villages,
 )
+from agrisense.errors import AgrisenseError
 from agrisense.lending import list_plots, list_review_queue
+from agrisense.lending.overrides import approve_override, list_overrides, reject_override
 
 ANY = "(any)"
 
@@ -115,4 +118,45 @@ else:
     if st.button("Open application", key="queue_open", type="primary"):
         st.session_state["app_id"] = int(choice)
         st.switch_page("pages/2_Application.py")
+# ---- four-eyes: overrides above the policy's threshold wait for a second analyst ------------------------------
+flash = st.session_state.pop("override_flash", None)
+if flash:
+    st.success(flash)
+pending = list_overrides(database, actor)
+st.subheader(f"Overrides waiting for a second analyst ({len(pending)})")
+if not pending:
+    st.caption("None: a change of limit above the policy's threshold appears here until another analyst decides it.")
+else:
+    st.dataframe(override_frame(pending), hide_index=True, width="stretch")
+    chosen = st.selectbox(
+        "Override request",
+        [int(p["id"]) for p in pending],
+        key="override_id",
+        format_func=lambda i: next(
+            f"#{i} · application #{p['application_id']} · {p['new_limit']:,.0f} by {p['requested_by_name']}"
+            for p in pending
+            if p["id"] == i
+        ),
+    )
+    why = st.text_input("Reason (required; kept in the audit log)", key="override_reason")
+    approve_col, reject_col = st.columns(2)
+    verdict = (
+        "approve"
+        if approve_col.button("Approve override", key="override_approve", type="primary")
+        else "reject"
+        if reject_col.button("Reject override", key="override_reject")
+        else None
+    )
+    if verdict:
+        try:
+            if verdict == "approve":
+                approve_override(database, actor, chosen, reason=why, settings=config.settings)
+            else:
+                reject_override(database, actor, chosen, reason=why)
+        except AgrisenseError as exc:
+            st.error(f"Nothing was recorded. {exc}")
+        else:
+            st.session_state["override_flash"] = f"Override request #{chosen}: {verdict}d."
+            st.rerun()
+
 st.caption(f"Rendered in {1000 * (time.perf_counter() - started):.0f} ms")

@@ -103,6 +103,12 @@ with right:
     st.markdown("**Offer per plot**")
     st.dataframe(offers_frame(offers), hide_index=True, width="stretch")
     st.markdown("**Decision**")
+    pending = application.get("pending_override")
+    if pending:
+        st.warning(
+            f"Override request #{pending['id']} to {pending['new_limit']:,.2f} {currency} (above "
+            f"{pending['threshold']:,.0f}) waits for a second analyst: approve or reject it in the review queue."
+        )
     start_limit = limit or proposed
     if start_limit <= 0:
         # nothing to start the limit box from: say why the engine proposes no credit instead of a useless 0
@@ -132,7 +138,7 @@ with right:
         try:
             chosen = float(new_limit) if decision == "change_limit" and new_limit is not None else None
             text = validate_decision(decision, reason, chosen)
-            decide_application(
+            view = decide_application(
                 database,
                 actor,
                 int(app_id),
@@ -143,7 +149,13 @@ with right:
         except AgrisenseError as exc:
             st.error(f"Nothing was recorded. {exc}")
         else:
-            st.session_state["decision_flash"] = f"Recorded: {DECISION_LABELS[decision]} on application #{app_id}."
+            asked = view.get("pending_override")
+            st.session_state["decision_flash"] = (
+                f"Recorded: override request #{asked['id']} on application #{app_id}; above "
+                f"{asked['threshold']:,.0f} a second analyst must approve it (review queue)."
+                if asked and decision == "change_limit"
+                else f"Recorded: {DECISION_LABELS[decision]} on application #{app_id}."
+            )
             st.rerun()
 
 curves = data.expected_curves(str(config.settings.reference_dir / "ndvi_curves.csv"))

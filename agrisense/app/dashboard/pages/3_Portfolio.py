@@ -1,5 +1,6 @@
-"""Portfolio: financed plots on the map coloured by risk, exposure and expected loss by crop and village, the
-stress test over the financed offers, and the active early warnings."""
+"""Portfolio: financed plots on the map coloured by risk, exposure (from the ledger: outstanding principal and
+committed tranches) and expected loss by crop and village, the stress test over the booked loans as the ledger
+sizes them, the ledger by loan state, and the active early warnings."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import streamlit as st
 
 from agrisense.app.dashboard import data
 from agrisense.app.dashboard.session import db, require_analyst
-from agrisense.app.dashboard.views import group_exposure, scaled_offer
+from agrisense.app.dashboard.views import group_exposure
 from agrisense.errors import AgrisenseError
 from agrisense.lending import active_loans, list_warnings, portfolio
+from agrisense.loans.exposure import ledger_book, portfolio_exposure
 
 actor, config = require_analyst("Portfolio")
 database = db(config)
@@ -21,6 +23,7 @@ started = time.perf_counter()
 book = portfolio(database, actor)
 loans = active_loans(database)
 warnings = list_warnings(database, actor)
+ledger = portfolio_exposure(database, actor)
 currency = next((str(r["currency"]) for r in book if r.get("currency")), "")
 
 exposure = sum(float(r.get("exposure") or 0) for r in book)
@@ -31,6 +34,16 @@ m[4].metric("Financed plots", len(book))
 m[1].metric("Exposure", f"{exposure:,.0f} {currency}")
 m[2].metric("Expected loss", f"{expected_loss:,.0f} {currency}")
 m[3].metric("Active warnings", len(warnings))
+totals = ledger["totals"]
+n = st.columns(4)
+n[0].metric("Outstanding principal", f"{totals['outstanding_principal']:,.0f} {currency}")
+n[1].metric("Committed, not disbursed", f"{totals['committed_undrawn']:,.0f} {currency}")
+n[2].metric("Frozen tranches", f"{totals['frozen_undrawn']:,.0f} {currency}")
+n[3].metric("Accepted limits", f"{ledger['accepted_limits']:,.0f} {currency}")
+st.caption(
+    "Exposure = outstanding principal (disbursed - repaid principal) + tranches committed and not yet disbursed, "
+    "from the ledger; frozen tranches and the accepted limits are shown apart."
+)
 if not book:
     st.info("Nothing is financed yet: loans appear here once a farmer accepts an approved offer.")
     st.stop()
@@ -75,12 +88,7 @@ shocks = st.multiselect(
     format_func=lambda s: f"{s:+.0%}",
     key="portfolio_shocks",
 )
-offers = []
-exposure_of = {(r["loan_id"], r["plot_id"]): float(r.get("exposure") or 0.0) for r in book}
-for loan in loans:
-    for offer in data.loan_offers(config.database_url, int(loan["loan_id"]), loan.get("accepted_at"), database, actor):
-        if (loan["loan_id"], offer.get("plot_id")) in exposure_of:
-            offers.append(scaled_offer(offer, exposure_of[(loan["loan_id"], offer["plot_id"])]))
+offers = ledger_book(database)  # each plot's offer sized by the ledger: exposure and what is still due
 try:
     result = data.stress(offers, tuple(sorted(shocks, reverse=True)), config.settings)
 except AgrisenseError as exc:
@@ -92,6 +100,12 @@ else:
     )
     st.dataframe(result["summary"], hide_index=True, width="stretch")
     st.image(result["chart_png"])
+
+# ---- ledger by state ------------------------------------------------------------------------------------------
+st.subheader("Ledger by loan state")
+st.dataframe(pd.DataFrame(ledger["by_state"]), hide_index=True, width="stretch")
+with st.expander(f"{ledger['loans']} open loans"):
+    st.dataframe(pd.DataFrame(ledger["rows"]), hide_index=True, width="stretch")
 
 # ---- warnings ------------------------------------------------------------------------------------------------
 st.subheader("Active warnings")
