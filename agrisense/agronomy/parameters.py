@@ -29,8 +29,10 @@ class WeatherRiskParameters:
     default_heat_threshold_c: float = 35.0
     loss_per_heat_day: float = 0.02
     max_heat_loss: float = 0.30
-    # Frost: days with Tmin <= frost_c between emergence and maturity.
+    # Frost: days with Tmin <= frost_c between emergence and maturity; for winter crops (which overwinter hardened,
+    # so winter frost is normal) only from heat_window_days before flowering to maturity (late spring frost).
     frost_c: float = 0.0
+    winter_crops: frozenset[str] = frozenset({"wheat", "rapeseed"})
     loss_per_frost_day: float = 0.05
     max_frost_loss: float = 0.40
     # Excess rain: harvest-window rain above the years' quantile (and above a floor that matters at all).

@@ -217,6 +217,11 @@ def weather_risk(
     def rows(start: date, end: date) -> pd.DataFrame:
         return series.loc[pd.Timestamp(start) : pd.Timestamp(end)]
 
+    def frost_start(cal: CropCalendar) -> date:
+        if (crop or cal.crop) in params.winter_crops:
+            return cal.flowering_date - timedelta(days=params.heat_window_days)
+        return cal.emergence_date
+
     calendars: list[CropCalendar] = []
     for year in range(first.year - 1, last.year + 1):
         cal = calendar_of_year(year)
@@ -235,7 +240,7 @@ def weather_risk(
     long = np.array([rows(*window(c, params.spi_long_days))["precip_mm"].sum() for c in calendars])
     heat_window = (-params.heat_window_days, params.heat_window_days)
     heat = [int((rows(*window(c, heat_window))["tmax_c"] >= threshold).sum()) for c in calendars]
-    frost = [int((rows(c.emergence_date, c.maturity_date)["tmin_c"] <= params.frost_c).sum()) for c in calendars]
+    frost = [int((rows(frost_start(c), c.maturity_date)["tmin_c"] <= params.frost_c).sum()) for c in calendars]
     harvest = np.array([rows(c.maturity_date, c.harvest_end)["precip_mm"].sum() for c in calendars])
     rain_limit = max(float(np.quantile(harvest, params.excess_rain_quantile)), params.excess_rain_floor_mm)
     spi_short, spi_long = spi(short), spi(long)

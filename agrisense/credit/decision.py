@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
@@ -14,6 +15,7 @@ from agrisense.credit.policy import Policy
 from agrisense.credit.pricing import Price
 from agrisense.credit.reasons import Reason, ReasonKind, make_reason
 from agrisense.credit.scorecard import ScoreResult
+from agrisense.geo.area import ha_to_mu
 
 Decision = Literal["approve", "refer", "decline"]
 _RANK = {"positive": 0, "info": 0, "refer": 1, "decline": 2}
@@ -37,6 +39,12 @@ def order(reasons: list[Reason]) -> tuple[Reason, ...]:
     return tuple(sorted(reasons, key=lambda r: rank[r.kind]))
 
 
+def crop_name(code: str, names: Mapping[str, tuple[str, str]], role: str = "crop") -> dict[str, Any]:
+    """Template values ``{role}_zh`` / ``{role}_en`` of a crop: its local names, else its code."""
+    zh, en = names.get(code, (code, code.replace("_", " ")))
+    return {f"{role}_zh": zh, f"{role}_en": en}
+
+
 def decide(
     evidence: CreditEvidence,
     *,
@@ -47,9 +55,12 @@ def decide(
     yield_dist: YieldDistribution,
     weather: WeatherRisk | None,
     policy: Policy,
+    crop_names: Mapping[str, tuple[str, str]] | None = None,
 ) -> DecisionResult:
-    """Apply the policy's rules; each reason carries its limit haircut and PD points."""
+    """Apply the policy's rules; each reason carries its limit haircut and PD points. ``crop_names`` (code ->
+    (中文, English)) names crops in the messages."""
     t = policy.thresholds
+    names = crop_names or {}
     reasons: list[Reason] = []
 
     def cut(name: str) -> dict[str, Any]:
@@ -71,11 +82,10 @@ def decide(
     if evidence.crop is None or p < t.min_crop_probability:
         reasons.append(make_reason("LOW_CROP_CONFIDENCE", "refer", probability=p, threshold=t.min_crop_probability))
     else:
-        reasons.append(make_reason("CROP_VERIFIED", "positive", crop=crop, probability=p))
+        reasons.append(make_reason("CROP_VERIFIED", "positive", **crop_name(crop, names), probability=p))
     if evidence.crop is not None and evidence.crop != evidence.declared_crop:
-        reasons.append(
-            make_reason("DECLARED_CROP_MISMATCH", "refer", declared=evidence.declared_crop, verified=evidence.crop)
-        )
+        crops = {**crop_name(evidence.declared_crop, names, "declared"), **crop_name(evidence.crop, names, "verified")}
+        reasons.append(make_reason("DECLARED_CROP_MISMATCH", "refer", **crops))
 
     clear = evidence.clear_fraction
     clear_fx: dict[str, Any] = {**cut("clear_fraction"), "pd_points": points("cloud_gap")}
@@ -113,6 +123,8 @@ def decide(
                     "refer",
                     declared=evidence.declared_area_ha,
                     measured=evidence.area_ha,
+                    declared_mu=ha_to_mu(evidence.declared_area_ha),
+                    measured_mu=ha_to_mu(evidence.area_ha),
                     mismatch=mismatch,
                     **area_fx,
                 )

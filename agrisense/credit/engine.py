@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
 from agrisense.agronomy.calendar import CropReference, crop_calendars
 from agrisense.agronomy.weather import WeatherRisk
 from agrisense.agronomy.yields import YieldDistribution, yield_distribution
-from agrisense.credit.decision import decide, order
+from agrisense.credit.decision import crop_name, decide, order
 from agrisense.credit.evidence import CreditEvidence
+from agrisense.credit.explain import explanation, what_would_change
 from agrisense.credit.limit import LimitResult, RiskFeatures, credit_limit
 from agrisense.credit.money import from_cents, to_money
 from agrisense.credit.offer import (
@@ -68,7 +70,7 @@ def _identity(evidence: CreditEvidence, crop: str, policy: Policy, today: date |
 
 def _refusal(evidence: CreditEvidence, crop: str, reason: Reason, policy: Policy, today: date | None) -> Offer:
     """An Offer that declines before any numbers are computed (crop not financed, season too late)."""
-    return Offer(
+    offer = Offer(
         **_identity(evidence, crop, policy, today),  # type: ignore[arg-type]
         credit_limit=Decimal(0),
         assessed_limit=Decimal(0),
@@ -76,6 +78,7 @@ def _refusal(evidence: CreditEvidence, crop: str, reason: Reason, policy: Policy
         reasons=(reason,),
         expected_loss=Decimal(0),
     )
+    return offer.model_copy(update={"explanation": explanation(offer, None, None)})
 
 
 def _limit_breakdown(limit: LimitResult) -> LimitBreakdown:
@@ -152,6 +155,7 @@ def make_offer(
     yield_dist: YieldDistribution | None = None,
     today: date | None = None,
     input_supplier: str | None = None,
+    what_if: bool = True,
 ) -> Offer:
     """Assess one plot under ``policy``.
 
@@ -160,10 +164,20 @@ def make_offer(
     history (policy no-weather haircut, conservative scorecard values, reason NO_WEATHER_HISTORY).
     ``today`` (None: no date constraint) moves disbursements that would fall in the past to today and declines
     seasons already past flowering. ``input_supplier`` is the payee of tranches marked ``to_input_supplier``.
+    ``what_if`` adds what would change the decision (re-running this assessment on changed evidence).
     """
     crop = evidence.crop or evidence.declared_crop
+    names = {code: (ref.name_zh, ref.display_en) for code, ref in crops.items()}
     if crop not in crops or crop not in policy.financed_crops:
-        reason = make_reason("CROP_NOT_FINANCED", "decline", crop=crop, policy=policy.version)
+        financed = [c for c in policy.financed_crops if c in crops]
+        reason = make_reason(
+            "CROP_NOT_FINANCED",
+            "decline",
+            **crop_name(crop, names),
+            policy=policy.version,
+            financed_zh="、".join(names[c][0] for c in financed),
+            financed_en=", ".join(names[c][1] for c in financed),
+        )
         return _refusal(evidence, crop, reason, policy, today)
     ref = crops[crop]
     if ref.currency != policy.currency:
@@ -188,15 +202,19 @@ def make_offer(
         cropland_fraction=evidence.cropland_fraction,
         condition_z=evidence.ndvi_condition_z,
     )
-    limit = credit_limit(
-        area_ha=evidence.area_ha,
-        yield_at_quantile_t_ha=yd.quantile(policy.limits.yield_quantile),
-        price_per_t=ref.price_per_t,
-        input_cost_per_ha=ref.input_cost_per_ha,
-        existing_exposure=evidence.existing_exposure,
-        features=features,
-        policy=policy,
-    )
+
+    def limit_at(area_ha: float, features: RiskFeatures = features) -> LimitResult:
+        return credit_limit(
+            area_ha=area_ha,
+            yield_at_quantile_t_ha=yd.quantile(policy.limits.yield_quantile),
+            price_per_t=ref.price_per_t,
+            input_cost_per_ha=ref.input_cost_per_ha,
+            existing_exposure=evidence.existing_exposure,
+            features=features,
+            policy=policy,
+        )
+
+    limit = limit_at(evidence.area_ha)
     revenue = evidence.area_ha * yd.p50 * ref.price_per_t
     leverage = float(evidence.existing_exposure + limit.limit) / revenue if revenue > 0 else 1.0
     card = score(scorecard_features(features, leverage, policy), policy.scorecard)
@@ -208,7 +226,15 @@ def make_offer(
     )
     price, schedule = price_loan(card.pd, plan, policy.pricing)
     result = decide(
-        evidence, crop=crop, limit=limit, score=card, price=price, yield_dist=yd, weather=risk, policy=policy
+        evidence,
+        crop=crop,
+        limit=limit,
+        score=card,
+        price=price,
+        yield_dist=yd,
+        weather=risk,
+        policy=policy,
+        crop_names=names,
     )
     # A limit under the policy minimum is never lent (the decision declines it, LIMIT_BELOW_MINIMUM); the offer
     # shows the assessed limit but carries no loan and no schedule.
@@ -216,7 +242,7 @@ def make_offer(
     credit = limit.limit if offered else Decimal(0)
     pd = round(card.pd, 4)  # the PD the offer states is the one its expected loss uses
     expected_loss = (credit * Decimal(str(pd)) * Decimal(str(policy.pricing.lgd))).quantize(Decimal("0.01"))
-    return Offer(
+    offer = Offer(
         **_identity(evidence, crop, policy, today),  # type: ignore[arg-type]
         credit_limit=credit,
         assessed_limit=limit.limit,
@@ -231,6 +257,32 @@ def make_offer(
         limit_breakdown=_limit_breakdown(limit),
         scorecard=_scorecard(card),
     )
+    change = None
+    if what_if:
+
+        def assess(changed: CreditEvidence) -> Offer:
+            same_crop = (changed.crop or changed.declared_crop) == crop  # else the yield is another crop's
+            return make_offer(
+                changed,
+                crops=crops,
+                weather=weather,
+                policy=policy,
+                yield_dist=yd if same_crop else None,
+                today=today,
+                input_supplier=input_supplier,
+                what_if=False,
+            )
+
+        matched = replace(features, area_mismatch=None if evidence.declared_area_ha is None else 0.0)
+        change = what_would_change(
+            evidence,
+            offer,
+            assess=assess,
+            limit_at=lambda area: limit_at(area, matched).limit,
+            policy=policy,
+            crop_names=names,
+        )
+    return offer.model_copy(update={"explanation": explanation(offer, card, change)})
 
 
 def quote(

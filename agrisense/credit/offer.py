@@ -28,13 +28,16 @@ Decision = Literal["approve", "refer", "decline"]
 __all__ = [
     "SCHEMA_VERSION",
     "Decision",
+    "DecisionChange",
     "Disbursement",
+    "Explanation",
     "Fee",
     "Haircut",
     "ImageryEvidence",
     "Instalment",
     "LimitBreakdown",
     "Offer",
+    "PointsLine",
     "QuoteLocation",
     "Reason",
     "ReasonEffect",
@@ -158,6 +161,36 @@ class ImageryEvidence(_Part):
     scenes: int
 
 
+class PointsLine(_Part):
+    """One line of the points that add up to the score: the starting points or one factor (plain-word label)."""
+
+    name: str
+    label_zh: str
+    label_en: str
+    points: float
+
+
+class DecisionChange(_Part):
+    """The single change that would most improve the decision (then the limit), found by re-running the
+    assessment: a matching outline, clearer crop evidence, clearer imagery, or a larger area."""
+
+    change: Literal["outline", "crop_evidence", "imagery", "area"]
+    decision: Decision
+    credit_limit: Money
+    area_mu: float | None = None  # the smallest area that reaches the minimum loan (change "area")
+    message_zh: str
+    message_en: str
+
+
+class Explanation(_Part):
+    """What the farmer reads first: the one main reason, what would change the decision, and the points."""
+
+    main_zh: str
+    main_en: str
+    change: DecisionChange | None = None
+    points: tuple[PointsLine, ...] = Field(default=(), description="Starting points + factors = score.")
+
+
 class QuoteLocation(_Part):
     """Where a quote was made for: the market and area its crops, prices and policy come from, and what its
     weather risk was computed on."""
@@ -213,6 +246,7 @@ class Offer(BaseModel):
     imagery: ImageryEvidence | None = None
     geometry: dict[str, Any] | None = Field(default=None, description="The plot outline (GeoJSON, EPSG:4326).")
     location: QuoteLocation | None = Field(default=None, description="Quotes: the market, area and weather used.")
+    explanation: Explanation | None = Field(default=None, description="The farmer's explanation (plain words).")
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (only JSON types): what the API sends, the database stores and ``offers.json`` holds."""

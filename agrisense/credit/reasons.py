@@ -12,12 +12,13 @@ from agrisense.errors import InvalidInput
 
 ReasonKind = Literal["positive", "info", "refer", "decline"]
 
-# code -> (message_en, message_zh); templates use str.format fields filled by the decision.
+# code -> (detail_en, detail_zh): the analyst's text with the numbers; templates use str.format fields filled by the
+# decision. The farmer reads FARMER below.
 CATALOG: dict[str, tuple[str, str]] = {
     # decisive (refer / decline)
     "CROP_NOT_FINANCED": (
-        "Crop '{crop}' is not financed under policy {policy}.",
-        "作物“{crop}”不在政策 {policy} 的支持范围内。",
+        "Crop '{crop_en}' is not financed under policy {policy}.",
+        "作物“{crop_zh}”不在政策 {policy} 的支持范围内。",
     ),
     "SEASON_TOO_LATE": (
         "The {season} season is too far advanced (flowering expected {flowering}) to finance inputs.",
@@ -28,8 +29,8 @@ CATALOG: dict[str, tuple[str, str]] = {
         "作物识别置信度 {probability:.0%}，低于要求的 {threshold:.0%}。",
     ),
     "DECLARED_CROP_MISMATCH": (
-        "Declared crop '{declared}' differs from the crop seen in imagery ('{verified}').",
-        "申报作物“{declared}”与影像识别作物（“{verified}”）不一致。",
+        "Declared crop '{declared_en}' differs from the crop seen in imagery ('{verified_en}').",
+        "申报作物“{declared_zh}”与影像识别作物（“{verified_zh}”）不一致。",
     ),
     "NO_CLEAR_IMAGERY": (
         "Too little cloud-free imagery ({clear:.0%} clear, {periods} usable periods) to verify the plot.",
@@ -110,8 +111,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     # positive
     "CROP_VERIFIED": (
-        "Crop '{crop}' confirmed from imagery with {probability:.0%} confidence.",
-        "影像确认作物为“{crop}”，置信度 {probability:.0%}。",
+        "Crop '{crop_en}' confirmed from imagery with {probability:.0%} confidence.",
+        "影像确认作物为“{crop_zh}”，置信度 {probability:.0%}。",
     ),
     "IMAGERY_CLEAR": (
         "Clear imagery covered {clear:.0%} of the season.",
@@ -136,6 +137,111 @@ CATALOG: dict[str, tuple[str, str]] = {
 }
 
 
+# code -> (message_en, message_zh): what the farmer reads, in plain words (no model terms, scores or rates; the
+# numbers stay in the analyst's detail). Money fields print in yuan (元) in Chinese.
+FARMER: dict[str, tuple[str, str]] = {
+    "CROP_NOT_FINANCED": (
+        "We do not lend for {crop_en} here yet. We lend for: {financed_en}.",
+        "目前这里还不能为{crop_zh}贷款。可以贷款的作物：{financed_zh}。",
+    ),
+    "SEASON_TOO_LATE": (
+        "The {season} season is too far along to pay for seed and fertiliser now; apply before the next sowing.",
+        "{season} 年这一季已过大半，现在无法再为种子化肥放款；请在下一季播种前申请。",
+    ),
+    "LOW_CROP_CONFIDENCE": (
+        "The satellite cannot yet tell for sure what grows on this field; a loan officer will check.",
+        "卫星还不能确定这块地种的是什么，信贷员会再核实。",
+    ),
+    "DECLARED_CROP_MISMATCH": (
+        "You said {declared_en}, but the satellite sees {verified_en}; a loan officer will check.",
+        "您申报的是{declared_zh}，卫星看到的是{verified_zh}，信贷员会再核实。",
+    ),
+    "NO_CLEAR_IMAGERY": (
+        "Clouds hid the field too often this season to check it from space; a loan officer will check.",
+        "本季云太多，卫星看不清这块地，信贷员会再核实。",
+    ),
+    "NOT_CROPLAND": (
+        "Most of the outlined area does not look like farmland; please check the outline on the map.",
+        "圈出的范围大部分看起来不是耕地，请在地图上检查地块边界。",
+    ),
+    "AREA_MISMATCH": (
+        "The area you gave ({declared_mu:,.1f} mu) differs from the outline on the map ({measured_mu:,.1f} mu); "
+        "a loan officer will check.",
+        "您填写的面积（{declared_mu:,.1f} 亩）与地图上圈出的面积（{measured_mu:,.1f} 亩）不一致，信贷员会再核实。",
+    ),
+    "OVERLAPPING_CLAIM": (
+        "Part of this field is also claimed by another farmer; a loan officer will check.",
+        "这块地有一部分也被其他农户申报了，信贷员会再核实。",
+    ),
+    "HIGH_DROUGHT_RISK": (
+        "Drought often hits this crop here at its most sensitive time; a loan officer will decide.",
+        "这里的这种作物在关键生长期常遇干旱，由信贷员决定。",
+    ),
+    "PD_ABOVE_THRESHOLD": (
+        "Taken together, the risks of this field are higher than we can lend on automatically.",
+        "综合来看，这块地的风险高于可以自动放款的水平。",
+    ),
+    "LIMIT_BELOW_MINIMUM": (
+        "The loan this field can support ({limit:,.0f} {currency}) is below our smallest loan ({minimum:,.0f} "
+        "{currency}).",
+        "这块地能支持的贷款（{limit:,.0f} {currency_zh}）低于最低贷款额（{minimum:,.0f} {currency_zh}）。",
+    ),
+    "PRICE_CANNOT_COVER_RISK": (
+        "Even at the highest interest we may charge, this loan would not cover its risk; a loan officer will decide.",
+        "即使按允许的最高利率，这笔贷款的风险也无法覆盖，由信贷员决定。",
+    ),
+    "PARTIAL_CLEAR_IMAGERY": (
+        "Clouds hid part of the season, so the loan is a little smaller.",
+        "本季部分时间有云遮挡，贷款额度略有下调。",
+    ),
+    "PARTIAL_CROPLAND": (
+        "Part of the outline is not farmland, so the loan is smaller.",
+        "圈出的范围有一部分不是耕地，贷款额度相应下调。",
+    ),
+    "AREA_DIFFERENCE": ("We used the area measured on the map.", "按地图上实测的面积计算。"),
+    "MINOR_OVERLAP": (
+        "A small part of the outline overlaps another field, so the loan is a little smaller.",
+        "地块边界与其他地块有少量重叠，贷款额度略有下调。",
+    ),
+    "YIELD_UNCERTAINTY": (
+        "Harvests of this crop vary a lot, so the loan is smaller.",
+        "这种作物的收成波动较大，贷款额度相应下调。",
+    ),
+    "WEATHER_LOSS": (
+        "Bad weather has often cut harvests of this crop here, so the loan is smaller.",
+        "这里的天气常使这种作物减产，贷款额度相应下调。",
+    ),
+    "NO_WEATHER_HISTORY": (
+        "We have no weather records for this place, so the loan is smaller.",
+        "我们没有这里的历史天气记录，贷款额度相应下调。",
+    ),
+    "NO_CONDITION_EVIDENCE": (
+        "We cannot yet see how the crop is growing this season.",
+        "本季还看不到作物的长势。",
+    ),
+    "CROP_CONDITION_POOR": ("The crop is growing less well than in a normal year.", "作物长势比常年差。"),
+    "EXISTING_EXPOSURE": (
+        "Your current loans ({exposure:,.0f} {currency}) were taken off the new loan.",
+        "已从新贷款中扣除您现有的贷款（{exposure:,.0f} {currency_zh}）。",
+    ),
+    "RATE_CAPPED": ("The interest rate is held within the legal cap.", "利率已控制在规定上限以内。"),
+    "CROP_VERIFIED": ("The field grows {crop_en}.", "这块地种的是{crop_zh}。"),
+    "IMAGERY_CLEAR": ("The satellite saw the field clearly this season.", "本季卫星能清楚地看到这块地。"),
+    "AREA_CONFIRMED": ("The area you gave matches the map.", "您填写的面积与地图一致。"),
+    "CROP_CONDITION_GOOD": ("The crop is growing better than in a normal year.", "作物长势好于常年。"),
+    "LOW_WEATHER_RISK": ("Weather here has rarely hurt this crop.", "这里的天气很少影响这种作物的收成。"),
+    "PD_WITHIN_APPETITE": (
+        "Taken together, the risks of this field are low enough for a loan.",
+        "综合来看，这块地的风险在可以放款的范围内。",
+    ),
+}
+
+
+def currency_zh(currency: str) -> str:
+    """How Chinese text names an amount's currency: 元 for CNY, else the code."""
+    return "元" if currency == "CNY" else currency
+
+
 class ReasonEffect(BaseModel):
     """What a reason did: the decision it forces, the amount it took off the limit, its scorecard points."""
 
@@ -148,7 +254,8 @@ class ReasonEffect(BaseModel):
 
 
 class Reason(BaseModel):
-    """One reason of a decision: a stable code, its kind, messages in English and Chinese, and its effect."""
+    """One reason of a decision: a stable code, its kind, the farmer's message in English and Chinese (plain words),
+    the analyst's detail with the numbers, and its effect."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -156,6 +263,8 @@ class Reason(BaseModel):
     kind: ReasonKind
     message_en: str
     message_zh: str
+    detail_en: str | None = None  # the analyst's text: thresholds, scores, model terms (offers before 1.2: none)
+    detail_zh: str | None = None
     effect: ReasonEffect = ReasonEffect()
 
 
@@ -168,14 +277,25 @@ def make_reason(
     pd_points: float | None = None,
     **values: Any,
 ) -> Reason:
-    """Build a reason from the catalog, filling its message templates with ``values``."""
-    if code not in CATALOG:
+    """Build a reason from the catalogs, filling the farmer's and the analyst's templates with ``values``."""
+    if code not in CATALOG or code not in FARMER:
         raise InvalidInput(f"unknown reason code {code!r}")
+    if "currency" in values:
+        values.setdefault("currency_zh", currency_zh(str(values["currency"])))
     en, zh = CATALOG[code]
+    farmer_en, farmer_zh = FARMER[code]
     effect = ReasonEffect(
         decision=kind if kind in ("refer", "decline") else None,
         limit_haircut=None if limit_haircut is None else to_money(limit_haircut),
         limit_factor=None if limit_factor is None else round(limit_factor, 4),
         pd_points=None if pd_points is None else round(pd_points, 1),
     )
-    return Reason(code=code, kind=kind, message_en=en.format(**values), message_zh=zh.format(**values), effect=effect)
+    return Reason(
+        code=code,
+        kind=kind,
+        message_en=farmer_en.format(**values),
+        message_zh=farmer_zh.format(**values),
+        detail_en=en.format(**values),
+        detail_zh=zh.format(**values),
+        effect=effect,
+    )

@@ -97,6 +97,10 @@ def _print_quote(offer: dict[str, Any]) -> None:
         console.print(f"  repay    {instalment['date']}: {instalment['total']:,.2f} {offer['currency']}")
     for reason in offer["reasons"]:
         console.print(f"  {reason['kind']:<8} {reason['code']}: {reason['message_en']}")
+    explanation = offer["explanation"]
+    console.print(f"  main:    {explanation['main_zh']} / {explanation['main_en']}")
+    if explanation["change"]:
+        console.print(f"  change:  {explanation['change']['message_zh']} / {explanation['change']['message_en']}")
     console.print(f"  weather: {place['weather_source']}")
 
 
