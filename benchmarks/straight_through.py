@@ -1,0 +1,184 @@
+"""Straight-through benchmark: how many applications the engine decides without a person, against the truth.
+
+Scores every plot of a region once (``agrisense demo``'s scoring, Dask, cached composites), then re-runs only the
+credit engine (``build_offers`` on the same evidence) for each policy variant of the sweep. Against the region's
+truth (``truth/plots_truth.parquet`` ``kind``):
+
+* automatic: share of all applications (unusable outlines included) approved or declined, goal >= 80 %;
+* genuine approved: share of ``good`` plots (true field, right outline) approved, goal >= 50 %;
+* bad approved: share of ``noncrop``, ``wrong_crop`` and ``overlapping`` plots approved, goal <= 1 %
+  (``shifted`` outlines of real fields are reported apart);
+* genuine below minimum: genuine plots declined with LIMIT_BELOW_MINIMUM, the cost of the minimum loan.
+
+The sweep sets ``thresholds.min_crop_probability`` (the refer threshold on crop confidence) and
+``limits.min_limit`` (the minimum loan) in a copy of the policy; everything else is the policy as configured.
+
+    .venv/bin/python benchmarks/straight_through.py [--region data/sample_county] [--policy FILE]
+        [--refer 0.5 --refer 0.6 ...] [--min-loan 0 --min-loan 300 ...] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from agrisense import services
+from agrisense.config import settings_with
+from agrisense.credit.offer import Offer
+from agrisense.credit.policy import load_policy
+from agrisense.pipelines.demo import dask_runner
+from agrisense.region import load_region
+from agrisense.scoring.offers import build_offers
+
+BAD_KINDS = ("noncrop", "wrong_crop", "overlapping")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One policy variant's straight-through numbers."""
+
+    refer_threshold: float
+    min_loan: float
+    applications: int
+    approve: int
+    refer: int
+    decline: int
+    automatic: float
+    genuine: int
+    genuine_approved: float
+    genuine_below_minimum: int
+    bad: int
+    bad_approved: float
+    shifted_approved: float
+    approved_exposure: float
+    refer_reasons: dict[str, int]
+
+
+def outcome(offers: Sequence[Offer], kinds: Mapping[str, str], refer_threshold: float, min_loan: float) -> Outcome:
+    """The straight-through numbers of ``offers`` against the truth ``kinds`` (plot id -> truth kind)."""
+    decisions = Counter(o.decision for o in offers)
+    by_kind: dict[str, list[Offer]] = {}
+    for o in offers:
+        by_kind.setdefault(kinds.get(o.plot_id, "unknown"), []).append(o)
+    genuine = by_kind.get("good", [])
+    bad = [o for kind in BAD_KINDS for o in by_kind.get(kind, [])]
+    shifted = by_kind.get("shifted", [])
+
+    def approved(group: Sequence[Offer]) -> float:
+        return sum(o.decision == "approve" for o in group) / len(group) if group else 0.0
+
+    return Outcome(
+        refer_threshold=refer_threshold,
+        min_loan=min_loan,
+        applications=len(offers),
+        approve=decisions["approve"],
+        refer=decisions["refer"],
+        decline=decisions["decline"],
+        automatic=(decisions["approve"] + decisions["decline"]) / len(offers),
+        genuine=len(genuine),
+        genuine_approved=approved(genuine),
+        genuine_below_minimum=sum(
+            o.decision == "decline" and any(r.code == "LIMIT_BELOW_MINIMUM" for r in o.reasons) for o in genuine
+        ),
+        bad=len(bad),
+        bad_approved=approved(bad),
+        shifted_approved=approved(shifted),
+        approved_exposure=float(sum(o.credit_limit for o in offers if o.decision == "approve")),
+        refer_reasons=dict(
+            Counter(
+                r.code for o in offers if o.decision == "refer" for r in o.reasons if r.kind == "refer"
+            ).most_common(4)
+        ),
+    )
+
+
+def policy_variant(policy: dict, refer_threshold: float, min_loan: float, folder: Path) -> Path:
+    """A copy of the policy with the refer threshold and minimum loan set, validated by the policy loader."""
+    data = json.loads(json.dumps(policy))
+    data["thresholds"]["min_crop_probability"] = refer_threshold
+    data["limits"]["min_limit"] = min_loan
+    path = folder / f"policy_{refer_threshold:.2f}_{min_loan:g}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    load_policy(path)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--region", type=Path, default=Path("data/sample_county"))
+    parser.add_argument("--policy", type=Path, default=None, help="policy YAML (default: the configured one)")
+    parser.add_argument("--refer", type=float, action="append", help="refer thresholds on crop confidence")
+    parser.add_argument("--min-loan", type=float, action="append", help="minimum loans (CNY)")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    settings = settings_with(region_dir=args.region)
+    if args.policy:
+        settings = settings.model_copy(update={"policy_file": args.policy})
+    region = load_region(args.region)
+    kinds = pd.read_parquet(args.region / "truth" / "plots_truth.parquet").set_index("plot_id")["kind"].to_dict()
+    t0 = time.perf_counter()
+    plots, errors = services.read_region_plots(region.plots, settings)
+    run = services.score_plots(plots, errors=errors, settings=settings, runner=dask_runner(settings))
+    scored_s = time.perf_counter() - t0
+    unusable = [o for o in run.offers if o.plot_id not in run.evidence]
+    policy = yaml.safe_load(Path(settings.policy_file).read_text(encoding="utf-8"))
+    base = outcome(run.offers, kinds, policy["thresholds"]["min_crop_probability"], policy["limits"]["min_limit"])
+    credit = services.credit_inputs(settings, region)
+    raw_credit = replace(credit, plot_calibration=None)
+    raw = outcome(
+        list(build_offers(run.plots, run.evidence, raw_credit).values()) + unusable,
+        kinds,
+        base.refer_threshold,
+        base.min_loan,
+    )
+    rows = []
+    t1 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        for refer in args.refer or [0.5, 0.6, 0.7, 0.8]:
+            for min_loan in args.min_loan or [0, 300, 500]:
+                variant = replace(credit, policy_file=policy_variant(policy, refer, min_loan, Path(tmp)))
+                offers = list(build_offers(run.plots, run.evidence, variant).values()) + unusable
+                rows.append(outcome(offers, kinds, refer, min_loan))
+    sweep_s = time.perf_counter() - t1
+    print(
+        f"{platform.node()} {platform.machine()}, {region.name}: scoring {scored_s:.1f} s, "
+        f"{len(rows)} policy variants {sweep_s:.1f} s"
+    )
+    print(_table([base], "as configured"))
+    print(_table([raw], "as configured, without the plot calibration (raw crop probability, point-sample curves)"))
+    print(_table(rows, "sweep"))
+    for r in (base, *rows):
+        print(f"refer reasons at {r.refer_threshold:.2f} / {r.min_loan:g}: {r.refer_reasons}")
+    if args.json:
+        body = {"configured": asdict(base), "uncalibrated": asdict(raw), "sweep": [asdict(r) for r in rows]}
+        args.json.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+
+
+def _table(rows: Sequence[Outcome], title: str) -> str:
+    lines = [
+        f"{title}:",
+        "| refer below p | min loan | approve / refer / decline | automatic | genuine approved "
+        "| genuine below min | bad approved | shifted approved | exposure CNY |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.refer_threshold:.2f} | {r.min_loan:g} | {r.approve} / {r.refer} / {r.decline} | {r.automatic:.1%} "
+            f"| {r.genuine_approved:.1%} of {r.genuine} | {r.genuine_below_minimum} | {r.bad_approved:.1%} of {r.bad} "
+            f"| {r.shifted_approved:.1%} | {r.approved_exposure:,.0f} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
