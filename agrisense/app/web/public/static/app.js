@@ -577,6 +577,11 @@
       // approved after review: the referral reasons were weighed by a loan officer, no longer a warning in red
       const reviewed = decision === "approve" && o.reasons.some((r) => r.kind === "refer" || r.kind === "decline");
       card.appendChild(el("h3", "", t(reviewed ? "reasons_reviewed" : "reasons")));
+      const ex = o.explanation; // the one main reason and what would change the decision (computed by the engine)
+      if (ex && !reviewed) {
+        card.appendChild(el("p", "main-reason", state.lang === "zh" ? ex.main_zh : ex.main_en));
+        if (ex.change) card.appendChild(el("p", "what-if", t("what_would_change") + " " + (state.lang === "zh" ? ex.change.message_zh : ex.change.message_en)));
+      }
       const ul = el("ul", "reasons" + (reviewed ? " reviewed" : ""));
       for (const r of o.reasons) ul.appendChild(el("li", reviewed && r.kind !== "positive" ? "reviewed" : r.kind, state.lang === "zh" ? r.message_zh : r.message_en));
       card.appendChild(ul);
