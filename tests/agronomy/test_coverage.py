@@ -124,7 +124,7 @@ def test_calibrate_yield_command_takes_a_predictor_table_and_defaults_to_a_windo
         app, [*args, "--predictor-table", str(tmp_path / "monthly.csv"), "--predictor", "precip_mm_m*"]
     )
     assert result.exit_code == 0, result.output
-    assert "last 30 years (1985-2014)" in result.output
+    assert "last 30 years (1985-2014 for the 1 of 1 series" in result.output
     cv = pd.read_csv(tmp_path / "cal" / "cv.csv").set_index("model")
     assert cv.loc["trend", "first_year"] == 1985 and cv.loc["trend+table", "rmse_pct"] < cv.loc["trend", "rmse_pct"]
     missing = CliRunner().invoke(app, [*args, "--predictor-table", str(tmp_path / "absent.csv")])

@@ -94,8 +94,12 @@ def calibrate_yield_command(
         table = table[keep]
     if first_year is None:
         table = recent_window(table, window)
-        span = f"{int(table['year'].min())}-{int(table['year'].max())}" if len(table) else "none"
-        Console(width=160).print(f"each series' last {window} years ({span}); pass --first-year to choose others")
+        ends = table.groupby(["region", "crop"])["year"].max()
+        last = int(ends.max()) if len(ends) else 0
+        Console(width=160).print(
+            f"each series' last {window} years ({last - window + 1}-{last} for the {int((ends == last).sum())} of "
+            f"{len(ends)} series that end in {last}); pass --first-year to choose others"
+        )
     models: dict[str, tuple[str, ...]] = {"trend": ()}
     if predictors or predictor_table is not None:
         if predictor_table is not None and not predictor_table.is_file():
