@@ -5,6 +5,10 @@ is repeated into the same folder (incremental: nothing changed, so no imagery wo
 
     python benchmarks/rescore.py --region data/sample_county --workers 1 2 [--json out.json]
     python benchmarks/rescore.py --build-km 2.5 5 --workers 2        # regions of growing size: flat peak memory?
+
+Each result also profiles the tiles phase: busy seconds per worker process, the serial rest (``not_busy_s``:
+cluster start-up, driver, the last tile's tail) and the 1-minute load average (the machine may be shared), and the
+parallel efficiency of n workers against 1 (``cold_tiles_s(1) / (n * cold_tiles_s(n))``).
 """
 
 from __future__ import annotations
@@ -53,6 +57,22 @@ class PeakMemory:
         self._thread.join()
 
 
+def profile(tiles: list[dict[str, Any]], tiles_s: float) -> dict[str, Any]:
+    """Where the tiles phase's wall time went: busy seconds per worker process (sum of its tiles' ``total_s``), the
+    serial rest (cluster start-up, the driver, waiting for the last tile) and the load the machine had."""
+    busy: dict[int, float] = {}
+    for tile in tiles:
+        busy[int(tile.get("pid", 0))] = busy.get(int(tile.get("pid", 0)), 0.0) + float(tile["total_s"])
+    longest = max(busy.values(), default=0.0)
+    return {
+        "busy_s_per_worker": sorted(round(v, 1) for v in busy.values()),
+        "mean_tile_s": round(sum(busy.values()) / max(1, len(tiles)), 2),
+        "imagery_and_model_s": round(sum(float(t["imagery_and_model_s"]) for t in tiles), 1),
+        "not_busy_s": round(tiles_s - longest, 1),
+        "load_average_1m": round(psutil.getloadavg()[0], 2),
+    }
+
+
 def measure(region: Path, workers: int, scratch: Path) -> dict[str, Any]:
     cache, out = scratch / f"cache_{region.name}_{workers}", scratch / f"out_{region.name}_{workers}"
     shutil.rmtree(cache, ignore_errors=True)
@@ -81,6 +101,7 @@ def measure(region: Path, workers: int, scratch: Path) -> dict[str, Any]:
         "peak_rss_largest_process_mb": round(mem.peak_process / 2**20),
         "incremental_s": round(incremental, 1),
         "incremental_tiles_run": len(again.tiles_run),
+        **profile(info["tile_summaries"], tiles_s),
     }
 
 
@@ -106,6 +127,11 @@ def main() -> None:
         for workers in args.workers:
             results.append(measure(region, workers, scratch))
             print(json.dumps(results[-1]), flush=True)
+        base = next((r for r in results if r["region"] == region.name and r["workers"] == 1), None)
+        for r in results:
+            if base is not None and r["region"] == region.name and r["workers"] > 1:
+                r["parallel_efficiency"] = round(base["cold_tiles_s"] / (r["workers"] * r["cold_tiles_s"]), 2)
+                print(f"{region.name}: {r['workers']} workers, parallel efficiency {r['parallel_efficiency']}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

@@ -82,9 +82,11 @@ def ceiling(plots: pd.DataFrame, ndvi: dict[str, dict[int, float]], as_of: date,
     folds = min(5, int(y.sum()))
     if folds < 2:
         return {"note": "fewer than two failed plots"}
+    x = np.array(rows, dtype=float)
+    x = x[:, np.isfinite(x).any(axis=0)]  # months before the imagery starts have no value anywhere
     p = cross_val_predict(
         HistGradientBoostingClassifier(max_iter=200, random_state=seed),
-        np.array(rows, dtype=float),
+        x,
         y,
         cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
         method="predict_proba",

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -340,6 +341,7 @@ def rescore_tile(task: TileTask, cfg: RescoreConfig) -> dict[str, Any]:
         "imagery_and_model_s": round(t1 - t0, 3),
         "offers_s": round(t2 - t1, 3),
         "total_s": round(time.perf_counter() - t0, 3),
+        "pid": os.getpid(),  # which worker process: the benchmark's per-worker busy time
     }
 
 
@@ -372,14 +374,36 @@ def run_tasks(
     with dask_client(scheduler_address, n_workers) as client:
         if on_dashboard:
             on_dashboard(str(client.dashboard_link))
-        futures = [
-            client.submit(rescore_tile, task, cfg, key=f"rescore-{task.job.tile_id}-{task.fingerprint[:8]}")
-            for task in tasks
-        ]
-        for future in as_completed(futures):
+        workers = max(1, len(client.scheduler_info().get("workers", {})) or n_workers)
+        queue = iter(largest_first(tasks))
+
+        def submit(task: TileTask) -> Any:
+            return client.submit(rescore_tile, task, cfg, key=f"rescore-{task.job.tile_id}-{task.fingerprint[:8]}")
+
+        pending = as_completed([submit(t) for t in islice(queue, IN_FLIGHT_PER_WORKER * workers)])
+        for future in pending:
             done(future.result())
             future.release()
+            nxt = next(queue, None)
+            if nxt is not None:
+                pending.add(submit(nxt))
     return summaries
+
+
+IN_FLIGHT_PER_WORKER = 2
+"""Tile tasks the driver keeps submitted per Dask worker: one running, one queued, so a worker never waits for the
+driver, while the scheduler's graph (and the driver's futures) stay bounded however many tiles a region has."""
+
+
+def largest_first(tasks: Sequence[TileTask]) -> list[TileTask]:
+    """Tasks by decreasing work (pixels, then plots): the long tiles start first, so the last ones to finish are
+    short and the workers end together (longest-processing-time-first scheduling)."""
+
+    def work(task: TileTask) -> tuple[int, int, str]:
+        height, width = task.job.geobox().shape.yx
+        return (-int(height * width), -len(task.plots), task.job.tile_id)
+
+    return sorted(tasks, key=work)
 
 
 def with_season(region: Region, season: int) -> Region:
