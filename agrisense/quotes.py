@@ -27,6 +27,9 @@ from agrisense.errors import InvalidInput, NotFound
 from agrisense.market import Location, Market, find_location, load_markets, locate, markets_dir
 from agrisense.region import load_region
 
+MIN_AREA_HA = 0.001  # 10 m2: smaller is no plot (and rounds to nothing in the offer)
+MAX_AREA_HA = 1_000_000.0  # 10,000 km2
+
 
 @dataclass(frozen=True)
 class Where:
@@ -46,6 +49,13 @@ class QuoteInputs:
     declared_area_ha: float | None = None
     crop_probability: float = 1.0
     ndvi_anomaly: float | None = None
+
+    def __post_init__(self) -> None:
+        if not MIN_AREA_HA <= self.area_ha <= MAX_AREA_HA:
+            raise InvalidInput(
+                f"area_ha {self.area_ha:g} ({self.area_ha * 15:g} 亩) is outside {MIN_AREA_HA:g}..{MAX_AREA_HA:g} ha; "
+                "give the plot's area in hectares (--area-ha) or 亩 (--area-mu)"
+            )
 
 
 def _markets(settings: Settings) -> dict[str, Market]:

@@ -103,6 +103,12 @@ def test_bad_locations_are_clear_errors(args, code, words):
     assert "Traceback" not in result.output
 
 
+def test_an_impossible_area_is_refused():
+    for mu in ("0.000001", "1e9"):
+        result = runner.invoke(app, ["quote", "--crop", "rice", "--area-mu", mu, "--region", "henan"])
+        assert result.exit_code == 2 and "is outside 0.001..1e+06 ha" in " ".join(result.output.split()), result.output
+
+
 def test_area_is_given_once():
     both = runner.invoke(app, ["quote", "--crop", "rice", "--area-mu", "10", "--area-ha", "1", "--region", "henan"])
     neither = runner.invoke(app, ["quote", "--crop", "rice", "--region", "henan"])
