@@ -445,6 +445,9 @@ def cap_to_farmer(
                     "expected_loss": 0.0,
                     "reasons": [below, *offer["reasons"], note],
                 }
+                if offer.get("explanation"):  # the farmer's main reason is now the cut, and no change is computed
+                    main = {"main_zh": below["message_zh"], "main_en": below["message_en"], "change": None}
+                    offer["explanation"] = {**offer["explanation"], **main}
         out.append(offer)
         running += Decimal(str(offer.get("credit_limit") or 0))
     return out
