@@ -224,3 +224,39 @@ def loan_exposure(terms: Terms, postings: Sequence[Posting], on: date, frozen: C
         interest_cents=pos.interest_cents,
         fee_cents=pos.fee_cents,
     )
+
+
+@dataclass(frozen=True)
+class Delinquency:
+    """How far behind a loan is on ``on``."""
+
+    on: date
+    past_due_since: date | None  # the oldest due date not met (None: nothing past due)
+    amount_past_due_cents: int  # principal behind plan; after the last due date the whole balance
+
+    @property
+    def days_past_due(self) -> int:
+        return 0 if self.past_due_since is None else (self.on - self.past_due_since).days
+
+
+def delinquency(terms: Terms, postings: Sequence[Posting], on: date) -> Delinquency:
+    """The loan's delinquency on ``on`` (see the module doc)."""
+    pos = position(terms, postings, on)
+    planned = sum(t.amount_cents for t in terms.tranches)
+    if pos.drawn_cents == 0 or planned == 0 or not terms.dues:
+        return Delinquency(on, None, 0)
+    since: date | None = None
+    behind = 0
+    cumulative = 0
+    for due in terms.dues:
+        cumulative += due.principal_cents
+        if due.date >= on:
+            break
+        owed = cumulative * pos.drawn_cents // planned
+        if pos.paid_principal_cents < owed:
+            since = since or due.date
+            behind = owed - pos.paid_principal_cents
+    last = terms.dues[-1].date
+    if on > last and pos.balance_cents > 0:
+        since, behind = since or last, pos.balance_cents
+    return Delinquency(on, since, behind)

@@ -21,7 +21,15 @@ from agrisense.errors import Conflict, InvalidInput, NotFound
 from agrisense.lending.actors import STAFF, Actor, require_role
 from agrisense.lending.applications import lock_farmer, write_audit
 from agrisense.loans.booking import ledger_postings
-from agrisense.loans.ledger import Posting, Terms, drawn_tranches, position, remaining_schedule
+from agrisense.loans.ledger import (
+    Delinquency,
+    Posting,
+    Terms,
+    delinquency,
+    drawn_tranches,
+    position,
+    remaining_schedule,
+)
 from agrisense.loans.terms import terms_from_json
 from agrisense.store import ApplicationPlot, Database, Loan, LoanPosting
 
@@ -88,6 +96,7 @@ def loan_view(loan: Loan, on: date | None = None) -> dict[str, Any]:
         "fees_due": _money(pos.fee_cents),
         "balance": _money(pos.balance_cents),
         "repaid": _money(pos.paid_cents),
+        **delinquency_view(delinquency(terms, postings, on)),
         "next_due_date": rest[0].date.isoformat() if rest else None,
         "next_due_amount": _money(rest[0].total_cents) if rest else None,
         "tranches": [
@@ -116,6 +125,14 @@ def loan_view(loan: Loan, on: date | None = None) -> dict[str, Any]:
     }
 
 
+def delinquency_view(d: Delinquency) -> dict[str, Any]:
+    return {
+        "past_due_since": None if d.past_due_since is None else d.past_due_since.isoformat(),
+        "days_past_due": d.days_past_due,
+        "amount_past_due": json_number(from_cents(d.amount_past_due_cents)),
+    }
+
+
 EMERGENCE = "emergence_confirmed"
 TRANCHE_STATUSES = ("disbursed", "frozen", "awaiting_emergence", "available")
 """A tranche's status in the loan view: paid out; frozen by monitoring (the warnings policy's
@@ -141,18 +158,19 @@ def _load(session: Session, actor: Actor, loan_id: int) -> Loan:
     return loan
 
 
-def list_loans(db: Database, actor: Actor) -> list[dict[str, Any]]:
-    """A farmer's own loans (staff: every loan), newest first."""
+def list_loans(db: Database, actor: Actor, *, on: date | None = None) -> list[dict[str, Any]]:
+    """A farmer's own loans (staff: every loan), newest first, as of ``on`` (default: see ``loan_view``)."""
     with db.session(readonly=True) as session:
         query = select(Loan).options(selectinload(Loan.postings)).order_by(Loan.id.desc())
         if actor.role not in STAFF:
             query = query.where(Loan.farmer_id == actor.user_id)
-        return [loan_view(loan) for loan in session.scalars(query)]
+        return [loan_view(loan, on) for loan in session.scalars(query)]
 
 
-def get_loan(db: Database, actor: Actor, loan_id: int) -> dict[str, Any]:
+def get_loan(db: Database, actor: Actor, loan_id: int, *, on: date | None = None) -> dict[str, Any]:
+    """One loan (its farmer or staff) as of ``on`` (default: see ``loan_view``)."""
     with db.session(readonly=True) as session:
-        return loan_view(_load(session, actor, loan_id))
+        return loan_view(_load(session, actor, loan_id), on)
 
 
 def _key(client_key: str) -> str:
@@ -261,7 +279,7 @@ def _disburse(
         },
     )
     if loan.state == "accepted":
-        _transition(session, actor, loan, "disbursed", reason="first tranche paid out")
+        transition(session, actor, loan, "disbursed", reason="first tranche paid out")
     session.flush()
     return loan_view(loan)
 
@@ -321,7 +339,7 @@ def post_repayment(
                 },
             )
             if after.balance_cents == 0:
-                _transition(session, actor, loan, "repaid", reason="balance repaid in full")
+                transition(session, actor, loan, "repaid", reason="balance repaid in full")
             session.flush()
             return loan_view(loan)
     except IntegrityError as exc:
@@ -337,12 +355,14 @@ def set_loan_state(db: Database, actor: Actor, loan_id: int, *, state: str, reas
         raise InvalidInput("state must be overdue, disbursed, defaulted or written_off (repaid follows repayments).")
     with db.session() as session:
         loan = _for_update(session, actor, loan_id)
-        _transition(session, actor, loan, state, reason=reason)
+        transition(session, actor, loan, state, reason=reason)
         session.flush()
         return loan_view(loan)
 
 
-def _transition(session: Session, actor: Actor | None, loan: Loan, state: str, *, reason: str) -> None:
+def transition(session: Session, actor: Actor | None, loan: Loan, state: str, *, reason: str) -> None:
+    """Move the loan to ``state`` (``Conflict`` if not allowed), audited ``loan_<state>`` with the reason; a repaid
+    loan releases its plots. The caller holds the farmer's lock and commits."""
     if state not in TRANSITIONS[loan.state]:
         raise Conflict(f"Loan {loan.id} is {loan.state}; it cannot become {state}.")
     before = loan.state

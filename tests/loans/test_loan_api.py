@@ -34,10 +34,10 @@ def api(sqlite_db: Database, small_region: Path, tmp_path: Path, monkeypatch: py
     """The app over the bank's SQLite file (``sqlite_db`` is tmp_path/test.db); scoring is the engine's quote."""
     from agrisense.app.api.main import create_app
 
-    monkeypatch.setattr(lending_scoring, "_batcher", QuoteBatcher())
     bank = _bank(sqlite_db, small_region, tmp_path)
     settings = bank.settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'test.db'}"})
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings)) as client, monkeypatch.context() as patch:
+        patch.setattr(lending_scoring, "_batcher", QuoteBatcher())  # after the app set up its own, until it stops
         yield Api(client, bank)
 
 
@@ -93,3 +93,35 @@ def test_exposure_route_reads_the_ledger(api: Api) -> None:
     mine = c.get(f"{V1}/loans/exposure", headers=api.login("13800000001")).json()
     assert [r["loan_id"] for r in mine["rows"]] == [loan["id"]]
     assert c.get(f"{V1}/loans/exposure", params={"as_of": "soon"}, headers=analyst).status_code == 422
+
+
+def test_state_and_delinquency_routes(api: Api) -> None:
+    from datetime import date, timedelta
+
+    from agrisense.lending import accept_offer
+    from agrisense.loans.service import list_loans
+    from tests.loans.test_servicing import _disbursed
+
+    bank, c = api.bank, api.client
+    _, loan = _disbursed(bank, 1)
+    farmer2 = bank.farmer(2)
+    other = _offered(bank, farmer2, bank.field(farmer2, 2.0, dx=0.008))
+    accept_offer(bank.db, farmer2, other["id"])
+    (booked,) = list_loans(bank.db, farmer2)
+    analyst, farmer_h = api.login("13900000001"), api.login("13800000001")
+    due = date.fromisoformat(loan["schedule"][0]["date"])
+    r = c.post(f"{V1}/loans/delinquency", json={"as_of": (due + timedelta(days=2)).isoformat()}, headers=farmer_h)
+    assert r.status_code == 403
+    r = c.post(f"{V1}/loans/delinquency", json={"as_of": (due + timedelta(days=2)).isoformat()}, headers=analyst)
+    assert r.status_code == 200, r.text
+    assert r.json()["overdue"] == [loan["id"]] and r.json()["checked"] == 1
+    mine = c.get(f"{V1}/loans", headers=farmer_h).json()
+    assert mine[0]["state"] == "overdue"  # the farmer's my loans shows it
+
+    url = f"{V1}/loans/{booked['id']}/state"
+    assert c.post(url, json={"state": "defaulted", "reason": "x"}, headers=farmer_h).status_code in (403, 404)
+    r = c.post(url, json={"state": "written_off", "reason": "gone"}, headers=analyst)
+    assert r.status_code == 409  # nothing paid out: not a state it can take
+    assert c.post(url, json={"state": "repaid", "reason": "x"}, headers=analyst).status_code == 422
+    r = c.post(f"{V1}/loans/{loan['id']}/state", json={"state": "defaulted", "reason": "farmer left"}, headers=analyst)
+    assert r.status_code == 200 and r.json()["state"] == "defaulted"

@@ -364,6 +364,9 @@ class LoanView(_View):
     fees_due: Money
     balance: Money = Field(description="principal_outstanding + interest_accrued + fees_due.")
     repaid: Money = Field(description="Everything repaid so far (fees, interest and principal).")
+    past_due_since: Day | None = Field(description="The oldest due date not met (null: nothing past due).")
+    days_past_due: int = Field(ge=0)
+    amount_past_due: Money = Field(description="Principal behind plan; after the last due date the balance.")
     next_due_date: Day | None
     next_due_amount: Money | None
     tranches: list[LoanTranche]
@@ -412,6 +415,17 @@ class PortfolioExposure(_View):
     totals: ExposureAmounts
     by_state: list[ExposureByState]
     rows: list[ExposureRow]
+
+
+class DelinquencyRun(_View):
+    """What one run of the overdue / default rule changed (loan ids by new state)."""
+
+    as_of: Day
+    default_after_days: int = Field(description="The policy's grace before an overdue loan defaults.")
+    checked: int = Field(description="Loans paid out (disbursed or overdue) that were checked.")
+    overdue: list[int]
+    defaulted: list[int]
+    cured: list[int] = Field(description="Overdue loans with nothing past due any more: disbursed again.")
 
 
 # --- monitoring and privacy ---------------------------------------------------------------------------------------

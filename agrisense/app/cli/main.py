@@ -228,6 +228,7 @@ def _register_area_commands() -> None:
     from agrisense.app.cli.calibrate import calibrate_plots_command
     from agrisense.app.cli.credit import offer_schema_command, quote_command, stress_command
     from agrisense.app.cli.imagery import imagery_app
+    from agrisense.app.cli.loans import loans_app
     from agrisense.app.cli.models import classify_samples_command, evaluate_command, train_croptype_command
     from agrisense.app.cli.rescore import rescore_command
     from agrisense.app.cli.serve import create_user_command, db_seed_command, db_upgrade_command, serve_command
@@ -248,6 +249,7 @@ def _register_area_commands() -> None:
     db_app.command("seed")(db_seed_command)
     db_app.command("create-user")(create_user_command)
     app.add_typer(db_app, name="db", no_args_is_help=True)
+    app.add_typer(loans_app, name="loans")
 
 
 _register_area_commands()

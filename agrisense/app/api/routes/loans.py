@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from agrisense.app.api.deps import ActorDep, DbDep
-from agrisense.app.api.models import LoanView, PortfolioExposure, error_responses
+from agrisense.app.api.deps import ActorDep, DbDep, SettingsDep
+from agrisense.app.api.models import DelinquencyRun, LoanView, PortfolioExposure, error_responses
 from agrisense.loans.exposure import portfolio_exposure
-from agrisense.loans.service import get_loan, list_loans, post_disbursement, post_repayment
+from agrisense.loans.service import get_loan, list_loans, post_disbursement, post_repayment, set_loan_state
+from agrisense.loans.servicing import mark_delinquent
 
 router = APIRouter(prefix="/loans", tags=["loans"], responses=error_responses(401, 429, 500))
 LoanId = Path(ge=1, le=2**31 - 1)
@@ -38,6 +39,19 @@ class RepaymentIn(BaseModel):
     client_key: ClientKey
     amount: Annotated[Decimal, Field(gt=0, le=1_000_000, max_digits=9, decimal_places=2, allow_inf_nan=False)]
     date: dt.date | None = Field(default=None, description="Value date; default today.")
+
+
+class StateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    state: Literal["overdue", "disbursed", "defaulted", "written_off"] = Field(
+        description="overdue, cured back to disbursed, defaulted or written_off (repaid follows repayments)."
+    )
+    reason: Annotated[str, Field(min_length=1, max_length=2000, description="Why; kept in the audit log.")]
+
+
+class DelinquencyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    as_of: dt.date = Field(description="Apply the overdue / default rule as of this date.")
 
 
 @router.get("", response_model=list[LoanView])
@@ -72,3 +86,17 @@ def repay(body: RepaymentIn, db: DbDep, actor: ActorDep, loan_id: int = LoanId) 
     """Book a repayment (fee, then interest, then principal; at most the balance); staff only. A loan repaid in full
     becomes ``repaid`` and its land can be financed again."""
     return post_repayment(db, actor, loan_id, client_key=body.client_key, amount=body.amount, on=body.date)
+
+
+@router.post("/{loan_id}/state", response_model=LoanView, responses=error_responses(400, 403, 404, 409, 413, 422))
+def change_state(body: StateIn, db: DbDep, actor: ActorDep, loan_id: int = LoanId) -> dict[str, Any]:
+    """An analyst sets the loan's state (overdue, cured to disbursed, defaulted, written off) with a reason; 409
+    for a change the loan states do not allow; staff only."""
+    return set_loan_state(db, actor, loan_id, state=body.state, reason=body.reason)
+
+
+@router.post("/delinquency", response_model=DelinquencyRun, responses=error_responses(400, 403, 413, 422))
+def delinquency(body: DelinquencyIn, db: DbDep, actor: ActorDep, settings: SettingsDep) -> dict[str, Any]:
+    """Apply the overdue / default rule to every paid-out loan as of ``as_of`` (the policy's
+    ``loans.default_after_days``); staff only. Idempotent per date."""
+    return mark_delinquent(db, as_of=body.as_of, actor=actor, settings=settings)
