@@ -5,13 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 from agrisense.credit.engine import quote
+from agrisense.credit.policy import load_policy
 from agrisense.lending.applications import cap_to_farmer
 from agrisense.market import load_markets, markets_dir
 
 
 def test_a_cut_below_the_minimum_becomes_the_main_reason():
-    from agrisense.credit.policy import load_policy
-
     market = load_markets(markets_dir())["sample_county"]
     crops = market.crop_table()
     policy = load_policy(market.policy_file, crops=crops)
