@@ -14,7 +14,6 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agrisense.agronomy.calendar import CropReference, check_calendar, load_crop_table
@@ -22,6 +21,7 @@ from agrisense.agronomy.climatology import MonthlyNormals
 from agrisense.errors import InvalidInput, NotFound
 from agrisense.geo.area import MU_PER_HA
 from agrisense.resources import resource_path
+from agrisense.yamlfile import describe, read_yaml
 
 NATIONAL = "national"
 """The yield key used where a crop has no figure for the quoted area."""
@@ -241,10 +241,6 @@ def _composite(code: str, name: LocalName, parts: list[CropReference]) -> CropRe
     )
 
 
-def _describe(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in exc.errors())
-
-
 def parse_market(data: object, source: Path) -> Market:
     """Validate a market mapping in full; an InvalidInput names the file and every bad key."""
     if not isinstance(data, dict):
@@ -252,7 +248,7 @@ def parse_market(data: object, source: Path) -> Market:
     try:
         spec = MarketSpec.model_validate(data)
     except ValidationError as exc:
-        raise InvalidInput(f"{source}: invalid market file: {_describe(exc)}") from exc
+        raise InvalidInput(f"{source}: invalid market file: {describe(exc)}") from exc
     market = Market(spec, source)
     for code, crop in spec.crops.items():
         if crop.calendar is not None:
@@ -265,12 +261,7 @@ def parse_market(data: object, source: Path) -> Market:
 def load_market(path: Path | str) -> Market:
     """Read and validate one market file."""
     path = Path(path)
-    if not path.is_file():
-        raise NotFound(f"market file {path} does not exist; see data/reference/markets/")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"{path}: not valid YAML ({exc}); fix the syntax") from exc
+    data = read_yaml(path, what="market file", hint="see data/reference/markets/", error=InvalidInput)
     return parse_market(data, path)
 
 

@@ -6,13 +6,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agrisense.agronomy.calendar import CropReference, load_crop_table
 from agrisense.credit.pricing import cap_coverage
-from agrisense.errors import NotFound, PolicyError
+from agrisense.errors import PolicyError
 from agrisense.resources import resource_path
+from agrisense.yamlfile import describe, read_yaml
 
 Fraction = Field(ge=0.0, le=1.0)
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -211,14 +211,6 @@ class Policy(_Frozen):
         return self
 
 
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        parts.append(f"{key}: {err['msg']}")
-    return "; ".join(parts)
-
-
 def check_price_cap(policy: Policy, crops: Mapping[str, CropReference], source: str = "policy") -> None:
     """Refuse a policy whose approval PD is above what its price cap can cover for some crop.
 
@@ -262,7 +254,7 @@ def parse_policy(data: object, source: str = "policy", crops: Mapping[str, CropR
     try:
         policy = Policy.model_validate(data)
     except ValidationError as exc:
-        raise PolicyError(f"{source}: invalid policy: {_describe(exc)}") from exc
+        raise PolicyError(f"{source}: invalid policy: {describe(exc)}") from exc
     if crops is not None:
         check_price_cap(policy, crops, source)
     return policy
@@ -272,10 +264,6 @@ def load_policy(path: Path | str, crops: Mapping[str, CropReference] | None = No
     """Read and validate a policy YAML file, checked against the crop table ``crops`` (default: the bundled
     ``reference/crops.csv``): a policy whose approval PD its price cap cannot cover is refused."""
     path = Path(path)
-    if not path.is_file():
-        raise NotFound(f"policy file {path} does not exist; see agrisense/credit/policies/default.yaml")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: not valid YAML ({exc}); fix the syntax") from exc
+    hint = "see agrisense/credit/policies/default.yaml"
+    data = read_yaml(path, what="policy file", hint=hint, error=PolicyError)
     return parse_policy(data, source=str(path), crops=_bundled_crops() if crops is None else crops)
