@@ -23,6 +23,7 @@ from agrisense.lending import signing_key, user_id_from_token
 from agrisense.lending.rate_limits import DatabaseRateLimiter
 from agrisense.lending.scoring import drain_scoring, set_scoring_concurrency
 from agrisense.store import Database, open_database
+from agrisense.warmup import start_warm_up, wait_until_warm
 
 API_PREFIX = "/api/v1"
 SUBMISSION_THREADS = 256
@@ -43,10 +44,12 @@ def rate_store(settings: Settings, db: Database) -> RateStore:
 
 
 def stop_background_work(settings: Settings, timeout: float = SHUTDOWN_WAIT_S) -> None:
-    """At shutdown: let the scorings in flight finish (their applications are stored) and stop the map-tile
-    warmer, so no thread of the app outlives it; logged when either does not finish within ``timeout``."""
+    """At shutdown: let the scorings in flight finish (their applications are stored), the model warm-up end and
+    stop the map-tile warmer, so no thread of the app outlives it; logged when one does not finish in ``timeout``."""
     from agrisense.imagery.tiles import stop_warming
 
+    if not wait_until_warm(settings, timeout):
+        log.warning("shutdown: the model warm-up is still running after %.0f s", timeout)
     if not drain_scoring(timeout):
         log.warning("shutdown: scorings still running after %.0f s", timeout)
     if not stop_warming(settings, timeout):
@@ -63,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        start_warm_up(settings)  # the first offer and the first "tap my field" need not load the model
         yield
         await anyio.to_thread.run_sync(stop_background_work, settings)
         db.dispose()

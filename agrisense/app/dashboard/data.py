@@ -20,12 +20,29 @@ from agrisense.app.dashboard.maps import Mosaic, mosaic, padded_bounds
 from agrisense.app.dashboard.rescore import RescoreRun, find_runs, read_run
 from agrisense.config import Settings
 from agrisense.store import Database, open_database
+from agrisense.warmup import start_warm_up, wait_until_warm
 
 
 @st.cache_resource(show_spinner=False)
 def database(url: str, _settings: Settings) -> Database:
     """One Database (engine + pool) per URL for the whole server; migrated to head on first use."""
     return open_database(_settings)
+
+
+def _first_chart() -> None:
+    """Draw one small chart: Matplotlib's first figure loads the fonts and the layout engine (half a second)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(2, 1), dpi=50, layout="constrained")
+    fig.subplots().set_title("warm-up")
+    _png(fig)
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up(models_key: str, _settings: Settings) -> None:
+    """Once per dashboard server: load the model (the outline checks of the Application page) and draw a first
+    chart in the background while the analyst logs in and reads the queue (``agrisense.warmup``)."""
+    start_warm_up(_settings, _first_chart)
 
 
 def _mtime(path: Path) -> float:
@@ -202,6 +219,7 @@ def _outline_check(geometry_json: str, settings_key: tuple[str, str, str], _sett
     from agrisense.errors import AgrisenseError
     from agrisense.outline import check_outline
 
+    wait_until_warm(_settings)  # join the start-up model load rather than load a second copy
     try:
         check = check_outline(json.loads(geometry_json), settings=_settings)
     except AgrisenseError as exc:

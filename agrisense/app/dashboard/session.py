@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from agrisense.app.dashboard.config import AppConfig, load_config
-from agrisense.app.dashboard.data import database
+from agrisense.app.dashboard.data import database, warm_up
 from agrisense.errors import AgrisenseError
 
 ANALYST_ROLES = ("analyst", "admin")
@@ -101,6 +101,7 @@ def require_analyst(title: str) -> tuple[Any, AppConfig]:
     """Set up the page; show the log-in form and stop the script until an analyst or admin is logged in."""
     st.set_page_config(page_title=f"agrisense · {title}", layout="wide")
     config = load_config()
+    warm_up(f"{config.settings.models_dir}|{config.settings.device}", config.settings)
     actor = st.session_state.get(ACTOR_KEY) or _restore(config)
     if actor is None:
         st.title(title)

@@ -12,6 +12,7 @@ from agrisense.app.api.deps import ActorDep, DbDep, SettingsDep
 from agrisense.app.api.models import ApplicationView, error_responses
 from agrisense.app.api.schemas import ApplicationIn
 from agrisense.lending import accept_offer, get_application, list_applications, submit_application
+from agrisense.warmup import wait_until_warm
 
 router = APIRouter(prefix="/applications", tags=["applications"], responses=error_responses(401, 429, 500))
 AppId = Path(ge=1, le=2**31 - 1)
@@ -29,7 +30,7 @@ async def submit(
     """Apply for credit on your plots. ``consent`` must be true: it is recorded (the statement in
     ``consent_language``, the language the farmer read, with the terms version) before any imagery of the plots is
     processed. Returns the application with its offer."""
-    call = partial(
+    submit = partial(
         submit_application,
         db,
         actor,
@@ -38,6 +39,11 @@ async def submit(
         consent_language=body.consent_language,
         settings=settings,
     )
+
+    def call() -> dict[str, Any]:
+        wait_until_warm(settings)  # join the start-up model load rather than load a second copy
+        return submit()
+
     # scoring is CPU work: it runs in worker threads (batched per tile, bounded by CPU), never on the event loop
     return await anyio.to_thread.run_sync(call, limiter=request.app.state.scoring_limiter)
 

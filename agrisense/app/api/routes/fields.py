@@ -10,7 +10,8 @@ from fastapi import APIRouter, Query, Request
 
 from agrisense.app.api.deps import ActorDep, SettingsDep
 from agrisense.app.api.models import OutlineFeature, error_responses
-from agrisense.outline import suggest_outline
+from agrisense.outline import OutlineSuggestion, suggest_outline
+from agrisense.warmup import wait_until_warm
 
 router = APIRouter(prefix="/fields", tags=["fields"], responses=error_responses(401, 429, 500))
 
@@ -26,6 +27,11 @@ async def outline(
     """The outline of the field at the tapped point as a GeoJSON Feature (area in ha and mu, the crop the model
     sees). 404 when no field is detected there (draw the outline by hand); 422 outside the service's imagery."""
     del actor  # any signed-in user; the dependency authenticates
-    call = partial(suggest_outline, lon, lat, settings=settings)
+    suggest = partial(suggest_outline, lon, lat, settings=settings)
+
+    def call() -> OutlineSuggestion:
+        wait_until_warm(settings)  # join the start-up model load rather than load a second copy
+        return suggest()
+
     # imagery + model are CPU work: worker threads bounded like scoring, never the event loop
     return (await anyio.to_thread.run_sync(call, limiter=request.app.state.scoring_limiter)).to_json()

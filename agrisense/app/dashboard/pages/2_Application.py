@@ -79,7 +79,8 @@ st.caption(
 features = [{"plot_id": p.get("ref"), "geometry": p.get("geometry")} for p in application.get("plots") or []]
 features = [f for f in features if f["geometry"]]
 # each drawn outline against the field the model's boundary head finds at its centre (fraud and drawing errors)
-checks = {str(f["plot_id"]): data.outline_check(f["geometry"], config.settings) for f in features}
+with st.spinner("Comparing the outlines with the fields the model finds…"):  # seconds on a cold server
+    checks = {str(f["plot_id"]): data.outline_check(f["geometry"], config.settings) for f in features}
 found = [{"plot_id": f"field {pid}", "geometry": c["geometry"]} for pid, c in checks.items() if c["geometry"]]
 left, right = st.columns([3, 2])
 with left:
