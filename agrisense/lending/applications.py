@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -70,6 +70,19 @@ def lock_farmer(session: Session, farmer_id: int) -> None:
     PostgreSQL: ``SELECT ... FOR UPDATE`` on the farmer's user row. SQLite: a write session opens with ``BEGIN
     IMMEDIATE`` (``store.database``), so its first statement (this one) already holds the database's write lock."""
     session.execute(select(User.id).where(User.id == farmer_id).with_for_update())
+
+
+LAND_LOCK = 0x6C616E64  # "land": the PostgreSQL advisory lock of the financed-land check
+
+
+def lock_land(session: Session) -> None:
+    """Serialise the financed-land check and the write that pledges land, across farmers, until the transaction
+    ends (the farmers' own locks do not: two farmers could each pledge the same field at once).
+
+    PostgreSQL: a transaction advisory lock. SQLite: the write session already holds the database write lock
+    (``BEGIN IMMEDIATE``). Take it after ``lock_farmer``, never before (one lock order, no deadlock)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LAND_LOCK})
 
 
 def farmer_exposure(
@@ -345,6 +358,7 @@ def submit_application(
     try:
         with db.session() as session:
             lock_farmer(session, actor.user_id)
+            lock_land(session)  # another farmer may be pledging the same land at this moment
             rows = session.scalars(select(FarmPlot).where(FarmPlot.id.in_(ids)).order_by(FarmPlot.id)).all()
             _refuse_financed_land(session, rows, policy)  # again, under the lock: a concurrent submission may have won
             now_exposure = farmer_exposure(session, actor.user_id)
