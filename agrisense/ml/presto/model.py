@@ -20,6 +20,7 @@ from scipy.special import softmax
 from torch import nn
 
 from agrisense.errors import ModelUnavailable
+from agrisense.ml.croptype.fit import resolve_device
 from agrisense.ml.croptype.table import harmonise_labels, validate_table
 from agrisense.ml.presto.encoder import CHANNELS, EMBED_DIM, PrestoBatch, PrestoEncoder
 from agrisense.ml.presto.inputs import PrestoInputs, presto_inputs, series_from_table
@@ -28,13 +29,6 @@ BUNDLE_FORMAT = 1
 NAME = "croptype_presto"
 RETRAIN_HINT = "run `agrisense train crop-type --arch presto --samples SAMPLES.parquet --out models/croptype_presto`"
 _S2 = [CHANNELS.index(b) for b in ("B2", "B3", "B4", "B8")]
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> CUDA when present, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:

@@ -15,6 +15,7 @@ from scipy.special import softmax
 
 from agrisense.ml.calibration import fit_temperature, negative_log_likelihood
 from agrisense.ml.croptype.cv import grouped_folds, out_of_fold_logits, spatial_groups
+from agrisense.ml.croptype.fit import resolve_device
 from agrisense.ml.croptype.pipeline import score
 from agrisense.ml.croptype.table import LABEL_SYNONYMS, validate_table
 from agrisense.ml.metrics import expected_calibration_error
@@ -23,7 +24,7 @@ from agrisense.ml.presto.encoder import PrestoEncoder
 from agrisense.ml.presto.fit import PrestoFitConfig, fit_presto
 from agrisense.ml.presto.inputs import presto_inputs, series_from_table
 from agrisense.ml.presto.labels import encode, merge_rare
-from agrisense.ml.presto.model import PrestoCropModel, resolve_device, save_presto_model
+from agrisense.ml.presto.model import PrestoCropModel, save_presto_model
 from agrisense.ml.selective import accuracy_coverage, coverage_table, plot_reliability, reliability_bins
 
 MIN_CLASS_COUNT = 5
