@@ -110,11 +110,13 @@ def build_offers(
     *,
     overlaps: Mapping[str, float] | None = None,
     existing_exposure: Mapping[str, Decimal] | None = None,
+    what_if: bool = True,
 ) -> dict[str, Offer]:
     """Offers by plot id from imagery + model evidence.
 
     ``overlaps`` defaults to the overlap among ``plots`` themselves; a service with a database passes the overlap with
     every other farmer's plots. ``existing_exposure`` is the farmer's outstanding credit by ``farmer_id``.
+    ``what_if=False`` leaves out "what would change the decision" (policy sweeps that only count decisions).
     """
     ref = load_reference(credit.reference_dir, credit.policy_file)
     overlaps = overlap_fractions(plots) if overlaps is None else overlaps
@@ -165,7 +167,9 @@ def build_offers(
             finance_season=credit.finance_season,
             model_versions=model_versions,
         )
-        offer = make_offer(credit_evidence, crops=ref.crops, weather=weather, policy=ref.policy, yield_dist=ydist)
+        offer = make_offer(
+            credit_evidence, crops=ref.crops, weather=weather, policy=ref.policy, yield_dist=ydist, what_if=what_if
+        )
         geometry = json.loads(json.dumps(plot.geometry.__geo_interface__))
         offers[plot.plot_id] = offer.with_scoring(imagery_summary(ev), geometry)
     return offers

@@ -9,8 +9,9 @@ from decimal import Decimal
 import pytest
 
 from agrisense.config import Settings
+from agrisense.credit.engine import make_offer
 from agrisense.credit.offer import Offer
-from agrisense.quotes import QuoteInputs, quote_at, resolve
+from agrisense.quotes import QuoteInputs, market_policy, quote_at, resolve
 
 JARGON = re.compile(r"NDVI|p10|p90|\bPD\b|probability of default|违约概率|标准分|置信度|先验|%|score", re.IGNORECASE)
 LATIN = re.compile(r"[A-Za-z]")
@@ -125,3 +126,13 @@ def test_the_sample_county_names_its_crops_in_chinese(settings):
     offer = _quote(settings, "sample_county", crop="maize", area_ha=1.0, crop_probability=0.9)
     verified = next(r for r in offer.reasons if r.code == "CROP_VERIFIED")
     assert verified.message_zh == "这块地种的是玉米。" and "maize" not in verified.message_zh
+
+
+def test_what_if_can_be_left_out_for_policy_sweeps(settings):
+    where = resolve(settings, region="henan")
+    offer = _quote(settings, "henan", crop="wheat", area_ha=30.0, crop_probability=0.5)
+    crops = where.location.market.crop_table("henan")
+    bare = make_offer(offer.evidence, crops=crops, weather=None, policy=market_policy(settings, where.location.market),
+                      what_if=False)  # fmt: skip
+    assert bare.explanation is not None and bare.explanation.change is None and offer.explanation.change is not None
+    assert bare.explanation.main_zh == offer.explanation.main_zh
