@@ -92,14 +92,16 @@ def classify_samples_command(
     samples: Annotated[Path, typer.Option(help="Wide sample table (.parquet); a label column is ignored.")],
     out: Annotated[Path, typer.Option(help="Output CSV: sample_id,label,probability.")],
     model: Annotated[
-        Path, typer.Option(help="Crop-type model bundle folder (croptype_presto or croptype_tcnn).")
-    ] = Path("models/croptype_presto"),
+        Path | None,
+        typer.Option(help="Crop-type model bundle folder (default: croptype_presto in AGRISENSE_MODELS_DIR)."),
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
 ) -> None:
     """Predict the crop type of each sample; probability = calibrated probability of the predicted label."""
+    from agrisense.config import settings_with
     from agrisense.ml.crop_model import load_crop_classifier
 
-    classifier = load_crop_classifier(model)
+    classifier = load_crop_classifier(model or settings_with().models_dir / "croptype_presto")
     table = read_sample_table(samples)
     labels, probability = classifier.predict(table, device=device)
     result = pd.DataFrame(
