@@ -280,7 +280,8 @@ def _confirm_emergence(bank: Bank, loan: dict[str, Any]) -> dict[str, Any]:
     return apply_monitoring(bank.db, loan["id"], run_id="confirmed", as_of=seen, plots=plots)
 
 
-def _repay_all(bank: Bank, loan: dict[str, Any]) -> dict[str, Any]:
+def _draw_all(bank: Bank, loan: dict[str, Any]) -> dict[str, Any]:
+    """Emergence confirmed and every tranche not yet paid out paid out on its date."""
     loan = _confirm_emergence(bank, loan)
     for t in loan["tranches"]:
         if not t["disbursed"]:
@@ -292,6 +293,11 @@ def _repay_all(bank: Bank, loan: dict[str, Any]) -> dict[str, Any]:
                 tranche=t["index"],
                 on=date.fromisoformat(t["date"]),
             )
+    return loan
+
+
+def _repay_all(bank: Bank, loan: dict[str, Any]) -> dict[str, Any]:
+    loan = _draw_all(bank, loan)
     due = loan["schedule"][-1]["date"]
     owed = get_loan(bank.db, bank.admin, loan["id"])
     from agrisense.loans.service import loan_view  # the balance on the due date

@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 from agrisense.credit.policy import load_policy
 from agrisense.lending import accept_offer
 from agrisense.loans.ledger import Delinquency, Due, Posting, Terms, Tranche, delinquency, position
-from agrisense.loans.service import get_loan, list_loans, post_disbursement, post_repayment
+from agrisense.loans.service import get_loan, list_loans, post_repayment
 from agrisense.loans.servicing import _steps, mark_delinquent
 from agrisense.store import AuditEntry
-from tests.loans.test_service import Bank, _confirm_emergence, _offered
+from tests.loans.test_service import Bank, _draw_all, _offered
 
 TERMS = Terms(
     limit_cents=100_000,
@@ -63,17 +63,7 @@ def _disbursed(bank: Bank, n: int) -> tuple[Any, dict[str, Any]]:
     app = _offered(bank, farmer, bank.field(farmer, 2.0, dx=0.004 * n))
     accept_offer(bank.db, farmer, app["id"], settings=bank.settings)
     (loan,) = list_loans(bank.db, farmer)
-    loan = _confirm_emergence(bank, loan)
-    for t in loan["tranches"]:
-        loan = post_disbursement(
-            bank.db,
-            bank.admin,
-            loan["id"],
-            client_key=f"d{t['index']}",
-            tranche=t["index"],
-            on=date.fromisoformat(t["date"]),
-        )
-    return farmer, loan
+    return farmer, _draw_all(bank, loan)
 
 
 def _actions(bank: Bank, loan_id: int) -> list[tuple[str, str]]:

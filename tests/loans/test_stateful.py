@@ -325,7 +325,7 @@ def test_lending_invariants_hold_after_every_step(
     databases = Databases(kind, tmp_path)
     LendingMachine.new_db, LendingMachine.region, LendingMachine.tmp = databases, small_region, tmp_path
     LendingMachine.seen = Counter()
-    examples = int(os.environ.get("AGRISENSE_STATEFUL_EXAMPLES", "20" if kind == "sqlite" else "5"))
+    examples = int(os.environ.get("AGRISENSE_STATEFUL_EXAMPLES", "20" if kind == "sqlite" else "8"))
     try:
         run_state_machine_as_test(
             LendingMachine,
