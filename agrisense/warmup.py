@@ -27,13 +27,19 @@ def _key(settings: Settings) -> tuple[str, str]:
 
 
 def warm_models(settings: Settings) -> float:
-    """Import the scoring and outline code and load the model exactly as they do; returns the seconds it took."""
+    """Import the scoring and outline code, load the model exactly as they do and run it once on a blank window
+    the size "tap my field" uses (PyTorch's first forward pass sets up its kernels); returns the seconds it took."""
     t0 = time.perf_counter()
-    import agrisense.outline  # noqa: F401  (torch, segmentation-models-pytorch, odc-stac, rasterio)
-    import agrisense.scoring.tile  # noqa: F401
-    from agrisense.ml.registry import load_model_cached
+    import numpy as np
 
-    load_model_cached(str(settings.models_dir), device=settings.device)
+    import agrisense.scoring.tile  # noqa: F401  (torch, segmentation-models-pytorch, odc-stac, rasterio)
+    from agrisense.ml.inference import predict_maps
+    from agrisense.ml.registry import load_model_cached
+    from agrisense.outline import WINDOW_PX
+
+    model = load_model_cached(str(settings.models_dir), device=settings.device)
+    channels = len(model.bundle.channel_mean)
+    predict_maps(model, np.zeros((channels, WINDOW_PX, WINDOW_PX), dtype=np.float32))
     return time.perf_counter() - t0
 
 

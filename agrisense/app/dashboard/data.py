@@ -29,20 +29,29 @@ def database(url: str, _settings: Settings) -> Database:
     return open_database(_settings)
 
 
-def _first_chart() -> None:
-    """Draw one small chart: Matplotlib's first figure loads the fonts and the layout engine (half a second)."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(2, 1), dpi=50, layout="constrained")
-    fig.subplots().set_title("warm-up")
-    _png(fig)
+def _first_charts() -> None:
+    """Draw each offer chart once on made-up numbers: Matplotlib's first figures load the fonts, the layout engine
+    and the artists' code (a second or two that the first Application page would otherwise wait for)."""
+    _png(charts.crop_probability_chart({"maize": 0.7, "beans": 0.3}, "maize"))
+    _png(
+        charts.ndvi_chart(
+            {5: 0.4, 6: 0.6},
+            season=2026,
+            crop="maize",
+            expected_mean={5: 0.3, 6: 0.5},
+            expected_std={5: 0.1, 6: 0.1},
+            earlier={2025: {5: 0.35, 6: 0.55}},
+        )
+    )
+    _png(charts.yield_chart({"p10": 1.0, "p50": 2.0, "p90": 3.0, "unit": "t/ha"}))
+    _png(charts.weather_chart({"drought": 0.1, "heat": 0.05, "first_year": 1991, "last_year": 2025}))
 
 
 @st.cache_resource(show_spinner=False)
 def warm_up(models_key: str, _settings: Settings) -> None:
-    """Once per dashboard server: load the model (the outline checks of the Application page) and draw a first
-    chart in the background while the analyst logs in and reads the queue (``agrisense.warmup``)."""
-    start_warm_up(_settings, _first_chart)
+    """Once per dashboard server: load the model (the outline checks of the Application page) and draw the first
+    charts in the background while the analyst logs in and reads the queue (``agrisense.warmup``)."""
+    start_warm_up(_settings, _first_charts)
 
 
 def _mtime(path: Path) -> float:
