@@ -316,7 +316,7 @@ def submit_application(
             raise NotFound(f"Plot {missing[0]} was not found among your plots. Choose plots you have drawn.")
         _check_not_pledged(session, ids)
         policy = _policy(settings)
-        _refuse_financed_land(session, [mine[i] for i in ids], policy)
+        refuse_financed_land(session, [mine[i] for i in ids], policy)
         plots = [as_plot(mine[i]) for i in ids]
         overlaps = overlap_with_others(session, plots, actor.user_id, postgis=db.is_postgis)
         borrowed = farmer_exposure(session, actor.user_id, accepted_only=True)
@@ -360,7 +360,7 @@ def submit_application(
             lock_farmer(session, actor.user_id)
             lock_land(session)  # another farmer may be pledging the same land at this moment
             rows = session.scalars(select(FarmPlot).where(FarmPlot.id.in_(ids)).order_by(FarmPlot.id)).all()
-            _refuse_financed_land(session, rows, policy)  # again, under the lock: a concurrent submission may have won
+            refuse_financed_land(session, rows, policy)  # again, under the lock: a concurrent submission may have won
             now_exposure = farmer_exposure(session, actor.user_id)
             cap = to_money(policy.limits.max_per_farmer)
             if proposed > 0 and now_exposure + proposed > cap:
@@ -467,7 +467,7 @@ def cap_to_farmer(
     return out
 
 
-def _refuse_financed_land(session: Session, rows: Sequence[FarmPlot], policy: Policy) -> None:
+def refuse_financed_land(session: Session, rows: Sequence[FarmPlot], policy: Policy) -> None:
     """Land is financed once per season: a plot overlapping (beyond ``thresholds.max_overlap``) a plot of any farmer,
     the same one included, that is under an active loan or an open offer is refused with ``Conflict``; so are two
     plots of the same application that overlap each other."""

@@ -17,11 +17,19 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from agrisense.config import Settings
+from agrisense.config import Settings, get_settings
 from agrisense.credit.money import json_number, total
+from agrisense.credit.policy import load_policy
 from agrisense.errors import Conflict, Forbidden, InvalidInput, NotFound
 from agrisense.lending.actors import STAFF, Actor, require_role
-from agrisense.lending.applications import application_view, lock_farmer, override_offers, write_audit
+from agrisense.lending.applications import (
+    application_view,
+    lock_farmer,
+    lock_land,
+    override_offers,
+    refuse_financed_land,
+    write_audit,
+)
 from agrisense.store import Application, ApplicationPlot, Database, OverrideRequest, User
 
 OverrideStatus = Literal["pending", "approved", "rejected"]
@@ -135,6 +143,10 @@ def approve_override(
                 raise Conflict(
                     f"Application {app.id} is {app.status}; its override request {override_id} can only be rejected."
                 )
+            if app.status == "declined":  # its plots were released: they may be under another loan by now
+                lock_land(session)
+                policy = load_policy((settings or get_settings()).policy_file)
+                refuse_financed_land(session, [link.plot for link in app.links], policy)
             before = {"status": app.status, "credit_limit": json_number(app.credit_limit)}
             app.offers = override_offers(session, app, Decimal(row.new_limit), settings)
             app.proposed_limit = total(o.get("credit_limit") for o in app.offers)

@@ -108,3 +108,17 @@ def test_approval_rechecks_the_policy_bound_and_writes_nothing_when_refused(bank
     with bank.db.session(readonly=True) as s:
         assert s.scalar(select(func.count()).select_from(AuditEntry)) == audits
         assert s.scalar(select(OverrideRequest.status).where(OverrideRequest.id == request["id"])) == "pending"
+
+
+def test_approving_an_override_on_a_declined_application_checks_the_land_again(bank: Bank) -> None:
+    farmer, other = bank.farmer(1), bank.farmer(2)
+    app = bank.apply(farmer, bank.field(farmer, 4.0))
+    decide_application(bank.db, bank.analyst, app["id"], decision="decline", reason="no", settings=bank.settings)
+    rival = bank.apply(other, bank.field(other, 4.0))  # the released land is applied for by another farmer
+    assert rival["status"] in ("offered", "in_review")
+    request = _change(bank, app["id"], 15000.0)["pending_override"]
+    assert isinstance(request, dict)
+    second = _second_analyst(bank)
+    with pytest.raises(Conflict, match="financed once per season"):
+        approve_override(bank.db, second, request["id"], reason="ok", settings=bank.settings)  # type: ignore[arg-type]
+    assert get_application(bank.db, farmer, app["id"])["status"] == "declined"
