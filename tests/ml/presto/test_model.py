@@ -129,7 +129,8 @@ def test_commands_train_classify_and_evaluate_with_the_accuracy_coverage_curve(t
     model = tmp_path / "croptype_presto"
     runner = CliRunner()
     result = runner.invoke(
-        _app(), ["train", "crop-type", "--samples", str(samples), "--out", str(model), "--folds", "3"]
+        _app(),
+        ["train", "crop-type", "--arch", "presto", "--samples", str(samples), "--out", str(model), "--folds", "3"],
     )
     assert result.exit_code == 0, result.output
     assert "accuracy on 80% most confident" in result.output
