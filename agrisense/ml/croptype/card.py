@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -100,14 +101,23 @@ def render_card(report: dict[str, Any]) -> str:
         "",
         "`agrisense train crop-type --samples SAMPLES.parquet --out models/croptype_tcnn --seed 20261122`",
         "",
-        f"Training facts: seed {trained['seed']}, device {trained['device']}, total {report['timing_s']['total']} s "
-        f"(cross-validation {report['timing_s']['cv']} s).",
+        training_facts(report),
         "",
     ]
     return "\n".join(lines)
 
 
-def write_card(report: dict[str, Any], out_dir: Path) -> Path:
+def training_facts(report: dict[str, Any]) -> str:
+    """The card's last line: seed, device and training time."""
+    trained, timing = report["trained_on"], report["timing_s"]
+    return (
+        f"Training facts: seed {trained['seed']}, device {trained['device']}, total {timing['total']} s "
+        f"(cross-validation {timing['cv']} s)."
+    )
+
+
+def write_card(report: dict[str, Any], out_dir: Path, render: Callable[[dict[str, Any]], str] | None = None) -> Path:
+    """``out_dir/MODEL_CARD.md`` rendered by ``render`` (default: the TempCNN card)."""
     path = out_dir / "MODEL_CARD.md"
-    path.write_text(render_card(report))
+    path.write_text((render or render_card)(report))
     return path

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agrisense.ml.croptype.card import SOURCES
+from agrisense.ml.croptype.card import SOURCES, training_facts, write_card
 
 #: the issue's goals (spatially grouped, real samples)
 GOALS = {"overall_accuracy": 0.85, "macro_f1": 0.75, "accuracy_at_80": 0.93}
@@ -128,14 +128,11 @@ def render_presto_card(report: dict[str, Any]) -> str:
         "`agrisense train crop-type --arch presto --samples SAMPLES.parquet --out models/croptype_presto "
         f"--seed {trained['seed']}`",
         "",
-        f"Training facts: seed {trained['seed']}, device {trained['device']}, total {report['timing_s']['total']} s "
-        f"(cross-validation {report['timing_s']['cv']} s).",
+        training_facts(report),
         "",
     ]
     return "\n".join(lines)
 
 
 def write_presto_card(report: dict[str, Any], out_dir: Path) -> Path:
-    path = out_dir / "MODEL_CARD.md"
-    path.write_text(render_presto_card(report))
-    return path
+    return write_card(report, out_dir, render_presto_card)
