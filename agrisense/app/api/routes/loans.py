@@ -7,11 +7,12 @@ Postings are for staff (analyst or admin; the core system signs in with an admin
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from agrisense.app.api.deps import ActorDep, DbDep, SettingsDep
 from agrisense.app.api.models import DelinquencyRun, LoanView, PortfolioExposure, error_responses
@@ -19,6 +20,15 @@ from agrisense.loans.exposure import portfolio_exposure
 from agrisense.loans.service import get_loan, list_loans, post_disbursement, post_repayment, set_loan_state
 from agrisense.loans.servicing import mark_delinquent
 
+
+def _iso_day(value: Any) -> Any:
+    """Only a date written YYYY-MM-DD (not a number of seconds since 1970, which pydantic would also read)."""
+    if isinstance(value, dt.date) or (isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)):
+        return value
+    raise ValueError("write the date as YYYY-MM-DD")
+
+
+IsoDay = Annotated[dt.date, BeforeValidator(_iso_day)]
 router = APIRouter(prefix="/loans", tags=["loans"], responses=error_responses(401, 429, 500))
 LoanId = Path(ge=1, le=2**31 - 1)
 ClientKey = Annotated[
@@ -51,7 +61,7 @@ class StateIn(BaseModel):
 
 class DelinquencyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    as_of: dt.date = Field(description="Apply the overdue / default rule as of this date.")
+    as_of: IsoDay = Field(description="Apply the overdue / default rule as of this date.")
 
 
 @router.get("", response_model=list[LoanView])
@@ -61,7 +71,7 @@ def loans(db: DbDep, actor: ActorDep) -> list[dict[str, Any]]:
 
 
 @router.get("/exposure", response_model=PortfolioExposure, responses=error_responses(422))
-def exposure(db: DbDep, actor: ActorDep, as_of: dt.date | None = None) -> dict[str, Any]:
+def exposure(db: DbDep, actor: ActorDep, as_of: IsoDay | None = None) -> dict[str, Any]:
     """The book's exposure from the ledger (staff: every open loan; a farmer: their own): outstanding principal
     (disbursed - repaid principal) and the undisbursed committed tranches apart, frozen ones apart again."""
     return portfolio_exposure(db, actor, on=as_of)
