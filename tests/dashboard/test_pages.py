@@ -113,6 +113,18 @@ def test_queue_filters(dashboard_data: DashboardData, dashboard_env: dict) -> No
     assert "No application matches" in at.info[0].value
 
 
+def test_queue_filters_by_pd(dashboard_data: DashboardData, dashboard_env: dict) -> None:
+    at = _analyst(dashboard_data).switch_page("pages/1_Review_queue.py").run()
+    _no_exceptions(at)
+    pds = sorted(r["pd"] for r in list_review_queue(_db(dashboard_env), at.session_state["actor"]) if r["pd"])
+    assert pds, "the seeded offers carry a PD"
+    middle = pds[len(pds) // 2]
+    at.slider(key="queue_pd").set_value((100 * middle, 100.0)).run()
+    _no_exceptions(at)
+    shown = at.dataframe[0].value
+    assert len(shown) == sum(1 for p in pds if p >= middle) and (shown["pd"] >= middle - 1e-9).all()
+
+
 def test_queue_opens_an_application(dashboard_data: DashboardData, dashboard_env: dict) -> None:
     at = _analyst(dashboard_data).switch_page("pages/1_Review_queue.py").run()
     chosen = at.dataframe[0].value["id"].iloc[-1]
