@@ -107,7 +107,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=REPO / "models" / "croptype_presto")
     parser.add_argument("--pixels", type=int, default=4096)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on the shared machine)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
