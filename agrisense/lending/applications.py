@@ -699,6 +699,11 @@ def decide_application(
             if app.status == "withdrawn":
                 raise Conflict(f"Application {app_id} was cancelled: the farmer withdrew the consent it relied on.")
             before = {"status": app.status, "credit_limit": json_number(app.credit_limit)}
+            if app.status == "declined" and decision != "decline":
+                # its plots were released when it was declined: another farmer's open offer may hold them by now
+                lock_farmer(session, app.farmer_id)
+                lock_land(session)
+                refuse_financed_land(session, [link.plot for link in app.links], _policy(settings))
             if decision == "change_limit":
                 lock_farmer(session, app.farmer_id)
                 offers = override_offers(session, app, to_money(new_limit or 0), settings)  # bounded, or 422

@@ -248,6 +248,7 @@ class LoanPosting(Base):
 
     __table_args__ = (UniqueConstraint("loan_id", "client_key", name="uq_loan_postings_client_key"),)
 
+
 class OverrideRequest(Base):
     """An analyst's ``change_limit`` above the policy's ``loans.second_approval_above``: it waits (``pending``) until
     a second analyst approves or rejects it (four-eyes, ``lending.overrides``); the application is unchanged until

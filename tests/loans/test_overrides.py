@@ -114,11 +114,32 @@ def test_approving_an_override_on_a_declined_application_checks_the_land_again(b
     farmer, other = bank.farmer(1), bank.farmer(2)
     app = bank.apply(farmer, bank.field(farmer, 4.0))
     decide_application(bank.db, bank.analyst, app["id"], decision="decline", reason="no", settings=bank.settings)
-    rival = bank.apply(other, bank.field(other, 4.0))  # the released land is applied for by another farmer
-    assert rival["status"] in ("offered", "in_review")
     request = _change(bank, app["id"], 15000.0)["pending_override"]
     assert isinstance(request, dict)
+    rival = bank.apply(other, bank.field(other, 4.0))  # the released land is applied for by another farmer
+    assert rival["status"] in ("offered", "in_review")
     second = _second_analyst(bank)
     with pytest.raises(Conflict, match="financed once per season"):
         approve_override(bank.db, second, request["id"], reason="ok", settings=bank.settings)  # type: ignore[arg-type]
     assert get_application(bank.db, farmer, app["id"])["status"] == "declined"
+
+
+@pytest.mark.parametrize("decision", ["approve", "change_limit"])
+def test_reopening_a_declined_application_whose_land_another_farmer_holds_is_refused(bank: Bank, decision: str) -> None:
+    farmer, other = bank.farmer(1), bank.farmer(2)
+    app = bank.apply(farmer, bank.field(farmer, 4.0))
+    decide_application(bank.db, bank.analyst, app["id"], decision="decline", reason="no", settings=bank.settings)
+    rival = bank.apply(other, bank.field(other, 4.0))  # the released land is applied for by another farmer
+    assert rival["status"] in ("offered", "in_review")
+    with pytest.raises(Conflict, match="financed once per season"):
+        decide_application(
+            bank.db,
+            bank.analyst,
+            app["id"],
+            decision=decision,  # type: ignore[arg-type]
+            reason="second look",
+            new_limit=500.0 if decision == "change_limit" else None,
+            settings=bank.settings,
+        )
+    assert get_application(bank.db, farmer, app["id"])["status"] == "declined"
+    assert _actions(bank, app["id"]).count("decline") == 1  # nothing else written

@@ -194,8 +194,8 @@ def reasons_frame(reasons: Sequence[Reason]) -> pd.DataFrame:
         {
             "kind": r.kind,
             "code": r.code,
-            "reason": r.message_en,
-            "原因": r.message_zh,
+            "reason": r.detail_en or r.message_en,  # the analyst reads the numbers (farmers read message_*)
+            "原因": r.detail_zh or r.message_zh,
             "limit_haircut": r.effect.limit_haircut,
             "score_points": r.effect.pd_points,
         }
