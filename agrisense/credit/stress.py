@@ -4,14 +4,16 @@ Model (docs/credit-model.md, "Stress test"): in scenario (year y, price shock s)
 revenue falls short of what is due,
 
     area_i x yield_i x price_c x (1 + s) < due_i        (due = principal + interest + fees of the schedule)
-    yield_i = ref_yield_c x condition_i x (1 - loss_c(y)) x eps,   eps ~ lognormal(mean 1, CV = yield_cv_c)
+    yield_i = ref_yield_c x condition_i x w_c(y) x eps,   w_c(y) = (1 - loss_c(y)) / (1 - mean loss_c),
+    eps ~ lognormal(mean 1, CV = sqrt(yield_cv_c^2 - CV(w_c)^2))
 
-with the yield model of :func:`agrisense.agronomy.yields.yield_distribution` but the weather loss of year y
-instead of a resampled one. The default probability given the scenario is closed-form (lognormal CDF); an
-unknown condition (no NDVI evidence) is integrated over its N(0, 1) prior by Gauss-Hermite quadrature. The
-scenario's expected loss is sum_i P_i x LGD_i x principal_i (fully drawn), its non-performing rate the expected
-share of loans (and of exposure) in default. Farm noise is independent across plots given the scenario, so
-for a book of hundreds of loans these expectations are the scenario's portfolio figures.
+with the yield model of :func:`agrisense.agronomy.yields.yield_distribution` (re-centred weather term, farm noise
+taking only the variability the weather leaves) but the weather of year y instead of a resampled one. The default
+probability given the scenario is closed-form (lognormal CDF); an unknown condition (no NDVI evidence) is
+integrated over its N(0, 1) prior by Gauss-Hermite quadrature. The scenario's expected loss is
+sum_i P_i x LGD_i x principal_i (fully drawn), its non-performing rate the expected share of loans (and of exposure)
+in default. Farm noise is independent across plots given the scenario, so for a book of hundreds of loans these
+expectations are the scenario's portfolio figures.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from scipy import stats
 from agrisense.agronomy.calendar import CropReference
 from agrisense.agronomy.parameters import DEFAULT_YIELD_PARAMETERS, YieldModelParameters
 from agrisense.agronomy.weather import WeatherRisk
+from agrisense.agronomy.yields import farm_noise_cv, weather_factors
 from agrisense.errors import InvalidInput
 
 _NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(24)  # E[f(Z)], Z ~ N(0, 1) = sum(w f(x)) / sqrt(2 pi)
@@ -93,16 +96,24 @@ def default_probability(
     price_shock: float = 0.0,
     params: YieldModelParameters = DEFAULT_YIELD_PARAMETERS,
     repayment_capacity: float = 1.0,
+    *,
+    mean_loss: float = 0.0,
+    noise_cv: float | None = None,
 ) -> float:
     """P(capacity x area x yield x shocked price < due) in a season with ``weather_loss`` (closed form, see
-    module doc). ``repayment_capacity`` is the share of gross revenue that can go to the loan (1 = all of it)."""
+    module doc). ``repayment_capacity`` is the share of gross revenue that can go to the loan (1 = all of it).
+    ``mean_loss`` is the crop's average loss over its history (the reference yield is that average season's) and
+    ``noise_cv`` the farm noise left after the weather (default: the whole ``yield_cv``)."""
     if loan.due <= 0:
         return 0.0
+    if not 0.0 <= mean_loss < 1.0:
+        raise InvalidInput(f"mean_loss={mean_loss} must be in [0, 1)")
     scale = (
         repayment_capacity
         * loan.area_ha
         * ref.ref_yield_t_ha
         * (1.0 - weather_loss)
+        / (1.0 - mean_loss)
         * ref.price_per_t
         * (1.0 + price_shock)
     )
@@ -114,9 +125,10 @@ def default_probability(
         z, weights = np.array([loan.condition_z]), np.array([1.0])
     condition = np.clip(1.0 + params.condition_slope * z, params.condition_min, params.condition_max)
     threshold = loan.due / (scale * condition)  # eps below this defaults
-    if ref.yield_cv == 0:
+    cv = ref.yield_cv if noise_cv is None else noise_cv
+    if cv == 0:
         return float(np.sum(weights * (threshold > 1.0)))
-    sigma = math.sqrt(math.log1p(ref.yield_cv**2))
+    sigma = math.sqrt(math.log1p(cv**2))
     prob = stats.norm.cdf((np.log(threshold) + sigma**2 / 2.0) / sigma)
     return float(np.sum(weights * prob))
 
@@ -181,6 +193,10 @@ def stress_test(
     if missing:
         raise InvalidInput(f"no crop reference or weather history for {', '.join(missing)}; supply both")
     loss_by = {c: dict(zip(weather[c].years, weather[c].loss_by_year, strict=True)) for c in book_crops}
+    mean_loss = {c: float(np.mean(weather[c].loss_by_year)) for c in book_crops}
+    noise_cv = {
+        c: farm_noise_cv(crops[c].yield_cv, float(weather_factors(weather[c]).std()), params) for c in book_crops
+    }
     years = sorted(set.intersection(*(set(v) for v in loss_by.values())))
     if not years:
         raise InvalidInput("the weather histories of the book's crops share no year")
@@ -194,7 +210,14 @@ def stress_test(
             p = np.array(
                 [
                     default_probability(
-                        loan, crops[loan.crop], loss_by[loan.crop][year], shock, params, repayment_capacity
+                        loan,
+                        crops[loan.crop],
+                        loss_by[loan.crop][year],
+                        shock,
+                        params,
+                        repayment_capacity,
+                        mean_loss=mean_loss[loan.crop],
+                        noise_cv=noise_cv[loan.crop],
                     )
                     for loan in loans
                 ]

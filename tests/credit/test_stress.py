@@ -41,6 +41,19 @@ def test_default_probability_is_monotone(crops, policy, weather):
     assert 0.0 < default_probability(unknown, ref, 0.3) < 1.0
 
 
+def test_stress_year_is_relative_to_the_average_season(crops, policy, weather):
+    """The reference yield is the average season's: an average year (loss = mean loss) defaults like a calm year
+    of a history without losses, and a smaller farm noise (the weather carries the rest) narrows the tail."""
+    loan = StressLoan.from_offer(book(crops, policy, weather, 1)[0])
+    ref = crops["maize"]
+    average = default_probability(loan, ref, 0.2, mean_loss=0.2)
+    assert average == pytest.approx(default_probability(loan, ref, 0.0))
+    assert default_probability(loan, ref, 0.2) > average  # un-centred: weather counted against the reference
+    assert default_probability(loan, ref, 0.0, noise_cv=0.05) < default_probability(loan, ref, 0.0)
+    with pytest.raises(InvalidInput, match="mean_loss"):
+        default_probability(loan, ref, 0.0, mean_loss=1.0)
+
+
 def test_stress_replays_every_year_and_shock(crops, policy, weather):
     offers = book(crops, policy, weather) + [{"decision": "decline", "credit_limit": 0.0, "schedule": []}]
     result = stress_test(offers, crops, {"maize": weather}, price_shocks=(-0.3, -0.5))
