@@ -1,0 +1,148 @@
+"""Crop accuracy on a region's truth: the U-Net as scored now, the real-label crop-type model on each plot's mean
+monthly series, and a log-linear blend of the two with a cross-fitted weight (issue #15 step 4).
+
+    .venv/bin/python benchmarks/crop_in_scoring.py --region data/sample_county [--model models/croptype_tcnn]
+
+Uses the scorer's own tiles (``agrisense.scoring``): U-Net evidence per plot from ``score_tile`` and the same
+cached composites for the series. Prints accuracy (crop given cropland = truth, plots scored ``ok`` with a true
+crop), per-plot inference time, and the probability threshold that keeps >= 93 % accuracy on the plots decided
+automatically (accuracy-coverage on the cross-fitted probabilities). ``--json PATH`` writes the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from shapely import from_wkb
+
+from agrisense import services
+from agrisense.config import Settings
+from agrisense.imagery.cache import build_composites_keyed
+from agrisense.imagery.zonal import plot_coverage
+from agrisense.ml.crop_model import load_crop_classifier
+from agrisense.ml.plot_calibration import cross_fitted_probability
+from agrisense.ml.plot_crop import (
+    ASSETS,
+    crop_given_cropland,
+    cross_fitted_pool,
+    monthly_weather,
+    plot_band_series,
+    region_probabilities,
+    series_table,
+)
+from agrisense.ml.selective import COVERAGES, accuracy_coverage, threshold_for_accuracy
+from agrisense.region import load_region
+from agrisense.scoring.tasks import plan_tiles
+from agrisense.scoring.tile import score_tile
+
+TARGET = 0.93
+
+
+def collect(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """U-Net class probabilities per plot (scorer's evidence) and the plots' wide series table."""
+    region = load_region(settings.region_dir)
+    inputs = services.scoring_inputs(settings, region)
+    plots, _ = services.read_region_plots(region.plots, settings)
+    lonlat = {p.plot_id: p.geometry.representative_point().coords[0] for p in plots}
+    unet_rows, ids, series = [], [], []
+    months: tuple[int, ...] = ()
+    for job in plan_tiles(plots, resolution=region.resolution):
+        result = score_tile(job, inputs)
+        comp, _ = build_composites_keyed(
+            inputs.catalog, job.geobox(), inputs.start, inputs.end, cache_dir=inputs.cache_dir
+        )
+        comp = comp.composites
+        months = tuple(int(str(p)[5:7]) for p in comp["period"].values)
+        stack = np.stack([comp[a].values for a in ASSETS])  # (B, T, H, W)
+        by_id = {e.plot_id: e for e in result.evidence}
+        for pid, wkb in zip(job.plot_ids, job.plot_wkb, strict=True):
+            ev = by_id[pid]
+            if not ev.imagery_ok:
+                continue
+            (ys, xs), weights = plot_coverage(from_wkb(wkb), job.geobox())
+            unet_rows.append({"plot_id": pid, **ev.class_probabilities})
+            ids.append(pid)
+            series.append(plot_band_series(stack[:, :, ys, xs], weights))
+    weather = monthly_weather(pd.read_csv(region.weather), region.season)
+    table = series_table(ids, np.stack(series), months, lonlat=np.array([lonlat[i] for i in ids]), weather=weather)
+    return pd.DataFrame(unet_rows).set_index("plot_id"), table
+
+
+def curve(p: np.ndarray, correct: np.ndarray) -> dict[str, object]:
+    points = accuracy_coverage(p, correct, (*COVERAGES, 0.95, 0.85, 0.75, 0.65))
+    chosen = threshold_for_accuracy(points, TARGET)
+    return {
+        "accuracy": round(float(correct.mean()), 4),
+        "curve": [
+            (pt.coverage, round(pt.accuracy, 3), round(pt.threshold, 3))
+            for pt in sorted(points, key=lambda q: -q.coverage)
+        ],
+        "threshold_for_93": None
+        if chosen is None
+        else {"coverage": chosen.coverage, "threshold": round(chosen.threshold, 3)},
+    }
+
+
+def compare(
+    model_dir: Path, table: pd.DataFrame, labels: dict[str, str], p_unet: np.ndarray, y: np.ndarray
+) -> dict[str, object]:
+    """The real-label model alone and blended with the U-Net (cross-fitted weight), with its timing."""
+    model = load_crop_classifier(model_dir)
+    model.predict_proba(table.iloc[:1], device="cpu")  # warm
+    t0 = time.perf_counter()
+    raw = model.predict_proba(table, device="cpu")
+    batch_ms = (time.perf_counter() - t0) * 1000
+    t0 = time.perf_counter()
+    for i in range(20):
+        model.predict_proba(table.iloc[i : i + 1], device="cpu")
+    one_ms = (time.perf_counter() - t0) * 1000 / 20
+    classes, real = region_probabilities(raw, model.classes, labels)
+    _, p_real = crop_given_cropland(real, classes)
+    p_blend, weights = cross_fitted_pool(p_unet, p_real, y, folds=5, seed=0)
+    return {
+        "alone": curve(p_real.max(axis=1), p_real.argmax(axis=1) == y),
+        "blend": curve(p_blend.max(axis=1), p_blend.argmax(axis=1) == y),
+        "blend_weight_per_fold": weights,
+        "timing_ms": {"one_plot": round(one_ms, 2), f"all_{len(y)}_plots": round(batch_ms, 1)},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--region", type=Path, default=Path("data/sample_county"))
+    parser.add_argument("--model", type=Path, nargs="+", default=[Path("models/croptype_tcnn")])
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    settings = Settings(region_dir=args.region)
+    unet, table = collect(settings)
+    truth = pd.read_parquet(args.region / "truth" / "plots_truth.parquet").set_index("plot_id")["true_crop"]
+    crops_csv = pd.read_csv(Path(settings.reference_dir) / "crops.csv")
+    region = load_region(args.region)
+    labels = dict(zip(crops_csv["crop"], crops_csv["sample_labels"], strict=True))
+    labels = {c: labels[c] for c in region.crops}
+
+    keep = truth.reindex(table["sample_id"]).notna().to_numpy()
+    ids = table["sample_id"].to_numpy()[keep]
+    crops, p_unet = crop_given_cropland(unet.loc[ids, ["non_crop", *labels]].to_numpy(), ("non_crop", *labels))
+    y = np.array([crops.index(truth[i]) for i in ids])
+    out: dict[str, object] = {
+        "plots": int(len(ids)),
+        "crops": crops,
+        "unet": curve(p_unet.max(axis=1), p_unet.argmax(axis=1) == y),
+    }
+    right = p_unet.argmax(axis=1) == y  # the credit layer reads the calibrated probability: its curve, cross-fitted
+    out["unet_calibrated"] = curve(cross_fitted_probability(p_unet.max(axis=1), right, folds=5), right)
+    for model_dir in args.model:
+        out[model_dir.name] = compare(model_dir, table[keep], labels, p_unet, y)
+    print(json.dumps(out, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
