@@ -113,6 +113,8 @@ class Application(Base):
     area_ha: Mapped[float] = mapped_column(Float)
     finance_season: Mapped[int | None] = mapped_column(Integer)
     offers: Mapped[list[Any]] = mapped_column(JSON)
+    # plot ref -> the outline check of that plot's drawn outline (agrisense.lending.outline_checks); NULL until checked
+    outline_checks: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

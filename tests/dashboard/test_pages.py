@@ -150,9 +150,10 @@ def test_application_page_shows_the_evidence(dashboard_data: DashboardData, dash
     offers = application["offer"]["offers"]
     assert _metric(at, "Status") == "in_review"
     assert _metric(at, "Engine decision") == application["engine_decision"]
-    assert at.tabs and [t.label for t in at.tabs] == [o["plot_id"] for o in offers]
-    # map + crop probabilities, NDVI, yield and weather per plot (all real: the offers come from imagery)
-    assert len(at.get("image")) == 1 + 4 * len(offers)
+    picker = at.selectbox(key=f"application_plot_{application['id']}")
+    assert picker.options == [o["plot_id"] for o in offers] and picker.value == offers[0]["plot_id"]
+    # map + the chosen plot's crop probabilities, NDVI, yield and weather (all real: the offers come from imagery)
+    assert len(at.get("image")) == 1 + 4
     per_plot = at.dataframe[0].value
     assert list(per_plot["plot"]) == [o["plot_id"] for o in offers]
     reasons = at.dataframe[1].value
@@ -161,10 +162,28 @@ def test_application_page_shows_the_evidence(dashboard_data: DashboardData, dash
     assert schedule.loc[schedule["flow"] == "repayment", "principal"].sum() == pytest.approx(offers[0]["credit_limit"])
     audit = at.dataframe[-1].value
     assert "engine_decision" in set(audit["action"])
-    # each drawn outline is checked against the field the model's boundary head finds there
+    # the chosen plot's drawn outline is checked against the field the model's boundary head finds there
     checks = [e.value for e in (*at.success, *at.warning) if "Drawn " in e.value]
-    assert len(checks) == len(offers), checks
-    assert all("the model's field here" in c or "no separate field" in c for c in checks), checks
+    assert len(checks) == 1, checks
+    assert "the model's field here" in checks[0] or "no separate field" in checks[0], checks
+
+
+def test_application_page_draws_another_plot_on_demand(dashboard_data: DashboardData, dashboard_env: dict) -> None:
+    at = _analyst(dashboard_data)
+    analyst = at.session_state["actor"]
+    db = _db(dashboard_env)
+    row = next(r for r in list_review_queue(db, analyst) if len(r["plots"]) > 1)  # two farmers have two plots
+    at.session_state["app_id"] = row["id"]
+    at.switch_page("pages/2_Application.py").run()
+    _no_exceptions(at)
+    offers = get_application(db, analyst, row["id"])["offer"]["offers"]
+    second = offers[1]
+    at.selectbox(key=f"application_plot_{row['id']}").set_value(second["plot_id"]).run()
+    _no_exceptions(at)
+    assert len(at.get("image")) == 1 + 4
+    assert list(at.dataframe[1].value["code"]) == [r["code"] for r in second["reasons"]]
+    checks = [e.value for e in (*at.success, *at.warning) if "Drawn " in e.value]
+    assert len(checks) == 1, checks
 
 
 def _decide(at: AppTest, decision: str, reason: str, new_limit: float | None = None) -> AppTest:

@@ -20,7 +20,7 @@ from agrisense.app.dashboard.maps import Mosaic, mosaic, padded_bounds
 from agrisense.app.dashboard.rescore import RescoreRun, find_runs, read_run
 from agrisense.config import Settings
 from agrisense.store import Database, open_database
-from agrisense.warmup import start_warm_up, wait_until_warm
+from agrisense.warmup import start_warm_up
 
 
 @st.cache_resource(show_spinner=False)
@@ -167,13 +167,6 @@ _CHARTS: dict[str, Callable[..., Any]] = {
 }
 
 
-@st.cache_data(show_spinner=False, max_entries=512)
-def chart_png(kind: str, args: dict[str, Any]) -> bytes:
-    """One of the offer charts (``crop_probability``, ``ndvi``, ``yield``, ``weather``) as PNG, drawn once per
-    distinct input."""
-    return _png(_CHARTS[kind](**args))
-
-
 @st.cache_data(show_spinner=False, max_entries=128)
 def _map_png(
     features: list[dict[str, Any]],
@@ -212,33 +205,13 @@ def map_png(
     return _map_png(rows, colour_by, layer, title, max_tiles, pad, tuple(highlight), settings, key)
 
 
-def outline_check(geometry: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
-    """The drawn outline against the field the model finds there (``agrisense.outline.check_outline``), as a dict
-    with ``verdict``, ``message``, ``iou`` and the detected ``geometry`` (or None); cached per outline."""
-    import json
-
-    key = (str(settings.region_dir), str(settings.cache_dir), str(settings.models_dir))
-    return _outline_check(json.dumps(geometry, sort_keys=True), key, settings)
-
-
-@st.cache_data(show_spinner=False, max_entries=512)
-def _outline_check(geometry_json: str, settings_key: tuple[str, str, str], _settings: Settings) -> dict[str, Any]:
-    import json
-
-    from agrisense.errors import AgrisenseError
-    from agrisense.outline import check_outline
-
-    wait_until_warm(_settings)  # join the start-up model load rather than load a second copy
-    try:
-        check = check_outline(json.loads(geometry_json), settings=_settings)
-    except AgrisenseError as exc:
-        return {"verdict": "unavailable", "message": f"Outline check unavailable: {exc}", "iou": None, "geometry": None}
-    return {
-        "verdict": check.verdict,
-        "message": check.message,
-        "iou": check.iou,
-        "geometry": check.detected.geometry if check.detected else None,
-    }
+@st.cache_data(show_spinner=False, max_entries=256)
+def offer_charts_png(
+    app_id: int, plot_id: str, offer_version: str, _inputs: Mapping[str, Mapping[str, Any]]
+) -> dict[str, bytes]:
+    """One plot's offer charts (``views.chart_inputs``: kind -> arguments) as PNGs, drawn once per application,
+    plot and offer version (``views.offer_version``, which covers everything the charts show)."""
+    return {kind: _png(_CHARTS[kind](**args)) for kind, args in _inputs.items()}
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -145,6 +145,41 @@ def typed_offers(application: Mapping[str, Any]) -> list[Offer]:
     return [Offer.model_validate(o) for o in (application.get("offer") or {}).get("offers") or ()]
 
 
+def chart_inputs(
+    offer: Offer, curve: Any | None = None, earlier: Mapping[int, Mapping[int, float]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """The arguments of each offer chart the offer has data for (``crop_probability``, ``ndvi``, ``yield``,
+    ``weather``; ``data.offer_charts_png`` draws them): ``curve`` is the crop's expected NDVI curve (``mean`` and
+    ``std`` by month) and ``earlier`` the plot's NDVI in earlier seasons (season -> month -> NDVI)."""
+    imagery = offer.imagery
+    inputs: dict[str, dict[str, Any]] = {}
+    if imagery is not None and imagery.class_probabilities:
+        inputs["crop_probability"] = {"class_probabilities": dict(imagery.class_probabilities), "highlight": offer.crop}
+    inputs["ndvi"] = {
+        "observed": {int(m): v for m, v in imagery.ndvi_by_month.items()} if imagery else {},
+        "season": offer.evidence_season,
+        "crop": offer.assessed_crop or offer.crop or "",
+        "expected_mean": dict(curve.mean) if curve else None,
+        "expected_std": dict(curve.std) if curve else None,
+        "earlier": {int(s): dict(c) for s, c in (earlier or {}).items()},
+    }
+    if offer.yield_ is not None:
+        inputs["yield"] = {"yield_": offer.yield_.model_dump()}
+    if offer.weather_risk is not None:
+        inputs["weather"] = {"risk": offer.weather_risk.model_dump()}
+    return inputs
+
+
+def offer_version(inputs: Mapping[str, Any]) -> str:
+    """A short fingerprint of what a plot's charts show (``chart_inputs``): an override, a re-score or a new earlier
+    season gives a new version, so its charts are drawn again."""
+    import hashlib
+    import json
+
+    text = json.dumps(inputs, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 def crop_confidence(offer: Offer) -> str:
     """The one crop confidence the dashboard shows: the offer's ``crop_probability`` as a whole percent."""
     return "n/a" if offer.crop_probability is None else f"{100 * offer.crop_probability:.0f}%"

@@ -14,8 +14,10 @@ from agrisense.app.dashboard.views import (
     DECISION_LABELS,
     DECISIONS,
     audit_frame,
+    chart_inputs,
     crop_confidence,
     crop_header,
+    offer_version,
     offers_frame,
     reasons_frame,
     schedule_frame,
@@ -24,6 +26,7 @@ from agrisense.app.dashboard.views import (
 )
 from agrisense.errors import AgrisenseError
 from agrisense.lending import audit_log, decide_application, get_application, list_review_queue
+from agrisense.lending.outline_checks import application_outline_checks
 
 actor, config = require_analyst("Application")
 database = db(config)
@@ -78,9 +81,10 @@ st.caption(
 
 features = [{"plot_id": p.get("ref"), "geometry": p.get("geometry")} for p in application.get("plots") or []]
 features = [f for f in features if f["geometry"]]
-# each drawn outline against the field the model's boundary head finds at its centre (fraud and drawing errors)
-with st.spinner("Comparing the outlines with the fields the model finds…"):  # seconds on a cold server
-    checks = {str(f["plot_id"]): data.outline_check(f["geometry"], config.settings) for f in features}
+# each drawn outline against the field the model's boundary head finds at its centre (fraud and drawing errors):
+# stored with the application, computed here only on its first view or after an outline changed
+with st.spinner("Comparing the outlines with the fields the model finds (first view: about a second a plot)…"):
+    checks = application_outline_checks(database, actor, int(app_id), settings=config.settings)
 found = [{"plot_id": f"field {pid}", "geometry": c["geometry"]} for pid, c in checks.items() if c["geometry"]]
 left, right = st.columns([3, 2])
 with left:
@@ -161,60 +165,43 @@ with right:
 
 curves = data.expected_curves(str(config.settings.reference_dir / "ndvi_curves.csv"))
 runs = data.rescore_runs(config.rescore_dir)
-tabs = st.tabs([o.plot_id for o in offers]) if offers else []
-for tab, offer in zip(tabs, offers, strict=True):
-    with tab:
-        crop = offer.assessed_crop or offer.crop or ""
-        imagery = offer.imagery
-        a, b = st.columns(2)
-        if imagery is not None and imagery.class_probabilities:
-            a.image(
-                data.chart_png(
-                    "crop_probability",
-                    {"class_probabilities": imagery.class_probabilities, "highlight": offer.crop},
-                ),
-                width="stretch",
-            )
-            a.caption(
-                f"Declared {offer.declared_crop or '(none)'} · verified {offer.crop or 'not verified'} · crop "
-                f"confidence {crop_confidence(offer)} (the offer's; the bars are area shares)"
-            )
-        else:
-            a.info(f"No crop-model output for this plot ({(imagery and imagery.reason) or 'no imagery'}).")
-        curve = curves.get(crop)
-        season = offer.evidence_season
-        earlier = {s: c for s, c in plot_history(runs, offer.plot_id).items() if s != season}
-        b.image(
-            data.chart_png(
-                "ndvi",
-                {
-                    "observed": {int(m): v for m, v in imagery.ndvi_by_month.items()} if imagery else {},
-                    "season": season,
-                    "crop": crop,
-                    "expected_mean": dict(curve.mean) if curve else None,
-                    "expected_std": dict(curve.std) if curve else None,
-                    "earlier": earlier,
-                },
-            ),
-            width="stretch",
+if offers:
+    # only the chosen plot's charts are drawn; the others on demand (keyed by application: no leak between pages)
+    by_plot = {o.plot_id: o for o in offers}
+    plot_id = st.selectbox("Plot", list(by_plot), key=f"application_plot_{app_id}")
+    offer = by_plot[plot_id]
+    crop = offer.assessed_crop or offer.crop or ""
+    earlier = {s: c for s, c in plot_history(runs, offer.plot_id).items() if s != offer.evidence_season}
+    inputs = chart_inputs(offer, curves.get(crop), earlier)
+    pngs = data.offer_charts_png(int(app_id), offer.plot_id, offer_version(inputs), inputs)
+    imagery = offer.imagery
+    a, b = st.columns(2)
+    if "crop_probability" in pngs:
+        a.image(pngs["crop_probability"], width="stretch")
+        a.caption(
+            f"Declared {offer.declared_crop or '(none)'} · verified {offer.crop or 'not verified'} · crop "
+            f"confidence {crop_confidence(offer)} (the offer's; the bars are area shares)"
         )
-        c, d = st.columns(2)
-        if offer.yield_ is not None:
-            c.image(data.chart_png("yield", {"yield_": offer.yield_.model_dump()}), width="stretch")
-        else:
-            c.info("No yield distribution (the plot was not scored).")
-        if offer.weather_risk is not None:
-            d.image(data.chart_png("weather", {"risk": offer.weather_risk.model_dump()}), width="stretch")
-        else:
-            d.info("No weather history for this plot: a conservative allowance was applied.")
-        check = checks.get(offer.plot_id)
-        if check:
-            st.markdown("**Outline against the field the model finds**")
-            (st.success if check["verdict"] == "matches" else st.warning)(check["message"])
-        st.markdown("**Reasons**")
-        st.dataframe(reasons_frame(offer.reasons), hide_index=True, width="stretch")
-        st.markdown("**Disbursements and repayment schedule**")
-        st.dataframe(schedule_frame(offer), hide_index=True, width="stretch")
+    else:
+        a.info(f"No crop-model output for this plot ({(imagery and imagery.reason) or 'no imagery'}).")
+    b.image(pngs["ndvi"], width="stretch")
+    c, d = st.columns(2)
+    if "yield" in pngs:
+        c.image(pngs["yield"], width="stretch")
+    else:
+        c.info("No yield distribution (the plot was not scored).")
+    if "weather" in pngs:
+        d.image(pngs["weather"], width="stretch")
+    else:
+        d.info("No weather history for this plot: a conservative allowance was applied.")
+    check = checks.get(offer.plot_id)
+    if check:
+        st.markdown("**Outline against the field the model finds**")
+        (st.success if check["verdict"] == "matches" else st.warning)(check["message"])
+    st.markdown("**Reasons**")
+    st.dataframe(reasons_frame(offer.reasons), hide_index=True, width="stretch")
+    st.markdown("**Disbursements and repayment schedule**")
+    st.dataframe(schedule_frame(offer), hide_index=True, width="stretch")
 
 st.markdown("**Decisions and audit trail**")
 st.dataframe(audit_frame(audit_log(database, actor, app_id=int(app_id))), hide_index=True, width="stretch")

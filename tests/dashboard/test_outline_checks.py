@@ -1,0 +1,101 @@
+"""Outline checks stored with the application (``agrisense.lending.outline_checks``): computed once with the real
+model on the seeded small-region applications, read back afterwards, recomputed when the outline changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from agrisense.config import Settings
+from agrisense.errors import Forbidden, NotFound
+from agrisense.lending import authenticate, list_review_queue
+from agrisense.lending.outline_checks import UNAVAILABLE, application_outline_checks, outline_sha, split_fresh
+from agrisense.lending.seed import DEMO_FARMER_PASSWORD, demo_phone
+from agrisense.store import Application, Database, FarmPlot
+from tests.dashboard.conftest import ANALYST_PHONE, DashboardData
+
+SQUARE = {"type": "Polygon", "coordinates": [[[32.0, 2.0], [32.001, 2.0], [32.001, 2.001], [32.0, 2.0]]]}
+
+
+def test_split_fresh_keeps_entries_of_unchanged_outlines_only() -> None:
+    moved = {"type": "Polygon", "coordinates": [[[32.1, 2.0], [32.101, 2.0], [32.101, 2.001], [32.1, 2.0]]]}
+    sha = outline_sha(SQUARE)
+    stored = {"a": {"outline_sha": sha, "verdict": "matches"}, "b": {"outline_sha": sha}}
+    plots = [{"ref": "a", "geometry": SQUARE}, {"ref": "b", "geometry": moved}, {"ref": "c", "geometry": SQUARE}]
+    fresh, missing = split_fresh(stored, [*plots, {"ref": "d", "geometry": None}])
+    assert fresh == {"a": stored["a"]}
+    assert [p["ref"] for p in missing] == ["b", "c"]  # b's outline changed, c was never checked, d has no outline
+    assert split_fresh(None, plots)[1] == plots
+    # the fingerprint ignores key order, not the coordinates
+    assert outline_sha({"coordinates": SQUARE["coordinates"], "type": "Polygon"}) == outline_sha(SQUARE)
+    assert outline_sha(moved) != outline_sha(SQUARE)
+
+
+def _stored(db: Database, app_id: int) -> tuple[dict | None, object]:
+    with db.session(readonly=True) as session:
+        app = session.get(Application, app_id)
+        assert app is not None
+        return app.outline_checks, app.updated_at
+
+
+def _settings(env: dict[str, str]) -> Settings:
+    return Settings(region_dir=Path(env["AGRISENSE_REGION_DIR"]), state_dir=Path(env["AGRISENSE_STATE_DIR"]))
+
+
+@pytest.mark.slow  # the boundary model on each plot's window (about a second a plot)
+def test_checks_are_computed_once_stored_and_recomputed_when_the_outline_changes(
+    dashboard_data: DashboardData, dashboard_env: dict
+) -> None:
+    db = Database(dashboard_env["AGRISENSE_DATABASE_URL"])
+    settings = _settings(dashboard_env)
+    analyst = authenticate(db, ANALYST_PHONE, dashboard_data.analyst_password)
+    row = next(r for r in list_review_queue(db, analyst) if len(r["plots"]) > 1)
+    before, updated = _stored(db, row["id"])
+    assert before is None  # seeded applications carry none yet
+
+    checks = application_outline_checks(db, analyst, row["id"], settings=settings)
+    assert sorted(checks) == sorted(row["plots"])
+    assert all(c["verdict"] != UNAVAILABLE and c["message"].startswith("Drawn ") for c in checks.values()), checks
+    stored, updated_after = _stored(db, row["id"])
+    assert stored == checks and updated_after == updated  # kept, and the application's updated_at untouched
+
+    # read back, not recomputed: a marked entry comes back as stored
+    first, second = row["plots"][:2]
+    marked = {**stored, first: {**stored[first], "message": "stored earlier"}}
+    with db.session() as session:
+        session.execute(update(Application).where(Application.id == row["id"]).values(outline_checks=marked))
+    assert application_outline_checks(db, analyst, row["id"], settings=settings)[first]["message"] == "stored earlier"
+
+    # the farmer redraws the second plot (shifted ~20 m): its entry is stale and computed again, the first is kept
+    with db.session() as session:
+        plot = session.scalars(select(FarmPlot).where(FarmPlot.ref == second)).one()
+        ring = [[x + 0.0002, y] for x, y in plot.geometry_json["coordinates"][0]]
+        plot.geometry_json = {"type": "Polygon", "coordinates": [ring]}
+        new_sha = outline_sha(plot.geometry_json)
+    again = application_outline_checks(db, analyst, row["id"], settings=settings)
+    assert again[first]["message"] == "stored earlier"
+    assert again[second]["outline_sha"] == new_sha != stored[second]["outline_sha"]
+    assert _stored(db, row["id"])[0] == again
+
+
+@pytest.mark.slow  # the seeded database (scored offers) of the dashboard tests
+def test_checks_refuse_farmers_and_unknown_applications_and_keep_failures_unstored(
+    dashboard_data: DashboardData, dashboard_env: dict, tmp_path: Path
+) -> None:
+    db = Database(dashboard_env["AGRISENSE_DATABASE_URL"])
+    analyst = authenticate(db, ANALYST_PHONE, dashboard_data.analyst_password)
+    row = list_review_queue(db, analyst)[0]
+    farmers = sorted({str(o["farmer_id"]) for o in dashboard_data.offers})
+    farmer = authenticate(db, demo_phone(farmers[0], 1), DEMO_FARMER_PASSWORD)
+    with pytest.raises(Forbidden, match="review the outline checks"):
+        application_outline_checks(db, farmer, row["id"], settings=_settings(dashboard_env))
+    with pytest.raises(NotFound, match="review queue"):
+        application_outline_checks(db, analyst, 10_000, settings=_settings(dashboard_env))
+    # no model to run: every check says so, and nothing is stored (tried again on the next view)
+    no_model = _settings(dashboard_env).model_copy(update={"models_dir": tmp_path / "no-models"})
+    checks = application_outline_checks(db, analyst, row["id"], settings=no_model)
+    assert checks and all(c["verdict"] == UNAVAILABLE for c in checks.values()), checks
+    assert all("Outline check unavailable" in c["message"] for c in checks.values())
+    assert _stored(db, row["id"])[0] is None
