@@ -77,6 +77,7 @@ def dashboard_data(small_region: Path, tmp_path_factory: pytest.TempPathFactory)
 
     from agrisense.config import Settings
     from agrisense.lending import accept_offer, authenticate, decide_application, list_review_queue, seed_sample_county
+    from agrisense.lending.outline_checks import application_outline_checks
     from agrisense.lending.seed import DEMO_ANALYST_PASSWORD, DEMO_FARMER_PASSWORD, demo_phone
     from agrisense.store import open_database
 
@@ -100,6 +101,10 @@ def dashboard_data(small_region: Path, tmp_path_factory: pytest.TempPathFactory)
         farmer = authenticate(db, phone_of[str(farmer_ref)], DEMO_FARMER_PASSWORD)
         accept_offer(db, farmer, row["id"])
         financed += 1
+    # each application's outline checks computed once here, as its first view stores them: the pages read them
+    # instead of running the boundary model in the background of every test's log-in
+    for row in list_review_queue(db, analyst):
+        application_outline_checks(db, analyst, row["id"], settings=settings)
     db.dispose()
     rescore = root / "rescore"
     half = offers[: len(offers) // 2]

@@ -40,6 +40,12 @@ def _stored(db: Database, app_id: int) -> tuple[dict | None, object]:
         return app.outline_checks, app.updated_at
 
 
+def _clear(db: Database, app_id: int) -> None:
+    """As before its first view (the test database's template has every check stored)."""
+    with db.session() as session:
+        session.execute(update(Application).where(Application.id == app_id).values(outline_checks=None))
+
+
 def _settings(env: dict[str, str]) -> Settings:
     return Settings(region_dir=Path(env["AGRISENSE_REGION_DIR"]), state_dir=Path(env["AGRISENSE_STATE_DIR"]))
 
@@ -52,8 +58,8 @@ def test_checks_are_computed_once_stored_and_recomputed_when_the_outline_changes
     settings = _settings(dashboard_env)
     analyst = authenticate(db, ANALYST_PHONE, dashboard_data.analyst_password)
     row = next(r for r in list_review_queue(db, analyst) if len(r["plots"]) > 1)
-    before, updated = _stored(db, row["id"])
-    assert before is None  # seeded applications carry none yet
+    _clear(db, row["id"])
+    updated = _stored(db, row["id"])[1]
 
     checks = application_outline_checks(db, analyst, row["id"], settings=settings)
     assert sorted(checks) == sorted(row["plots"])
@@ -94,8 +100,40 @@ def test_checks_refuse_farmers_and_unknown_applications_and_keep_failures_unstor
     with pytest.raises(NotFound, match="review queue"):
         application_outline_checks(db, analyst, 10_000, settings=_settings(dashboard_env))
     # no model to run: every check says so, and nothing is stored (tried again on the next view)
+    _clear(db, row["id"])
     no_model = _settings(dashboard_env).model_copy(update={"models_dir": tmp_path / "no-models"})
     checks = application_outline_checks(db, analyst, row["id"], settings=no_model)
     assert checks and all(c["verdict"] == UNAVAILABLE for c in checks.values()), checks
     assert all("Outline check unavailable" in c["message"] for c in checks.values())
     assert _stored(db, row["id"])[0] is None
+
+
+@pytest.mark.slow  # Streamlit AppTest log-in, then the boundary model in the background
+def test_log_in_checks_the_first_applications_of_the_queue_in_the_background(
+    dashboard_data: DashboardData, dashboard_env: dict
+) -> None:
+    import time
+
+    from streamlit.testing.v1 import AppTest
+
+    from agrisense.app.dashboard.data import PREFETCH
+
+    db = Database(dashboard_env["AGRISENSE_DATABASE_URL"])
+    analyst = authenticate(db, ANALYST_PHONE, dashboard_data.analyst_password)
+    first = [r["id"] for r in list_review_queue(db, analyst)][:2]
+    assert len(first) <= PREFETCH
+    for app_id in first:
+        _clear(db, app_id)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "agrisense/app/dashboard/Home.py"))
+    at.run(timeout=120)
+    at.text_input(key="login_phone").input(ANALYST_PHONE)
+    at.text_input(key="login_password").input(dashboard_data.analyst_password)
+    at.button[0].click()
+    at.run(timeout=120)
+    assert not at.exception and "actor" in at.session_state
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and any(_stored(db, i)[0] is None for i in first):
+        time.sleep(0.5)
+    for app_id in first:  # stored without the Application page ever being opened
+        stored = _stored(db, app_id)[0]
+        assert stored and all(c["message"].startswith("Drawn ") for c in stored.values()), stored

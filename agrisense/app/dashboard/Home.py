@@ -6,6 +6,7 @@ import time
 
 import streamlit as st
 
+from agrisense.app.dashboard import data
 from agrisense.app.dashboard.session import db, require_analyst
 from agrisense.lending import list_review_queue, list_warnings, portfolio
 
@@ -14,6 +15,8 @@ started = time.perf_counter()
 database = db(config)
 
 queue = list_review_queue(database, actor)
+# the queue's first applications get their outline checks now, while the analyst reads this page and the queue
+data.prefetch_outline_checks(database, actor, [int(r["id"]) for r in queue], config.settings)
 book = portfolio(database, actor)
 warnings = list_warnings(database, actor)
 

@@ -8,8 +8,10 @@ analyst's decision at once.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from agrisense.app.dashboard import charts
 from agrisense.app.dashboard.maps import Mosaic, mosaic, padded_bounds
 from agrisense.app.dashboard.rescore import RescoreRun, find_runs, read_run
 from agrisense.config import Settings
+from agrisense.lending.outline_checks import application_outline_checks
 from agrisense.store import Database, open_database
 from agrisense.warmup import start_warm_up
 
@@ -212,6 +215,37 @@ def offer_charts_png(
     """One plot's offer charts (``views.chart_inputs``: kind -> arguments) as PNGs, drawn once per application,
     plot and offer version (``views.offer_version``, which covers everything the charts show)."""
     return {kind: _png(_CHARTS[kind](**args)) for kind, args in _inputs.items()}
+
+
+PREFETCH = 5
+"""Applications whose outline checks the dashboard computes ahead of the analyst: the queue's first ones at log-in,
+the next ones in the queue on each application page."""
+
+
+@st.cache_resource(show_spinner=False)
+def _outline_worker(url: str) -> tuple[ThreadPoolExecutor, dict[int, Future[Any]]]:
+    """One background thread per database for outline checks ahead of the analyst (the model is CPU-bound: one
+    at a time), and the checks it was given, by application id."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="agrisense-outline-checks"), {}
+
+
+def prefetch_outline_checks(database_: Database, actor: Any, app_ids: Sequence[int], settings: Settings) -> None:
+    """Compute and store, in the background, the outline checks of ``app_ids`` that have none yet (the first
+    ``PREFETCH`` of them), so the Application page finds them stored."""
+    pool, jobs = _outline_worker(database_.url)
+    for app_id in [int(i) for i in app_ids][:PREFETCH]:
+        if app_id not in jobs:
+            jobs[app_id] = pool.submit(application_outline_checks, database_, actor, app_id, settings=settings)
+
+
+def outline_checks(database_: Database, actor: Any, app_id: int, settings: Settings) -> dict[str, dict[str, Any]]:
+    """The application's outline checks (``lending.outline_checks``): joins a background check of it in progress
+    instead of running the model a second time, then reads them (computing any still missing)."""
+    job = _outline_worker(database_.url)[1].pop(int(app_id), None)
+    if job is not None:
+        with contextlib.suppress(Exception):  # a failed prefetch: the call below reports it
+            job.result()
+    return application_outline_checks(database_, actor, int(app_id), settings=settings)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

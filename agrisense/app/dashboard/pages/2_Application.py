@@ -26,7 +26,6 @@ from agrisense.app.dashboard.views import (
 )
 from agrisense.errors import AgrisenseError
 from agrisense.lending import audit_log, decide_application, get_application, list_review_queue
-from agrisense.lending.outline_checks import application_outline_checks
 
 actor, config = require_analyst("Application")
 database = db(config)
@@ -84,7 +83,8 @@ features = [f for f in features if f["geometry"]]
 # each drawn outline against the field the model's boundary head finds at its centre (fraud and drawing errors):
 # stored with the application, computed here only on its first view or after an outline changed
 with st.spinner("Comparing the outlines with the fields the model finds (first view: about a second a plot)…"):
-    checks = application_outline_checks(database, actor, int(app_id), settings=config.settings)
+    checks = data.outline_checks(database, actor, int(app_id), config.settings)
+data.prefetch_outline_checks(database, actor, ids[ids.index(int(app_id)) + 1 :], config.settings)  # the next ones
 found = [{"plot_id": f"field {pid}", "geometry": c["geometry"]} for pid, c in checks.items() if c["geometry"]]
 left, right = st.columns([3, 2])
 with left:
