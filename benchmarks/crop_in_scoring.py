@@ -18,10 +18,12 @@ import json
 import time
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import torch
 from shapely import from_wkb
+from shapely.geometry import Point
 
 from agrisense import services
 from agrisense.config import Settings
@@ -56,10 +58,10 @@ def collect(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     months: tuple[int, ...] = ()
     for job in plan_tiles(plots, resolution=region.resolution):
         result = score_tile(job, inputs)
-        comp, _ = build_composites_keyed(
+        built, _ = build_composites_keyed(
             inputs.catalog, job.geobox(), inputs.start, inputs.end, cache_dir=inputs.cache_dir
         )
-        comp = comp.composites
+        comp = built.composites
         months = tuple(int(str(p)[5:7]) for p in comp["period"].values)
         stack = np.stack([comp[a].values for a in ASSETS])  # (B, T, H, W)
         by_id = {e.plot_id: e for e in result.evidence}
@@ -104,10 +106,23 @@ def curve(p: np.ndarray, correct: np.ndarray) -> dict[str, object]:
     }
 
 
+def unet_split(region_dir: Path, plots: dict[str, tuple[float, float]], ids: np.ndarray) -> np.ndarray:
+    """Per plot, the U-Net's training split of the 4 x 4 block holding its point (0 train, 1 val, 2 test)."""
+    meta = json.loads((region_dir / "region.json").read_text())
+    blocks = np.asarray(json.loads(Path("models/landcover_unet/bundle.json").read_text())["trained_on"]["split_blocks"])
+    left, bottom, right, top = meta["bbox_utm"]
+    xy = gpd.GeoSeries([Point(plots[i]) for i in ids], crs="EPSG:4326").to_crs(meta["crs"])
+    n = blocks.shape[0]
+    rows = np.clip(((top - xy.y) / (top - bottom) * n).astype(int), 0, n - 1)
+    cols = np.clip(((xy.x - left) / (right - left) * n).astype(int), 0, n - 1)
+    return np.asarray(blocks[rows, cols])
+
+
 def compare(
     model_dir: Path, table: pd.DataFrame, labels: dict[str, str], p_unet: np.ndarray, y: np.ndarray
-) -> dict[str, object]:
-    """The real-label model alone and blended with the U-Net (cross-fitted weight), with its timing."""
+) -> tuple[dict[str, object], np.ndarray]:
+    """The real-label model alone and blended with the U-Net (cross-fitted weight), its timing, and whether it
+    alone is right on each plot."""
     model = load_crop_classifier(model_dir)
     model.predict_proba(table.iloc[:1], device="cpu")  # warm
     t0 = time.perf_counter()
@@ -120,12 +135,13 @@ def compare(
     classes, real = region_probabilities(raw, model.classes, labels)
     _, p_real = crop_given_cropland(real, classes)
     p_blend, weights = cross_fitted_pool(p_unet, p_real, y, folds=5, seed=0)
-    return {
+    numbers: dict[str, object] = {
         "alone": curve(p_real.max(axis=1), p_real.argmax(axis=1) == y),
         "blend": curve(p_blend.max(axis=1), p_blend.argmax(axis=1) == y),
         "blend_weight_per_fold": weights,
         "timing_ms": {"one_plot": round(one_ms, 2), f"all_{len(y)}_plots": round(batch_ms, 1)},
     }
+    return numbers, p_real.argmax(axis=1) == y
 
 
 def main() -> None:
@@ -155,8 +171,14 @@ def main() -> None:
     }
     right = p_unet.argmax(axis=1) == y  # the credit layer reads the calibrated probability: its curve, cross-fitted
     out["unet_calibrated"] = curve(cross_fitted_probability(p_unet.max(axis=1), right, folds=5), right)
+    split = unet_split(
+        args.region, dict(zip(table["sample_id"], zip(table["lon"], table["lat"], strict=True), strict=True)), ids
+    )
+    test = split == 2  # the U-Net's held-out test blocks: no plot there was seen in training
+    out["unet_test_blocks"] = {"plots": int(test.sum()), "accuracy": round(float(right[test].mean()), 4)}
     for model_dir in args.model:
-        out[model_dir.name] = compare(model_dir, table[keep], labels, p_unet, y)
+        numbers, alone = compare(model_dir, table[keep], labels, p_unet, y)
+        out[model_dir.name] = {**numbers, "alone_test_blocks_accuracy": round(float(alone[test].mean()), 4)}
     print(json.dumps(out, indent=2))
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
