@@ -40,7 +40,12 @@ from agrisense.ml.plot_crop import (
     region_probabilities,
     series_table,
 )
-from agrisense.ml.selective import COVERAGES, accuracy_coverage, threshold_for_accuracy
+from agrisense.ml.selective import (
+    COVERAGES,
+    accuracy_coverage,
+    lowest_threshold_for_accuracy,
+    threshold_for_accuracy,
+)
 from agrisense.region import load_region
 from agrisense.scoring.tasks import plan_tiles
 from agrisense.scoring.tile import score_tile
@@ -78,23 +83,15 @@ def collect(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(unet_rows).set_index("plot_id"), table
 
 
-def lowest_threshold(p: np.ndarray, correct: np.ndarray, target: float = TARGET) -> dict[str, float] | None:
-    """The lowest probability ``t`` whose decided plots (``p >= t``, ties kept together) reach ``target`` accuracy."""
-    best = None
-    for t in np.unique(p):
-        decided = p >= t
-        if correct[decided].mean() >= target and (best is None or decided.mean() > best["coverage"]):
-            best = {"threshold": round(float(t), 3), "coverage": round(float(decided.mean()), 3)}
-            best["accuracy"] = round(float(correct[decided].mean()), 3)
-    return best
-
-
 def curve(p: np.ndarray, correct: np.ndarray) -> dict[str, object]:
     """Accuracy, the accuracy-coverage curve and the threshold for ``TARGET`` on the decided plots."""
     points = accuracy_coverage(p, correct, (*COVERAGES, 0.95, 0.85, 0.75, 0.65))
     chosen = threshold_for_accuracy(points, TARGET)
+    lowest = lowest_threshold_for_accuracy(p, correct, TARGET)
     return {
-        "lowest_threshold_for_93": lowest_threshold(p, correct),
+        "lowest_threshold_for_93": None
+        if lowest is None
+        else {k: round(v, 3) for k, v in zip(("threshold", "coverage", "accuracy"), lowest, strict=True)},
         "accuracy": round(float(correct.mean()), 4),
         "curve": [
             (pt.coverage, round(pt.accuracy, 3), round(pt.threshold, 3))

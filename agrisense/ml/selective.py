@@ -58,6 +58,27 @@ def threshold_for_accuracy(points: Sequence[CoveragePoint], target: float) -> Co
     return max(good, key=lambda p: p.coverage) if good else None
 
 
+def lowest_threshold_for_accuracy(
+    confidence: np.ndarray, correct: np.ndarray, target: float
+) -> tuple[float, float, float] | None:
+    """``(threshold, coverage, accuracy)``: the lowest confidence ``t`` such that the predictions with confidence
+    ``>= t`` (ties kept together, as a refer rule ``p < t`` treats them) are right at least ``target`` of the time;
+    None when no threshold reaches it. The exact point of the curve, not one of ``COVERAGES``."""
+    confidence = np.asarray(confidence, dtype=np.float64).ravel()
+    correct = np.asarray(correct, dtype=bool).ravel()
+    if confidence.shape != correct.shape or confidence.size == 0:
+        raise InvalidInput("a threshold needs one confidence and one correct flag per prediction (at least one)")
+    values, inverse = np.unique(confidence, return_inverse=True)
+    n_at = np.bincount(inverse, minlength=values.size)
+    hits_at = np.bincount(inverse, weights=correct.astype(np.float64), minlength=values.size)
+    n_above, hits_above = np.cumsum(n_at[::-1])[::-1], np.cumsum(hits_at[::-1])[::-1]  # decided when p >= value
+    ok = np.nonzero(hits_above / n_above >= target)[0]
+    if ok.size == 0:
+        return None
+    i = int(ok[0])
+    return float(values[i]), float(n_above[i] / confidence.size), float(hits_above[i] / n_above[i])
+
+
 def reliability_bins(probs: np.ndarray, labels: np.ndarray, n_bins: int = 10) -> list[dict[str, float]]:
     """Top-label reliability: per equal-width confidence bin, its count, mean confidence and accuracy."""
     if probs.ndim != 2 or probs.shape[0] != labels.shape[0]:
