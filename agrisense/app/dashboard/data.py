@@ -240,9 +240,10 @@ def prefetch_outline_checks(database_: Database, actor: Any, app_ids: Sequence[i
 
 def outline_checks(database_: Database, actor: Any, app_id: int, settings: Settings) -> dict[str, dict[str, Any]]:
     """The application's outline checks (``lending.outline_checks``): joins a background check of it in progress
-    instead of running the model a second time, then reads them (computing any still missing)."""
+    instead of running the model a second time (one still queued behind others is cancelled, not waited for),
+    then reads them (computing any still missing)."""
     job = _outline_worker(database_.url)[1].pop(int(app_id), None)
-    if job is not None:
+    if job is not None and not job.cancel():  # running or done
         with contextlib.suppress(Exception):  # a failed prefetch: the call below reports it
             job.result()
     return application_outline_checks(database_, actor, int(app_id), settings=settings)
