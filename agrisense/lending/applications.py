@@ -487,7 +487,9 @@ def refuse_financed_land(session: Session, rows: Sequence[FarmPlot], policy: Pol
         raise Conflict(
             f"Plot {row.id}: {share:.0%} of it is land already under {where} ({yours} plot {other_id}, application "
             f"{app_id}). Land can be financed once per season. If you drew the same field twice, apply with the "
-            "plot already in that application; otherwise redraw the outline to your own field only."
+            "plot already in that application; otherwise redraw the outline to your own field only.",
+            code="LAND_UNDER_ACTIVE_LOAN" if status == "accepted" else "LAND_UNDER_OPEN_OFFER",
+            params={"plot_id": row.id, "share_percent": round(100 * share)},
         )
 
 

@@ -52,9 +52,10 @@ def check_plot(
         plot = make_plot(feature, expected_bbox=region.bbox_lonlat)
     except (ValueError, TypeError, GEOSException) as exc:
         raise InvalidGeometry(f"The outline could not be read ({exc}). Redraw the field on the map.") from exc
-    outside = ImageryArea(region.name, region.bbox_lonlat).problem(plot.geometry)
+    area = ImageryArea(region.name, region.bbox_lonlat)
+    outside = area.problem(plot.geometry)
     if outside is not None:
-        raise InvalidGeometry(outside)
+        raise InvalidGeometry(outside, code=area.problem_code(plot.geometry), params={"area": region.name})
     return plot
 
 

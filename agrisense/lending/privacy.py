@@ -223,7 +223,9 @@ def delete_farmer_data(db: Database, actor: Actor) -> None:
         if active is not None:
             raise Conflict(
                 f"You have an active loan (application {active}). Its records must be kept until it is repaid; "
-                "you can delete your data after that."
+                "you can delete your data after that.",
+                code="ACTIVE_LOAN_KEEPS_DATA",
+                params={"application_id": active},
             )
         refs = session.scalars(select(FarmPlot.ref).where(FarmPlot.farmer_id == user.id)).all()
         counts = {

@@ -114,7 +114,8 @@ def test_reason_and_schedule_tables_from_the_typed_offer() -> None:
     reasons = reasons_frame(offer.reasons)
     assert list(reasons["code"]) == [r.code for r in offer.reasons]
     first = offer.reasons[0]
-    assert reasons.loc[0, "原因"] == first.message_zh and reasons.loc[0, "score_points"] == first.effect.pd_points
+    assert first.detail_zh and reasons.loc[0, "原因"] == first.detail_zh and reasons.loc[0, "reason"] == first.detail_en
+    assert reasons.loc[0, "score_points"] == first.effect.pd_points
     flows = schedule_frame(offer)
     assert list(flows["flow"]) == ["disbursement"] * len(offer.disbursements) + ["repayment"] * len(offer.schedule)
     paid_out = -sum(flows.loc[flows["flow"] == "disbursement", "amount"], Decimal(0))

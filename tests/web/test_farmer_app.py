@@ -198,7 +198,7 @@ def test_farmer_registers_draws_submits_and_accepts(page: Any, live_service: Liv
     page.click("#delete-me")  # refused while the loan is active: the service's message is shown
     page.click("#confirm-yes")
     page.wait_for_selector("#message.error:not([hidden])")
-    assert "active loan" in (page.text_content("#message") or "")
+    assert "正在进行的贷款" in (page.text_content("#message") or "")  # ACTIVE_LOAN_KEEPS_DATA, in the farmer's language
     page.click("#lang")
     assert f"Loan for the {season} season" in (page.text_content(".loan-card") or "")
     page.click("#lang")
@@ -279,7 +279,7 @@ def test_delete_asks_first_and_api_errors_are_shown(page: Any, live_service: Liv
     page.wait_for_selector("#message:not([hidden])")
     assert page.is_visible("#screen-consent")
     message = page.text_content("#message") or ""
-    assert message.startswith("地块边界有问题") and "outside" in message, message
+    assert message.startswith("地块边界有问题") and "卫星影像范围" in message, message  # OUTSIDE_IMAGERY
 
 
 def test_second_visit_loads_without_network(browser: Any, live_service: LiveService) -> None:

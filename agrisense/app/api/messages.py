@@ -173,6 +173,29 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "地块 {plot_id} 属于仍在处理中的申请 {application_id}，暂时不能修改或删除。",
         "en": "Plot {plot_id} is part of application {application_id}, which is still open.",
     },
+    "OUTSIDE_IMAGERY": {
+        "zh-CN": "这块地在我们的卫星影像范围（{area}）以外，暂时无法评估。",
+        "en": "This field is outside the area our satellite imagery covers ({area}). We cannot assess it yet.",
+    },
+    "PARTLY_OUTSIDE_IMAGERY": {
+        "zh-CN": "这块地有一部分在卫星影像范围（{area}）以外。请只画范围以内的部分，或联系网点。",
+        "en": "Part of this field lies outside the area our imagery covers ({area}). Draw only the part inside it.",
+    },
+    "LAND_UNDER_ACTIVE_LOAN": {
+        "zh-CN": "地块 {plot_id} 有 {share_percent}% 的土地已有贷款。同一块地每季只能贷款一次，请只画您自己的田块。",
+        "en": "{share_percent}% of plot {plot_id} is land already under a loan. Land can be financed once per season.",
+    },
+    "LAND_UNDER_OPEN_OFFER": {
+        "zh-CN": "地块 {plot_id} 有 {share_percent}% 的土地已在另一份待处理的申请中。同一块地每季只能贷款一次。",
+        "en": "{share_percent}% of plot {plot_id} is already in another open application. "
+        "Land can be financed once per season.",
+    },
+    # the farmer's data
+    "ACTIVE_LOAN_KEEPS_DATA": {
+        "zh-CN": "您有一笔正在进行的贷款（申请 {application_id}），还清之前须保留其记录；还清后可以删除您的数据。",
+        "en": "You have an active loan (application {application_id}). Its records are kept until it is repaid; "
+        "you can delete your data after that.",
+    },
     # review queue
     "PD_RANGE_INVALID": {
         "zh-CN": "违约概率范围无效：须在 0 到 1 之间，且下限不大于上限。",
