@@ -208,6 +208,12 @@ def map_png(
     return _map_png(rows, colour_by, layer, title, max_tiles, pad, tuple(highlight), settings, key)
 
 
+def show_plots_map(features: Sequence[Mapping[str, Any]], settings: Settings, colour_by: str, title: str) -> None:
+    """A page-wide map of many plots (the queue's, the portfolio's) coloured by ``colour_by``, over the imagery."""
+    png = map_png(features, settings, colour_by=colour_by, pad=0.05, max_tiles=16, title=title)
+    st.image(png, width="stretch")
+
+
 @st.cache_data(show_spinner=False, max_entries=256)
 def offer_charts_png(
     app_id: int, plot_id: str, offer_version: str, _inputs: Mapping[str, Mapping[str, Any]]

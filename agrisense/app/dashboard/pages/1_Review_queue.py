@@ -92,17 +92,8 @@ if not table.empty and st.toggle("Map of these applications, coloured by decisio
     colour = st.radio("Colour by", ["engine_decision", "status"], horizontal=True, key="queue_map_colour")
     features = queue_map_features(table, plots, colour)
     if features:
-        st.image(
-            data.map_png(
-                features,
-                config.settings,
-                colour_by=colour,
-                pad=0.05,
-                max_tiles=16,
-                title=f"{len(table)} applications, {len(features)} plots, by {colour.replace('_', ' ')}",
-            ),
-            width="stretch",
-        )
+        title = f"{len(table)} applications, {len(features)} plots, by {colour.replace('_', ' ')}"
+        data.show_plots_map(features, config.settings, colour, title)
     else:
         st.info("None of these applications has a plot outline to draw.")
 

@@ -56,17 +56,7 @@ with left:
         {"plot_id": r["plot_id"], "geometry": r["geometry"], colour: r.get(colour)} for r in book if r.get("geometry")
     ]
     if features:
-        st.image(
-            data.map_png(
-                features,
-                config.settings,
-                colour_by=colour,
-                pad=0.05,
-                max_tiles=16,
-                title=f"{len(features)} financed plots by {colour}",
-            ),
-            width="stretch",
-        )
+        data.show_plots_map(features, config.settings, colour, f"{len(features)} financed plots by {colour}")
 with right:
     for by in ("crop", "village"):
         table = group_exposure(book, by)
