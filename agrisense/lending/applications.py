@@ -701,13 +701,13 @@ def decide_application(
             if app.status == "withdrawn":
                 raise Conflict(f"Application {app_id} was cancelled: the farmer withdrew the consent it relied on.")
             before = {"status": app.status, "credit_limit": json_number(app.credit_limit)}
-            if app.status == "declined" and decision != "decline":
-                # its plots were released when it was declined: another farmer's open offer may hold them by now
+            reopening = app.status == "declined" and decision != "decline"
+            if reopening or decision == "change_limit":
                 lock_farmer(session, app.farmer_id)
+            if reopening:  # its plots were released when it was declined: another farmer's offer may hold them now
                 lock_land(session)
                 refuse_financed_land(session, [link.plot for link in app.links], _policy(settings))
             if decision == "change_limit":
-                lock_farmer(session, app.farmer_id)
                 offers = override_offers(session, app, to_money(new_limit or 0), settings)  # bounded, or 422
                 policy = _policy(settings)
                 if to_money(new_limit or 0) > to_money(policy.loans.second_approval_above):
