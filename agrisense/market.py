@@ -23,6 +23,8 @@ from agrisense.geo.area import MU_PER_HA
 from agrisense.resources import resource_path
 from agrisense.yamlfile import describe, read_yaml
 
+DEFAULT_POLICY = "default.yaml"
+"""The policy file a market names to lend under the configured policy (``Settings.policy_file``)."""
 NATIONAL = "national"
 """The yield key used where a crop has no figure for the quoted area."""
 
@@ -165,6 +167,11 @@ class Market:
     def policy_file(self) -> Path:
         return resource_path("policies") / self.spec.policy
 
+    def policy_path(self, configured: Path) -> Path:
+        """The policy this market lends under: ``configured`` (the settings' policy file) for a market on the
+        default policy, else the market's own file."""
+        return Path(configured) if self.spec.policy == DEFAULT_POLICY else self.policy_file
+
     def crop_table(self, area: str | None = None) -> dict[str, CropReference]:
         """Crop references of this market, yields those of ``area`` where the file has them (else national)."""
         if self.spec.crops_csv is not None:
@@ -281,6 +288,17 @@ def load_markets(folder: Path) -> Mapping[str, Market]:
     if not markets:
         raise NotFound(f"no market files (*.yaml) in {folder}")
     return markets
+
+
+def market_named(reference_dir: Path, code: str) -> Market:
+    """The market ``code`` of the reference folder; NotFound naming the markets there."""
+    markets = load_markets(markets_dir(reference_dir))
+    if code not in markets:
+        raise NotFound(
+            f"market {code!r} is not a market file of {markets_dir(reference_dir)} ({', '.join(markets)}); "
+            "fix market in the region's region.json or add the market file"
+        )
+    return markets[code]
 
 
 @dataclass(frozen=True)

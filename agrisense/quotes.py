@@ -132,8 +132,7 @@ def weather_history(where: Where) -> tuple[pd.DataFrame | None, str]:
 
 def market_policy(settings: Settings, market: Market) -> Policy:
     """The market's policy, checked against its crops; the sample county's is the configured policy file."""
-    path = Path(settings.policy_file) if market.spec.policy == "default.yaml" else market.policy_file
-    return load_policy(path, crops=market.crop_table())
+    return load_policy(market.policy_path(Path(settings.policy_file)), crops=market.crop_table())
 
 
 def quote_at(settings: Settings, where: Where, inputs: QuoteInputs, *, today: date | None = None) -> Offer:

@@ -9,6 +9,11 @@ from pathlib import Path
 
 from agrisense.errors import InvalidInput, NotFound
 
+DEFAULT_MARKET = "sample_county"
+"""The market of a region folder whose ``region.json`` names none (folders built before markets existed)."""
+DEFAULT_MODEL = "landcover_unet"
+"""The land-cover model bundle (a folder of the models directory) of a region folder that names none."""
+
 
 @dataclass(frozen=True)
 class Region:
@@ -26,6 +31,9 @@ class Region:
     currency: str
     crops: tuple[str, ...]
     synthetic: bool
+    market: str = DEFAULT_MARKET  # a market file of data/reference/markets/: crops, prices, calendars, policy
+    market_area: str | None = None  # the market area whose yields apply (e.g. a province); None: national
+    model: str = DEFAULT_MODEL  # the land-cover model bundle that scores this region
 
     @property
     def catalog(self) -> Path:
@@ -67,6 +75,9 @@ def load_region(root: Path) -> Region:
             currency=str(meta.get("currency", "CNY")),
             crops=tuple(meta["crops"]),
             synthetic=bool(meta.get("synthetic", False)),
+            market=str(meta.get("market", DEFAULT_MARKET)),
+            market_area=str(meta["market_area"]) if meta.get("market_area") else None,
+            model=str(meta.get("model", DEFAULT_MODEL)),
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise InvalidInput(f"{meta_path} is incomplete or malformed ({exc!r}); rebuild the region.") from exc

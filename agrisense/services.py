@@ -35,6 +35,7 @@ def scoring_inputs(
         start=start or region.imagery_start,
         end=end or region.imagery_end,
         models_dir=Path(settings.models_dir),
+        model=region.model,
         cache_dir=Path(settings.cache_dir) / "composites",
         device=settings.device,
     )
@@ -50,6 +51,8 @@ def credit_inputs(settings: Settings, region: Region) -> CreditInputs:
         finance_season=region.season + 1,
         plot_calibration=Path(settings.reference_dir) / PLOT_CALIBRATION_FILE,
         region_key=region_key(region.name, region.season, region.bbox_lonlat),
+        market=region.market,
+        market_area=region.market_area,
     )
 
 

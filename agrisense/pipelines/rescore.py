@@ -40,6 +40,7 @@ from agrisense.errors import ImageryUnavailable, InvalidInput
 from agrisense.geo import Plot, overlap_fractions
 from agrisense.imagery.cache import scene_fingerprint
 from agrisense.imagery.catalog import open_source
+from agrisense.market import markets_dir
 from agrisense.ml.registry import read_bundle
 from agrisense.pipelines.cluster import dask_client
 from agrisense.pipelines.rescore_maps import write_tile_maps
@@ -135,16 +136,18 @@ def _file_digest(paths: Iterable[Path]) -> str:
     return h.hexdigest()[:16]
 
 
-def static_inputs_fingerprint(cfg: RescoreConfig, model_name: str = "landcover_unet") -> str:
-    """Model bundle + policy + reference tables: what every tile shares."""
-    bundle = read_bundle(cfg.inputs.models_dir / model_name)
+def static_inputs_fingerprint(cfg: RescoreConfig, model_name: str | None = None) -> str:
+    """Model bundle + policy + reference tables + the region's market: what every tile shares."""
+    bundle = read_bundle(cfg.inputs.models_dir / (model_name or cfg.inputs.model))
     ref = cfg.credit.reference_dir
+    market = [markets_dir(ref) / f"{cfg.credit.market}.yaml"] if cfg.credit.market else []
     return _digest(
         {
             "pipeline": PIPELINE_VERSION,
             "model": model_fingerprint(bundle.to_json()),
             "policy": _file_digest([cfg.credit.policy_file]),
-            "reference": _file_digest([ref / "crops.csv", ref / "ndvi_curves.csv"]),
+            "reference": _file_digest([ref / "crops.csv", ref / "ndvi_curves.csv", *market]),
+            "policy_version": cfg.credit.reference().policy.version,
         }
     )
 

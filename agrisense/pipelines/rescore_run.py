@@ -52,7 +52,7 @@ from agrisense.pipelines.rescore_maps import mosaic_maps, write_region_fields
 from agrisense.pipelines.rescore_report import write_run_report
 from agrisense.pipelines.rescore_stac import write_run_stac
 from agrisense.region import load_region
-from agrisense.scoring import load_reference, model_fingerprint
+from agrisense.scoring import model_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +245,7 @@ def rescore_region(
         out_dir / "manifest.json", _manifest(run_id, cfg, tasks, done=[t for t in tasks if t not in todo])
     )
 
-    bundle = read_bundle(settings.models_dir / "landcover_unet")
+    bundle = read_bundle(settings.models_dir / cfg.region.model)
     tags = run_tags(cfg, run_id=run_id, bundle=bundle, as_of=as_of)
     cfg = replace(cfg, run_tags=tuple(sorted(tags.items())))
 
@@ -322,7 +322,7 @@ def run_tags(cfg: RescoreConfig, *, run_id: str, bundle: ModelBundle, as_of: dat
     """Run metadata every COG (region and tile) carries as dataset tags (and every STAC item of the run as
     properties): run id, model version and fingerprint (``scoring.model_fingerprint`` of the bundle, as the
     probability cache keys it), policy version, season, window, as-of, created (UTC)."""
-    policy = load_reference(cfg.credit.reference_dir, cfg.credit.policy_file).policy
+    policy = cfg.credit.reference().policy
     return {
         "run_id": run_id,
         "model_version": bundle.version,
@@ -450,7 +450,7 @@ def monitor_loans(
     if not loan_records:
         return []
 
-    ref = load_reference(cfg.credit.reference_dir, cfg.credit.policy_file)
+    ref = cfg.credit.reference()
     crops, policy, curves = ref.crops, ref.policy, ref.curves
     rain = pd.read_csv(cfg.region.weather, usecols=["date", "precip_mm"]) if cfg.region.weather.is_file() else None
     ndvi = {str(r.plot_id): json.loads(r.ndvi_by_month) for r in frame[["plot_id", "ndvi_by_month"]].itertuples()}

@@ -17,6 +17,7 @@ import shapely
 from agrisense.errors import InvalidInput
 from agrisense.maps import write_cog
 from agrisense.maps.palette import palette
+from agrisense.region import DEFAULT_MARKET, DEFAULT_MODEL
 from agrisense.sample.farmers import farmers_for_area, make_plots, plot_truth
 from agrisense.sample.grid import RegionGrid, make_grid
 from agrisense.sample.inputs import CROPS, SampleInputs, load_inputs
@@ -222,6 +223,8 @@ def build_region(
         "imagery_start": f"{season}-03-01",
         "imagery_end": f"{season}-11-30",
         "currency": CURRENCY,
+        "market": DEFAULT_MARKET,
+        "model": DEFAULT_MODEL,
         "crops": list(CROPS),
         "synthetic": True,
         "size_km": size_km,

@@ -21,7 +21,9 @@ from agrisense.agronomy.yields import yield_distribution
 from agrisense.credit.engine import CreditEvidence, make_offer
 from agrisense.credit.offer import ImageryEvidence, Offer, Reason
 from agrisense.credit.policy import Policy, load_policy
+from agrisense.errors import InvalidInput
 from agrisense.geo import OUTSIDE_IMAGERY, Plot, PlotError, overlap_fractions
+from agrisense.market import market_named
 from agrisense.ml.growth import ExpectedCurve, condition_z, load_expected_curves
 from agrisense.ml.plot_calibration import PlotCalibration, find_calibration
 from agrisense.scoring.evidence import PlotEvidence
@@ -41,6 +43,14 @@ class CreditInputs:
     # the plot calibration file and the region's key in it (agrisense calibrate-plots); None: raw model output
     plot_calibration: Path | None = None
     region_key: str | None = None
+    # the region's market (data/reference/markets/<market>.yaml) and area: crops, prices, calendars and policy come
+    # from it; None: the reference folder's crops.csv under ``policy_file`` (tools that score without a region)
+    market: str | None = None
+    market_area: str | None = None
+
+    def reference(self) -> Reference:
+        """Crops, policy and expected curves this scoring uses (read once per process)."""
+        return load_reference(self.reference_dir, self.policy_file, self.market, self.market_area)
 
 
 @dataclass(frozen=True)
@@ -51,20 +61,36 @@ class Reference:
 
 
 @cache
-def load_reference(reference_dir: Path, policy_file: Path) -> Reference:
-    """Crop table, policy and expected NDVI curves, read once per process and paths."""
-    crops = load_crop_table(reference_dir / "crops.csv")
+def load_reference(
+    reference_dir: Path, policy_file: Path, market: str | None = None, market_area: str | None = None
+) -> Reference:
+    """Crop table, policy and expected NDVI curves, read once per process and arguments.
+
+    With a ``market`` the crops are the market's (yields of ``market_area``) and the policy is the market's own
+    (``policy_file`` stands for the default policy, so a configured policy file still applies to the markets that
+    lend under the default one); without, the reference folder's ``crops.csv`` under ``policy_file``."""
+    if market is None:
+        crops = load_crop_table(reference_dir / "crops.csv")
+        policy_path = policy_file
+    else:
+        spec = market_named(reference_dir, market)
+        if market_area is not None and market_area not in spec.spec.areas:
+            raise InvalidInput(
+                f"market area {market_area!r} is not an area of market {market!r} ({', '.join(spec.spec.areas)}); "
+                "fix market_area in the region's region.json"
+            )
+        crops = spec.crop_table(market_area)
+        policy_path = spec.policy_path(policy_file)
     return Reference(
         crops=crops,
-        policy=load_policy(policy_file, crops=crops),  # the price-cap check against this run's own crop table
+        policy=load_policy(policy_path, crops=crops),  # the price-cap check against this run's own crop table
         curves=load_expected_curves(reference_dir / "ndvi_curves.csv"),
     )
 
 
 @cache
-def _weather_risk(weather_csv: Path, crop: str, reference_dir: Path, policy_file: Path) -> WeatherRisk:
-    crops = load_reference(reference_dir, policy_file).crops
-    return weather_risk(LocalCsvWeather(weather_csv).history(), crops[crop], crop)
+def _weather_risk(weather_csv: Path, crop: str, credit: CreditInputs) -> WeatherRisk:
+    return weather_risk(LocalCsvWeather(weather_csv).history(), credit.reference().crops[crop], crop)
 
 
 def _plot_calibration(path: Path, region: str, model_version: str) -> PlotCalibration | None:
@@ -118,12 +144,10 @@ def build_offers(
     every other farmer's plots. ``existing_exposure`` is the farmer's outstanding credit by ``farmer_id``.
     ``what_if=False`` leaves out "what would change the decision" (policy sweeps that only count decisions).
     """
-    ref = load_reference(credit.reference_dir, credit.policy_file)
+    ref = credit.reference()
     overlaps = overlap_fractions(plots) if overlaps is None else overlaps
     exposure = existing_exposure or {}
-    weather = {
-        crop: _weather_risk(credit.weather_csv, crop, credit.reference_dir, credit.policy_file) for crop in ref.crops
-    }
+    weather = {crop: _weather_risk(credit.weather_csv, crop, credit) for crop in ref.crops}
     model_versions = {"landcover": next((e.model_version for e in evidence.values() if e.model_version), "none")}
     calibration = None
     if credit.plot_calibration is not None and credit.region_key is not None:

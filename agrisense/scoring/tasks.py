@@ -18,6 +18,7 @@ from shapely import to_wkb
 from agrisense.geo.plots import Plot
 from agrisense.imagery.cache import TileKey
 from agrisense.imagery.plot_series import group_plots_by_tile
+from agrisense.region import DEFAULT_MODEL
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class ScoringInputs:
     models_dir: Path
     cache_dir: Path  # root of the on-disk caches: composites here, model probabilities in ``probabilities/``
     device: str = "auto"
+    model: str = DEFAULT_MODEL  # the land-cover bundle (a folder of ``models_dir``): the region's
 
     @property
     def probabilities_dir(self) -> Path:

@@ -111,7 +111,7 @@ def _score_tile_base(job: TileJob, inputs: ScoringInputs, *, scheduler: str, map
         missing = tuple(PlotEvidence(pid, "no_clear_imagery", str(exc)) for pid in job.plot_ids)
         return TileResult(job.tile_id, missing, job.crs, job.bbox)
     comp = result.composites
-    model = load_model_cached(str(inputs.models_dir), device=inputs.device)
+    model = load_model_cached(str(inputs.models_dir), inputs.model, device=inputs.device)
     bundle = model.bundle
 
     def predict() -> np.ndarray:  # class probabilities, plus the boundary probability when the model has a head

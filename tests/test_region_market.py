@@ -1,0 +1,73 @@
+"""A region folder carries its market: region.json names it, and scoring takes crops and policy from it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agrisense.credit.policy import load_policy
+from agrisense.errors import InvalidInput, NotFound
+from agrisense.region import DEFAULT_MARKET, DEFAULT_MODEL, load_region
+from agrisense.scoring.offers import CreditInputs, load_reference
+
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference"
+POLICIES = Path(__file__).resolve().parents[1] / "agrisense" / "credit" / "policies"
+REGION = {
+    "name": "test region",
+    "crs": "EPSG:32650",
+    "bbox_lonlat": [115.8, 28.6, 115.85, 28.65],
+    "bbox_utm": [0, 0, 5000, 5000],
+    "season": 2026,
+    "imagery_start": "2026-03-01",
+    "imagery_end": "2026-11-30",
+    "crops": ["rice_double", "rice", "rapeseed", "cotton"],
+}
+
+
+def _region(tmp_path: Path, **extra: object) -> Path:
+    (tmp_path / "region.json").write_text(json.dumps({**REGION, **extra}), encoding="utf-8")
+    return tmp_path
+
+
+def _credit(market: str | None, area: str | None = None) -> CreditInputs:
+    return CreditInputs(
+        reference_dir=REFERENCE,
+        policy_file=POLICIES / "default.yaml",
+        weather_csv=Path("unused.csv"),
+        evidence_season=2026,
+        finance_season=2027,
+        market=market,
+        market_area=area,
+    )
+
+
+def test_region_json_names_market_area_and_model(tmp_path):
+    region = load_region(_region(tmp_path, market="china", market_area="jiangxi", model="landcover_unet_cn"))
+    assert (region.market, region.market_area, region.model) == ("china", "jiangxi", "landcover_unet_cn")
+
+
+def test_region_without_market_is_the_sample_county_market(tmp_path):
+    region = load_region(_region(tmp_path))
+    assert (region.market, region.market_area, region.model) == (DEFAULT_MARKET, None, DEFAULT_MODEL)
+
+
+def test_china_market_gives_its_crops_province_yields_and_policy():
+    ref = _credit("china", "jiangxi").reference()
+    assert {"rice", "rice_double", "rapeseed", "cotton"} <= set(ref.crops)
+    assert ref.crops["rice_early"].ref_yield_t_ha == pytest.approx(5.714)  # Jiangxi, not national
+    assert ref.policy.version == load_policy(POLICIES / "china.yaml").version
+
+
+def test_sample_county_market_is_crops_csv_under_the_configured_policy():
+    by_market, legacy = _credit("sample_county").reference(), _credit(None).reference()
+    assert by_market.crops == legacy.crops
+    assert by_market.policy == legacy.policy
+
+
+def test_unknown_market_or_area_is_refused_with_what_exists():
+    with pytest.raises(NotFound, match="china"):
+        load_reference(REFERENCE, POLICIES / "default.yaml", "atlantis")
+    with pytest.raises(InvalidInput, match="jiangxi"):
+        load_reference(REFERENCE, POLICIES / "default.yaml", "china", "atlantis")
