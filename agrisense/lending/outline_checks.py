@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,9 +56,22 @@ def check_plot_outline(geometry: Mapping[str, Any], settings: Settings) -> dict[
     }
 
 
-def check_plots(plots: Sequence[Mapping[str, Any]], settings: Settings) -> dict[str, dict[str, Any]]:
-    """Outline checks of ``plots`` (dicts with ``ref`` and a GeoJSON ``geometry``), by ref."""
-    return {str(p["ref"]): check_plot_outline(p["geometry"], settings) for p in plots if p.get("geometry")}
+Progress = Callable[[int, int], object]
+"""Called after each plot's check with (plots checked, plots to check): a front end's progress bar."""
+
+
+def check_plots(
+    plots: Sequence[Mapping[str, Any]], settings: Settings, progress: Progress | None = None
+) -> dict[str, dict[str, Any]]:
+    """Outline checks of ``plots`` (dicts with ``ref`` and a GeoJSON ``geometry``), by ref; ``progress`` is told
+    after each one."""
+    todo = [p for p in plots if p.get("geometry")]
+    checks: dict[str, dict[str, Any]] = {}
+    for plot in todo:
+        checks[str(plot["ref"])] = check_plot_outline(plot["geometry"], settings)
+        if progress is not None:
+            progress(len(checks), len(todo))
+    return checks
 
 
 def storable(checks: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -117,16 +130,34 @@ def _store(db: Database, app_id: int, checks: Mapping[str, Mapping[str, Any]]) -
         )
 
 
-def application_outline_checks(
-    db: Database, actor: Actor, app_id: int, *, settings: Settings
-) -> dict[str, dict[str, Any]]:
-    """Each plot's outline check of an application (staff only), by plot ref: the stored ones where the outline is
-    unchanged, the others computed now (the model on each plot's window: about a second each) and stored."""
+def missing_outline_checks(db: Database, actor: Actor, app_id: int) -> list[str]:
+    """The refs of the application's plots (staff only) whose outline check is not stored, or stored for an
+    outline since changed: what :func:`application_outline_checks` would compute now."""
     require_role(actor, STAFF, "review the outline checks of an application")
+    stored, plots = _application_plots(db, app_id)
+    return [str(p["ref"]) for p in split_fresh(stored, plots)[1]]
+
+
+def store_outline_checks(
+    db: Database, app_id: int, *, settings: Settings, progress: Progress | None = None
+) -> dict[str, dict[str, Any]]:
+    """Each plot's outline check of an application, by plot ref: the stored ones where the outline is unchanged,
+    the others computed now (the model on each plot's window: a second or more each) and stored. No actor: the
+    service calls it for a submitted application (``agrisense.lending.outline_queue``); staff go through
+    :func:`application_outline_checks`. Idempotent: a second call finds them stored."""
     stored, plots = _application_plots(db, app_id)
     fresh, missing = split_fresh(stored, plots)
     if not missing:
         return fresh
-    computed = check_plots(missing, settings)
+    computed = check_plots(missing, settings, progress)
     _store(db, app_id, storable(computed))
     return {**fresh, **computed}
+
+
+def application_outline_checks(
+    db: Database, actor: Actor, app_id: int, *, settings: Settings, progress: Progress | None = None
+) -> dict[str, dict[str, Any]]:
+    """Each plot's outline check of an application (staff only), by plot ref, as :func:`store_outline_checks`
+    (``progress`` is told after each plot computed now)."""
+    require_role(actor, STAFF, "review the outline checks of an application")
+    return store_outline_checks(db, app_id, settings=settings, progress=progress)

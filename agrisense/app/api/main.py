@@ -20,6 +20,7 @@ from agrisense.app.api.security import SecurityHeaders
 from agrisense.config import Settings, get_settings
 from agrisense.errors import AuthenticationFailed
 from agrisense.lending import signing_key, user_id_from_token
+from agrisense.lending.outline_queue import OutlineCheckQueue
 from agrisense.lending.rate_limits import DatabaseRateLimiter
 from agrisense.lending.scoring import drain_scoring, set_scoring_concurrency
 from agrisense.store import Database, open_database
@@ -43,15 +44,20 @@ def rate_store(settings: Settings, db: Database) -> RateStore:
     return RateLimiter(settings.rate_limit_per_minute)
 
 
-def stop_background_work(settings: Settings, timeout: float = SHUTDOWN_WAIT_S) -> None:
-    """At shutdown: let the scorings in flight finish (their applications are stored), the model warm-up end and
-    stop the map-tile warmer, so no thread of the app outlives it; logged when one does not finish in ``timeout``."""
+def stop_background_work(
+    settings: Settings, outline_checks: OutlineCheckQueue | None = None, timeout: float = SHUTDOWN_WAIT_S
+) -> None:
+    """At shutdown: let the scorings in flight finish (their applications are stored), then the queued outline
+    checks of submitted applications, the model warm-up end and stop the map-tile warmer, so no thread of the app
+    outlives it; logged when one does not finish in ``timeout``."""
     from agrisense.imagery.tiles import stop_warming
 
     if not wait_until_warm(settings, timeout):
         log.warning("shutdown: the model warm-up is still running after %.0f s", timeout)
     if not drain_scoring(timeout):
         log.warning("shutdown: scorings still running after %.0f s", timeout)
+    if outline_checks is not None and not outline_checks.stop(timeout):
+        log.warning("shutdown: outline checks still queued after %.0f s (checked on their first view)", timeout)
     if not stop_warming(settings, timeout):
         log.warning("shutdown: the map-tile warmer is still running after %.0f s", timeout)
 
@@ -63,12 +69,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     key = signing_key(settings)
     workers = scoring_concurrency()
     set_scoring_concurrency(workers, settings.tile_reuse_s)
+    outline_checks = OutlineCheckQueue(db, settings)  # each submitted application's outline checks, after its offer
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         start_warm_up(settings)  # the first offer and the first "tap my field" need not load the model
         yield
-        await anyio.to_thread.run_sync(stop_background_work, settings)
+        await anyio.to_thread.run_sync(stop_background_work, settings, outline_checks)
         db.dispose()
 
     app = FastAPI(
@@ -81,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     app.state.signing_key = key
+    app.state.outline_checks = outline_checks
     # submissions wait in threads (cheap) so that concurrent ones in a tile are scored as one batch; the CPU work
     # itself is bounded by the batcher (one tile scoring per core at once)
     app.state.scoring_limiter = anyio.CapacityLimiter(SUBMISSION_THREADS)

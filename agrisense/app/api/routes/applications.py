@@ -29,7 +29,8 @@ async def submit(
 ) -> dict[str, Any]:
     """Apply for credit on your plots. ``consent`` must be true: it is recorded (the statement in
     ``consent_language``, the language the farmer read, with the terms version) before any imagery of the plots is
-    processed. Returns the application with its offer."""
+    processed. Returns the application with its offer; its plots' outline checks (for the analyst) are computed
+    afterwards in the background."""
     submit = partial(
         submit_application,
         db,
@@ -45,7 +46,9 @@ async def submit(
         return submit()
 
     # scoring is CPU work: it runs in worker threads (batched per tile, bounded by CPU), never on the event loop
-    return await anyio.to_thread.run_sync(call, limiter=request.app.state.scoring_limiter)
+    view = await anyio.to_thread.run_sync(call, limiter=request.app.state.scoring_limiter)
+    request.app.state.outline_checks.submit(int(view["id"]))  # queued: the offer does not wait for it
+    return view
 
 
 @router.get("", response_model=list[ApplicationView])
