@@ -38,6 +38,9 @@ GROUPS: dict[str, tuple[int, ...]] = {
 }
 DW_UNKNOWN = 9
 MAX_STEPS = 24
+#: the order in which month, channel-group and time-position embeddings are concatenated into a token's position
+#: embedding: the published weights' order, confirmed by the decoder's reconstruction check (docs/croptype.md)
+EMBEDDING_ORDER: tuple[str, str, str] = ("month", "channel", "position")
 EMBED_DIM = 128
 WEIGHTS_FILE = "default_model.pt"
 WEIGHTS_SHA256 = "559c9d76f525bdf2dd3774da8b1e7f1510769b73baacac12e9e4d8d5c67fbe65"
@@ -117,11 +120,24 @@ def unit_sphere(latlon: torch.Tensor) -> torch.Tensor:
     return torch.stack([torch.cos(lat) * torch.cos(lon), torch.cos(lat) * torch.sin(lon), torch.sin(lat)], dim=1)
 
 
+def position_embedding(
+    order: tuple[str, str, str], month: torch.Tensor, channel: torch.Tensor, position: torch.Tensor
+) -> torch.Tensor:
+    """The three parts concatenated in ``order`` (names ``month``, ``channel``, ``position``)."""
+    parts = {"month": month, "channel": channel, "position": position}
+    return torch.cat([parts[name] for name in order], dim=-1)
+
+
 class PrestoEncoder(nn.Module):
     """Presto's encoder; parameter names match the ``encoder.*`` tensors of the published state dict."""
 
-    def __init__(self, depth: int = 2, heads: int = 8, mlp_ratio: int = 4) -> None:
+    def __init__(
+        self, depth: int = 2, heads: int = 8, mlp_ratio: int = 4, order: tuple[str, str, str] = EMBEDDING_ORDER
+    ) -> None:
         super().__init__()
+        if sorted(order) != ["channel", "month", "position"]:
+            raise ValueError(f"order must be a permutation of month, channel, position; got {order}")
+        self.order = order
         d = EMBED_DIM
         self.eo_patch_embed = nn.ModuleDict({name: nn.Linear(len(idx), d) for name, idx in GROUPS.items()})
         self.dw_embed = nn.Embedding(DW_UNKNOWN + 1, d)
@@ -139,44 +155,55 @@ class PrestoEncoder(nn.Module):
         if t > MAX_STEPS:
             raise ValueError(f"Presto takes at most {MAX_STEPS} monthly steps, got {t}")
         months = (batch.month.long()[:, None] + torch.arange(t, device=batch.x.device)[None, :]) % 12
-        time_part = torch.cat(
-            [self.month_embed(months), self.pos_embed[:, :t, :].expand(n, -1, -1)], dim=-1
-        )  # (N, T, 96)
+        parts = {"month": self.month_embed(months), "position": self.pos_embed[:, :t, :].expand(n, -1, -1)}
         tokens, keeps = [], []
         for g, (name, idx) in enumerate(GROUPS.items()):
             cols = list(idx)
             channel = self.channel_embed.weight[g].expand(n, t, -1)
-            tokens.append(self.eo_patch_embed[name](batch.x[..., cols]) + self._position(time_part, channel))
+            tokens.append(self.eo_patch_embed[name](batch.x[..., cols]) + self._position(parts, channel))
             keeps.append(~batch.mask[..., cols].bool().all(dim=-1))
         dw = batch.dynamic_world.long()
         channel = self.channel_embed.weight[len(GROUPS)].expand(n, t, -1)
-        tokens.append(self.dw_embed(dw) + self._position(time_part, channel))
+        tokens.append(self.dw_embed(dw) + self._position(parts, channel))
         keeps.append(dw != DW_UNKNOWN)
         latlon = self.latlon_embed(unit_sphere(batch.latlon.float()))[:, None, :]
         x = torch.cat([latlon, *tokens], dim=1)
         keep = torch.cat([torch.ones(n, 1, dtype=torch.bool, device=x.device), *keeps], dim=1)
         return x, keep
 
-    @staticmethod
-    def _position(time_part: torch.Tensor, channel: torch.Tensor) -> torch.Tensor:
-        month, pos = time_part[..., : channel.shape[-1]], time_part[..., channel.shape[-1] :]
-        return torch.cat([month, channel, pos], dim=-1)
+    def _position(self, parts: dict[str, torch.Tensor], channel: torch.Tensor) -> torch.Tensor:
+        return position_embedding(self.order, parts["month"], channel, parts["position"])
+
+    def _transform(self, batch: PrestoBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Tokens through the blocks: ``(N, L', 128)`` outputs and ``(N, L')`` keep flags of the used slots, plus
+        the ``(L,)`` used-slot flags and the full ``(N, L)`` keep flags. Slots that no pixel of the batch keeps
+        (S1, SRTM, unknown DW) are skipped: they cost nothing."""
+        x, keep = self.tokens(batch)
+        used = keep.any(dim=0)
+        h, kept = x[:, used], keep[:, used]
+        for block in self.blocks:
+            h = block(h, kept)
+        return h, kept, used, keep
+
+    def encode_tokens(self, batch: PrestoBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(N, L, 128)`` layer-normed final tokens (the decoder's input; dropped slots are zeros) and ``(N, L)``
+        keep flags, in the layout of ``tokens``."""
+        h, _, used, keep = self._transform(batch)
+        out = torch.zeros(*keep.shape, h.shape[-1], dtype=h.dtype, device=h.device)
+        out[:, used] = self.norm(h)
+        return out, keep
 
     def forward(self, batch: PrestoBatch) -> torch.Tensor:
         """``(N, 128)`` embeddings: the layer norm of the mean of the kept final tokens."""
-        x, keep = self.tokens(batch)
-        used = keep.any(dim=0)  # token slots no pixel of the batch keeps (S1, SRTM, unknown DW) cost nothing
-        if not bool(used.all()):
-            x, keep = x[:, used], keep[:, used]
-        for block in self.blocks:
-            x = block(x, keep)
+        x, keep, _, _ = self._transform(batch)
         weight = keep.to(x.dtype)[..., None]
         mean = (x * weight).sum(dim=1) / weight.sum(dim=1)
         return self.norm(mean)
 
 
-def load_encoder(weights: Path) -> PrestoEncoder:
-    """A ``PrestoEncoder`` with the ``encoder.*`` tensors of ``weights`` loaded ``strict=True``, in eval mode."""
+def load_encoder(weights: Path, order: tuple[str, str, str] = EMBEDDING_ORDER) -> PrestoEncoder:
+    """A ``PrestoEncoder`` with the ``encoder.*`` tensors of ``weights`` loaded ``strict=True``, in eval mode
+    (``order``: the position-embedding layout, see ``EMBEDDING_ORDER``)."""
     if not weights.is_file():
         raise ModelUnavailable(
             f"no Presto weights at {weights}; the repository ships them in models/presto_encoder/ "
@@ -185,7 +212,7 @@ def load_encoder(weights: Path) -> PrestoEncoder:
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
         encoder_state = {k.removeprefix("encoder."): v for k, v in state.items() if k.startswith("encoder.")}
-        encoder = PrestoEncoder()
+        encoder = PrestoEncoder(order=order)
         encoder.load_state_dict(encoder_state, strict=True)
     except (RuntimeError, ValueError, KeyError, AttributeError) as exc:
         raise ModelUnavailable(f"the Presto weights at {weights} do not fit this encoder ({exc})") from exc

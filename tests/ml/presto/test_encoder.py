@@ -74,7 +74,10 @@ def test_inputs_follow_the_readme_units_and_masks() -> None:
     inputs = presto_inputs(_series())
     col = {name: i for i, name in enumerate(CHANNELS)}
     assert inputs.x.shape == inputs.mask.shape == (3, 12, 17)
-    assert np.allclose(inputs.x[..., col["total_precipitation"]], 1.0)  # 30 mm = 0.03 m -> 1
+    # a month's total -> its mean daily total in m, / 0.03: 30 mm in December (31 days) -> 1/31, in June 1/30
+    precip = inputs.x[..., col["total_precipitation"]]
+    assert np.allclose(precip[:, 0], 1 / 31) and np.allclose(precip[:, 6], 1 / 30)  # steps from December
+    assert np.allclose(precip[:, 2], 1 / 28.25)  # February: the series carry no year
     assert np.allclose(inputs.x[..., col["temperature_2m"]], 0.0)  # -1 C = 272.15 K -> 0
     assert inputs.mask[..., [col["VV"], col["VH"], col["elevation"], col["slope"]]].all()
     assert not inputs.mask[..., col["B2"]].any()
