@@ -137,3 +137,34 @@ def test_log_in_checks_the_first_applications_of_the_queue_in_the_background(
     for app_id in first:  # stored without the Application page ever being opened
         stored = _stored(db, app_id)[0]
         assert stored and all(c["message"].startswith("Drawn ") for c in stored.values()), stored
+
+
+@pytest.mark.slow  # Streamlit AppTest: the Application page running the boundary model on each plot
+def test_the_application_page_shows_progress_while_it_computes_missing_checks(
+    dashboard_data: DashboardData, dashboard_env: dict
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from agrisense.app.dashboard.data import PREFETCH
+
+    db = Database(dashboard_env["AGRISENSE_DATABASE_URL"])
+    analyst = authenticate(db, ANALYST_PHONE, dashboard_data.analyst_password)
+    queue = list_review_queue(db, analyst)
+    assert len(queue) > PREFETCH  # the last one is not checked ahead by the log-in
+    row = queue[-1]
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "agrisense/app/dashboard/Home.py"))
+    at.run(timeout=120)
+    at.text_input(key="login_phone").input(ANALYST_PHONE)
+    at.text_input(key="login_password").input(dashboard_data.analyst_password)
+    at.button[0].click()
+    at.run(timeout=120)
+    _clear(db, row["id"])  # as if the API's queue had not got to it yet
+    at.query_params["app"] = str(row["id"])
+    at.switch_page("pages/2_Application.py").run(timeout=120)
+    assert not at.exception, [e.value for e in at.exception]
+    [box] = at.status
+    assert box.label == f"Outlines compared: {len(row['plots'])} plot(s)" and box.state == "complete"
+    assert [e.value for e in (*at.success, *at.warning) if "Drawn " in e.value]  # the check is shown
+    assert sorted(_stored(db, row["id"])[0] or {}) == sorted(row["plots"])  # and stored
+    at.run(timeout=120)  # stored now: no progress box on the next render
+    assert not at.status and not at.exception

@@ -21,7 +21,7 @@ from agrisense.app.dashboard import charts
 from agrisense.app.dashboard.maps import Mosaic, mosaic, padded_bounds
 from agrisense.app.dashboard.rescore import RescoreRun, find_runs, read_run
 from agrisense.config import Settings
-from agrisense.lending.outline_checks import application_outline_checks
+from agrisense.lending.outline_checks import Progress, application_outline_checks
 from agrisense.store import Database, open_database
 from agrisense.warmup import start_warm_up
 
@@ -244,15 +244,17 @@ def prefetch_outline_checks(database_: Database, actor: Any, app_ids: Sequence[i
             jobs[app_id] = pool.submit(application_outline_checks, database_, actor, app_id, settings=settings)
 
 
-def outline_checks(database_: Database, actor: Any, app_id: int, settings: Settings) -> dict[str, dict[str, Any]]:
+def outline_checks(
+    database_: Database, actor: Any, app_id: int, settings: Settings, progress: Progress | None = None
+) -> dict[str, dict[str, Any]]:
     """The application's outline checks (``lending.outline_checks``): joins a background check of it in progress
     instead of running the model a second time (one still queued behind others is cancelled, not waited for),
-    then reads them (computing any still missing)."""
+    then reads them (computing any still missing; ``progress`` is told after each plot computed here)."""
     job = _outline_worker(database_.url)[1].pop(int(app_id), None)
     if job is not None and not job.cancel():  # running or done
         with contextlib.suppress(Exception):  # a failed prefetch: the call below reports it
             job.result()
-    return application_outline_checks(database_, actor, int(app_id), settings=settings)
+    return application_outline_checks(database_, actor, int(app_id), settings=settings, progress=progress)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -26,6 +26,7 @@ from agrisense.app.dashboard.views import (
 )
 from agrisense.errors import AgrisenseError
 from agrisense.lending import audit_log, decide_application, get_application, list_review_queue
+from agrisense.lending.outline_checks import missing_outline_checks
 
 actor, config = require_analyst("Application")
 database = db(config)
@@ -81,8 +82,23 @@ st.caption(
 features = [{"plot_id": p.get("ref"), "geometry": p.get("geometry")} for p in application.get("plots") or []]
 features = [f for f in features if f["geometry"]]
 # each drawn outline against the field the model's boundary head finds at its centre (fraud and drawing errors):
-# stored with the application, computed here only on its first view or after an outline changed
-with st.spinner("Comparing the outlines with the fields the model finds (first view: about a second a plot)…"):
+# computed when the farmer submitted (the API's outline queue); here only when not stored yet or an outline changed
+missing = missing_outline_checks(database, actor, int(app_id))
+if missing:
+    with st.status(
+        f"Comparing {len(missing)} outline(s) with the fields the model finds (not stored yet: a few seconds a plot)…",
+        expanded=True,
+    ) as progress_box:
+        bar = st.progress(0.0, text=f"0 of {len(missing)} plot(s) checked")
+        checks = data.outline_checks(
+            database,
+            actor,
+            int(app_id),
+            config.settings,
+            progress=lambda done, total: bar.progress(done / total, text=f"{done} of {total} plot(s) checked"),
+        )
+        progress_box.update(label=f"Outlines compared: {len(missing)} plot(s)", state="complete", expanded=False)
+else:
     checks = data.outline_checks(database, actor, int(app_id), config.settings)
 data.prefetch_outline_checks(database, actor, ids[ids.index(int(app_id)) + 1 :], config.settings)  # the next ones
 found = [{"plot_id": f"field {pid}", "geometry": c["geometry"]} for pid, c in checks.items() if c["geometry"]]
