@@ -14,14 +14,19 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from agrisense.agronomy.calendar import CropReference
+from agrisense.agronomy.climatology import ClimatologyWeather
 from agrisense.errors import InvalidInput
 from agrisense.maps import write_cog
 from agrisense.maps.palette import palette
-from agrisense.region import DEFAULT_MARKET, DEFAULT_MODEL
+from agrisense.market import Market, market_named
+from agrisense.resources import resource_path
+from agrisense.sample.crop_curves import crop_spectra, sown_before
 from agrisense.sample.farmers import farmers_for_area, make_plots, plot_truth
 from agrisense.sample.grid import RegionGrid, make_grid
-from agrisense.sample.inputs import CROPS, SampleInputs, load_inputs
+from agrisense.sample.inputs import NONCROP_CLASSES, Spectra, WeatherParams, load_inputs
 from agrisense.sample.landscape import Landscape, make_landscape
+from agrisense.sample.profiles import EAST_AFRICA, RegionProfile
 from agrisense.sample.rasters import LANDCOVER_NODATA, landcover, object_map
 from agrisense.sample.readme import region_readme
 from agrisense.sample.scenes import make_context, plan_scenes, render_scene
@@ -29,9 +34,8 @@ from agrisense.sample.signatures import build_signatures
 from agrisense.sample.stac_writer import COLLECTION_ID, item_id, save_catalog, write_scene
 from agrisense.sample.weather_gen import generate_weather
 
-GENERATOR_VERSION = "1.0.0"
-REGION_NAME = "agrisense sample county (synthetic, northern Uganda)"
-CURRENCY = "CNY"
+GENERATOR_VERSION = "1.0.0"  # the East-African output is unchanged by the profiles (same seed, same bytes)
+REGION_NAME = EAST_AFRICA.name
 _GENERATED = ("region.json", "plots.geojson", "README.md", "stac", "truth", "weather")
 
 
@@ -59,14 +63,43 @@ class RegionSummary:
     seconds: float
 
 
-def _calendar(inputs: SampleInputs, season: int) -> dict[str, tuple[date, date]]:
+def _calendar(crops: dict[str, CropReference], season: int) -> dict[str, tuple[date, date]]:
+    """Each crop's sowing window for the harvest of ``season`` (the autumn before for a winter crop)."""
     out = {}
-    for crop in CROPS:
-        row = inputs.crops_calendar.loc[crop]
-        sm, sd = (int(v) for v in str(row["sow_start"]).split("-"))
-        em, ed = (int(v) for v in str(row["sow_end"]).split("-"))
-        out[crop] = (date(season, sm, sd), date(season, em, ed))
+    for crop, ref in crops.items():
+        year = season - 1 if sown_before(ref, season) else season
+        sm, sd = (int(v) for v in ref.sow_start.split("-"))
+        em, ed = (int(v) for v in ref.sow_end.split("-"))
+        out[crop] = (date(year, sm, sd), date(year, em, ed))
     return out
+
+
+def sowing_windows(profile: RegionProfile, season: int) -> dict[str, tuple[date, date]]:
+    """The profile's crops' sowing windows (from its market) for the harvest of ``season``."""
+    return _calendar(_crops(profile)[1], season)
+
+
+def _crops(profile: RegionProfile) -> tuple[Market, dict[str, CropReference]]:
+    """The profile's market and its crops (area yields and calendars), in the profile's order."""
+    market = market_named(resource_path("reference"), profile.market)
+    table = market.crop_table(profile.market_area)
+    missing = [c for c in profile.crops if c not in table]
+    if missing:
+        raise InvalidInput(f"profile {profile.key}: crops {missing} are not crops of market {profile.market}")
+    return market, {c: table[c] for c in profile.crops}
+
+
+def _weather(
+    rng: np.random.Generator, inputs_weather: WeatherParams, market: Market, profile: RegionProfile, season: int
+) -> pd.DataFrame:
+    """Daily weather 1991-01-01 .. ``season``-11-30: the area's climatology where the market has one, else the
+    station-calibrated generator."""
+    normals = market.normals(profile.market_area) if profile.market_area else None
+    end = date(season, 11, 30)
+    if normals is None:
+        return generate_weather(rng, inputs_weather, end)
+    frame = ClimatologyWeather(normals, last_year=season).daily(date(1991, 1, 1), end)
+    return frame.assign(date=pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-%d"))
 
 
 def _prepare(out_dir: Path) -> None:
@@ -98,7 +131,7 @@ def _validate(
         raise InvalidInput(f"max_scenes={max_scenes} must be at least 1 (or None for the whole season).")
 
 
-def _write_truth(out_dir: Path, land: Landscape, grid: RegionGrid, lc: np.ndarray) -> list[str]:
+def _write_truth(out_dir: Path, land: Landscape, grid: RegionGrid, lc: np.ndarray, crops: tuple[str, ...]) -> list[str]:
     f = land.fields
     field_ids = [f"FLD{i + 1:05d}" for i in range(len(f))]
     gdf = gpd.GeoDataFrame(
@@ -114,7 +147,7 @@ def _write_truth(out_dir: Path, land: Landscape, grid: RegionGrid, lc: np.ndarra
         crs=f"EPSG:{grid.epsg}",
     )
     gdf.to_parquet(out_dir / "truth" / "fields.parquet", index=False)
-    classes = ["non_crop", *CROPS]
+    classes = ["non_crop", *crops]
     colormap, names = palette(classes, nodata_name="nodata")
     write_cog(
         out_dir / "truth" / "landcover.tif",
@@ -140,26 +173,29 @@ def build_region(
     season: int = 2026,
     max_scenes: int | None = None,
     inputs_dir: Path | None = None,
+    profile: RegionProfile = EAST_AFRICA,
 ) -> RegionSummary:
     """Generate the whole synthetic region into ``out_dir`` (deterministic for a given seed).
 
     ``max_scenes`` caps the number of acquisitions (tests use a few); ``inputs_dir`` holds the
-    calibration tables (default: the bundled ones).
+    calibration tables (default: the bundled ones); ``profile`` is the kind of region (place, market, crops).
     """
     t0 = time.perf_counter()
     out_dir = Path(out_dir).resolve()  # relative paths would leak into the STAC asset hrefs
     _validate(size_km, n_farmers, scene_interval_days, season, max_scenes)
-    grid = make_grid(size_km)
+    grid = make_grid(size_km, profile.center_lonlat, profile.epsg)
     inputs = load_inputs(inputs_dir)
+    market, crops = _crops(profile)
+    crop_names = profile.crops
     _prepare(out_dir)
 
     def rng(k: int) -> np.random.Generator:
         return np.random.default_rng([seed, k])
 
-    calendar = _calendar(inputs, season)
-    land = make_landscape(rng(1), grid, inputs.shapes, calendar)
+    calendar = _calendar(crops, season)
+    land = make_landscape(rng(1), grid, inputs.shapes, calendar, profile)
     omap = object_map(land, grid)
-    lc = landcover(land, grid)
+    lc = landcover(land, grid, crop_names)
 
     # Sowing shift relative to each crop's reference date (the middle of its sowing window).
     ref = {c: s + (e - s) / 2 for c, (s, e) in calendar.items()}
@@ -169,10 +205,15 @@ def build_region(
     fi = omap.field_index[isf]
     shift[isf] = [(land.fields.sow_date[i] - ref[str(land.fields.crop[i])]).days for i in fi]
     failed[isf] = land.fields.status[fi] == "failed"
-    model = build_signatures(rng(2), inputs.spectra, omap.cls, omap.field_index, shift, failed, season)
+    spectra: Spectra = (
+        crop_spectra(inputs.spectra, crops, season, keep=NONCROP_CLASSES) if profile.curve_spectra else inputs.spectra
+    )
+    model = build_signatures(
+        rng(2), spectra, omap.cls, omap.field_index, shift, failed, season, crop_names, profile.bare_months
+    )
     ctx = make_context(rng(3), omap.raster, model)
 
-    weather = generate_weather(rng(4), inputs.weather, date(season, 11, 30))
+    weather = _weather(rng(4), inputs.weather, market, profile, season)
     weather.to_csv(out_dir / "weather" / "daily.csv", index=False)
     rain = dict(zip(pd.to_datetime(weather["date"]).dt.date, weather["precip_mm"], strict=True))
 
@@ -185,8 +226,8 @@ def build_region(
         items.append(write_scene(stac_dir / COLLECTION_ID / iid, spec, arrays, grid, seed))
     catalog = save_catalog(stac_dir, items, grid, seed)
 
-    field_ids = _write_truth(out_dir, land, grid, lc)
-    plots = make_plots(rng(6), land, n_farmers or farmers_for_area(grid.area_km2))
+    field_ids = _write_truth(out_dir, land, grid, lc, crop_names)
+    plots = make_plots(rng(6), land, n_farmers or farmers_for_area(grid.area_km2), crop_names, profile.large_farm_plots)
     pgdf = gpd.GeoDataFrame(
         {
             "plot_id": plots.plot_id.astype(str),
@@ -212,7 +253,7 @@ def build_region(
 
     lon_lat = grid.bbox_lonlat()
     region = {
-        "name": REGION_NAME,
+        "name": profile.name,
         "seed": seed,
         "generator_version": GENERATOR_VERSION,
         "crs": f"EPSG:{grid.epsg}",
@@ -222,10 +263,11 @@ def build_region(
         "season": season,
         "imagery_start": f"{season}-03-01",
         "imagery_end": f"{season}-11-30",
-        "currency": CURRENCY,
-        "market": DEFAULT_MARKET,
-        "model": DEFAULT_MODEL,
-        "crops": list(CROPS),
+        "currency": market.spec.currency,
+        "market": profile.market,
+        **({"market_area": profile.market_area} if profile.market_area else {}),
+        "model": profile.model,
+        "crops": list(crop_names),
         "synthetic": True,
         "size_km": size_km,
         "shape": [grid.height, grid.width],
@@ -234,8 +276,8 @@ def build_region(
 
     n_px = lc.size
     lc_shares = {"non_crop": round(float((lc == 0).mean()), 4)}
-    lc_shares.update({c: round(float((lc == i + 1).sum() / n_px), 4) for i, c in enumerate(CROPS)})
-    crop_shares = {c: round(float((land.fields.crop == c).mean()), 4) if len(land.fields) else 0.0 for c in CROPS}
+    lc_shares.update({c: round(float((lc == i + 1).sum() / n_px), 4) for i, c in enumerate(crop_names)})
+    crop_shares = {c: round(float((land.fields.crop == c).mean()), 4) if len(land.fields) else 0.0 for c in crop_names}
     cloudy = sum(1 for it in items if it.properties["eo:cloud_cover"] > 50)
     summary = RegionSummary(
         out_dir=out_dir,
@@ -258,5 +300,5 @@ def build_region(
         seconds=round(time.perf_counter() - t0, 1),
     )
     kinds = pd.Series(plots.kind).value_counts().to_dict()
-    (out_dir / "README.md").write_text(region_readme(summary, region, kinds))
+    (out_dir / "README.md").write_text(region_readme(summary, region, kinds, profile))
     return summary

@@ -7,6 +7,7 @@ farmer's plot, and some declare the wrong crop.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,8 +63,15 @@ def _translate(geom: BaseGeometry, dx: float, dy: float) -> BaseGeometry:
     return shapely.transform(geom, lambda xy: xy + np.array([dx, dy]))
 
 
-def make_plots(rng: np.random.Generator, land: Landscape, n_farmers: int) -> Plots:
-    """Draw ``n_farmers`` farmers with 1-3 plots each."""
+def make_plots(
+    rng: np.random.Generator,
+    land: Landscape,
+    n_farmers: int,
+    crops: Sequence[str] = CROPS,
+    large_farm_plots: bool = False,
+) -> Plots:
+    """Draw ``n_farmers`` smallholders with 1-3 plots each; with ``large_farm_plots`` the owner of each large farm
+    then applies too, one plot per field of the farm (good outlines, the true crop)."""
     f = land.fields
     small = np.flatnonzero(~f.large & (shapely.area(f.geometry) < 5e4))
     tree = shapely.STRtree(f.geometry[small])
@@ -97,7 +105,7 @@ def make_plots(rng: np.random.Generator, land: Landscape, n_farmers: int) -> Plo
             if kind == "good" or kind == "wrong_crop":
                 plot = sketch(rng, geom)
                 if kind == "wrong_crop":
-                    declared = str(rng.choice([c for c in CROPS if c != crop]))
+                    declared = str(rng.choice([c for c in crops if c != crop]))
             elif kind == "shifted":
                 size = np.sqrt(geom.area)
                 ang = rng.uniform(0, 2 * np.pi)
@@ -117,7 +125,7 @@ def make_plots(rng: np.random.Generator, land: Landscape, n_farmers: int) -> Plo
                     if patch.area > 4000
                     else shapely.box(pt.x - 30, pt.y - 30, pt.x + 30, pt.y + 30),
                 )
-                declared = str(rng.choice(np.array(CROPS)))
+                declared = str(rng.choice(np.array(crops)))
             else:  # overlapping: another farmer's plot, drawn again with an offset
                 others = [d for d in drawn if d[0] != farmer]
                 _, other_field, other_plot = others[int(rng.integers(len(others)))]
@@ -128,6 +136,8 @@ def make_plots(rng: np.random.Generator, land: Landscape, n_farmers: int) -> Plo
                 field = other_field
             drawn.append((farmer, field, plot))
             rows.append((farmer, declared, kind, plot))
+    if large_farm_plots:
+        rows += _large_farm_plots(rng, land, first_farmer=len({r[0] for r in rows}) + 1)
     n = len(rows)
     return Plots(
         plot_id=np.array([f"P{i + 1:05d}" for i in range(n)], dtype=object),
@@ -136,6 +146,19 @@ def make_plots(rng: np.random.Generator, land: Landscape, n_farmers: int) -> Plo
         kind=np.array([r[2] for r in rows], dtype=object),
         geometry=np.array([r[3] for r in rows], dtype=object),
     )
+
+
+def _large_farm_plots(
+    rng: np.random.Generator, land: Landscape, first_farmer: int
+) -> list[tuple[str, str, str, BaseGeometry]]:
+    """One farmer per large farm (种粮大户), a good plot on each of its fields, declaring the true crop."""
+    f = land.fields
+    rows = []
+    for k, farm in enumerate(sorted({int(v) for v in f.farm if v >= 0})):
+        farmer = f"F{first_farmer + k:04d}"
+        for field in np.flatnonzero(f.farm == farm):
+            rows.append((farmer, str(f.crop[field]), "good", sketch(rng, f.geometry[field])))
+    return rows
 
 
 def plot_truth(plots: Plots, land: Landscape) -> dict[str, np.ndarray]:

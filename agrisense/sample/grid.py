@@ -1,4 +1,4 @@
-"""The region's 10 m UTM grid (EPSG:32636) and smooth random fields drawn on it."""
+"""The region's 10 m UTM grid (EPSG:32636 for the East-African county) and smooth random fields drawn on it."""
 
 from __future__ import annotations
 
@@ -52,16 +52,16 @@ class RegionGrid:
         return (min(lon), min(lat), max(lon), max(lat))
 
 
-def make_grid(size_km: float, center_lonlat: tuple[float, float] = CENTER_LONLAT) -> RegionGrid:
-    """A square grid of ``size_km`` centred near ``center_lonlat``, snapped to 60 m."""
+def make_grid(size_km: float, center_lonlat: tuple[float, float] = CENTER_LONLAT, epsg: int = EPSG) -> RegionGrid:
+    """A square grid of ``size_km`` centred near ``center_lonlat`` (UTM ``epsg``), snapped to 60 m."""
     if not 0.5 <= size_km <= 50:
         raise InvalidInput(f"size_km={size_km} is out of range; choose a region between 0.5 and 50 km wide.")
     n = int(round(size_km * 1000 / (2 * RESOLUTION))) * 2  # even: the 20 m grid nests
-    cx, cy = Transformer.from_crs(4326, EPSG, always_xy=True).transform(*center_lonlat)
+    cx, cy = Transformer.from_crs(4326, epsg, always_xy=True).transform(*center_lonlat)
     half = n * RESOLUTION / 2
     x0 = np.floor((cx - half) / ALIGN_M) * ALIGN_M
     y0 = np.ceil((cy + half) / ALIGN_M) * ALIGN_M
-    return RegionGrid(float(x0), float(y0), n, n)
+    return RegionGrid(float(x0), float(y0), n, n, epsg=epsg)
 
 
 def smooth_field(

@@ -57,7 +57,6 @@ class SampleInputs:
     spectra: Spectra
     shapes: FieldShapes
     weather: WeatherParams
-    crops_calendar: pd.DataFrame  # data/reference/crops.csv indexed by crop
 
 
 def default_inputs_dir() -> Path:
@@ -90,11 +89,9 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
-def load_inputs(inputs_dir: Path | None = None, reference_dir: Path | None = None) -> SampleInputs:
-    """Read the calibration tables (default: the bundled ones) and the crop calendar (default: the bundled
-    reference tables)."""
+def load_inputs(inputs_dir: Path | None = None) -> SampleInputs:
+    """Read the calibration tables (default: the bundled ones); crop calendars come from the markets."""
     inputs_dir = inputs_dir or default_inputs_dir()
-    reference_dir = reference_dir or resource_path("reference")
     mean_df = _read_csv(inputs_dir / "spectra_monthly_mean.csv")
     cov_df = _read_csv(inputs_dir / "spectra_covariance.csv")
     meta = _read_csv(inputs_dir / "spectra_classes.csv")
@@ -111,7 +108,6 @@ def load_inputs(inputs_dir: Path | None = None, reference_dir: Path | None = Non
     if not scal_path.exists():
         raise NotFound(f"{scal_path} is missing; run `agrisense sample calibrate --real DIR`.")
     scal = json.loads(scal_path.read_text())
-    crops = _read_csv(reference_dir / "crops.csv").set_index("crop")
     return SampleInputs(
         spectra=Spectra(means, covs, float(meta["temporal_rho"].iloc[0])),
         shapes=FieldShapes(
@@ -128,5 +124,4 @@ def load_inputs(inputs_dir: Path | None = None, reference_dir: Path | None = Non
             float(scal["corr_tmax_tmin"]),
             float(scal["station_annual_cv"]),
         ),
-        crops_calendar=crops,
     )

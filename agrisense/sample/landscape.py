@@ -15,9 +15,9 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from agrisense.sample.grid import RegionGrid
-from agrisense.sample.inputs import CROPS, FieldShapes
+from agrisense.sample.inputs import FieldShapes
+from agrisense.sample.profiles import EAST_AFRICA, RegionProfile
 
-CROP_SHARES = {"maize": 0.30, "sorghum": 0.35, "groundnut": 0.20, "beans": 0.15}
 BLOCK_SPACING_M = 500.0
 FARM_SHARE, WOOD_SHARE = 0.50, 0.10  # of Voronoi blocks; the rest is grassland / bush fallow
 FALLOW_SHARE = 0.15  # of smallholder strips left as grass fallow
@@ -40,6 +40,7 @@ class Fields:
     sow_date: np.ndarray  # datetime.date
     status: np.ndarray  # "normal" | "late" | "failed"
     large: np.ndarray  # bool: part of a large commercial farm
+    farm: np.ndarray  # int: index of the large farm the field belongs to, -1 for a smallholder field
 
     def __len__(self) -> int:
         return len(self.geometry)
@@ -162,7 +163,11 @@ def _largest_polygon(g: BaseGeometry) -> BaseGeometry:
 
 
 def make_landscape(
-    rng: np.random.Generator, grid: RegionGrid, shapes: FieldShapes, calendar: dict[str, tuple[date, date]]
+    rng: np.random.Generator,
+    grid: RegionGrid,
+    shapes: FieldShapes,
+    calendar: dict[str, tuple[date, date]],
+    profile: RegionProfile = EAST_AFRICA,
 ) -> Landscape:
     """Draw the whole landscape for ``grid``; ``calendar`` maps crop -> (sow_start, sow_end)."""
     minx, miny, maxx, maxy = grid.bbox
@@ -183,10 +188,11 @@ def make_landscape(
     use[order[: int(FARM_SHARE * len(blocks))]] = "farm"
     use[order[len(blocks) - max(1, int(WOOD_SHARE * len(blocks))) :]] = "trees"
 
-    # Large commercial farms (100-250 ha rectangles), about 3 per 100 km2.
+    # Large commercial farms (rectangles of the profile's size, e.g. 100-250 ha, about 3 per 100 km2).
     large_polys: list[BaseGeometry] = []
-    for _ in range(int(rng.poisson(3 * scale)) if scale >= 0.5 else 0):
-        area = rng.uniform(100, 250) * 1e4
+    expected = profile.large_farms_per_100km2 * scale
+    for _ in range(int(rng.poisson(expected)) if expected >= 1.5 else 0):
+        area = rng.uniform(*profile.large_farm_ha) * 1e4
         e = rng.uniform(1.0, 2.5)
         w, h = np.sqrt(area / e), np.sqrt(area * e)
         c = rng.uniform([minx + w, miny + h], [maxx - w, maxy - h])
@@ -229,8 +235,11 @@ def make_landscape(
         keep = rng.random(len(pieces)) > FALLOW_SHARE
         fields_geom.extend(pieces[keep])
     n_small = len(fields_geom)
-    for rect in large_polys:
-        n_parts = int(rng.integers(1, 4))
+    farm_of = [-1] * n_small
+    lo, hi = profile.large_farm_fields
+    for k, rect in enumerate(large_polys):
+        n_parts = int(rng.integers(lo, hi + 1))
+        farm_of += [k] * n_parts
         mrr = np.asarray(shapely.get_coordinates(rect))[:4]
         a, b, d = mrr[0], mrr[1], mrr[3]
         long_ax, short_ax = (b - a, d - a) if np.hypot(*(b - a)) > np.hypot(*(d - a)) else (d - a, b - a)
@@ -245,11 +254,12 @@ def make_landscape(
     geoms = np.array([_largest_polygon(g) for g in geoms], dtype=object)
     is_large = np.arange(len(geoms)) >= n_small
     ok = (shapely.area(geoms) >= 0.08e4) & shapely.is_valid(geoms) & ~_is_sliver(geoms)
-    geoms, is_large = geoms[ok], is_large[ok]
+    geoms, is_large, farm = geoms[ok], is_large[ok], np.array(farm_of, dtype=int)[ok]
 
     n = len(geoms)
-    crop = rng.choice(np.array(CROPS), n, p=[CROP_SHARES[c] for c in CROPS])
-    crop[is_large] = rng.choice(np.array(["maize", "sorghum"]), int(is_large.sum()))
+    crops = profile.crops
+    crop = rng.choice(np.array(crops), n, p=[profile.crop_shares[c] for c in crops])
+    crop[is_large] = rng.choice(np.array(profile.large_farm_crops), int(is_large.sum()))
     status = rng.choice(
         np.array(["normal", "late", "failed"]), n, p=[1 - LATE_SHARE - FAILED_SHARE, LATE_SHARE, FAILED_SHARE]
     )
@@ -286,7 +296,7 @@ def make_landscape(
     keep_p = ~shapely.is_empty(patch_geoms)
     keep_o = ~shapely.is_empty(ov_geoms)
     return Landscape(
-        fields=Fields(geoms, crop.astype(object), sow, status.astype(object), is_large),
+        fields=Fields(geoms, crop.astype(object), sow, status.astype(object), is_large, farm),
         patches=Patches(patch_geoms[keep_p], patch_cls[keep_p]),
         overlay=Patches(ov_geoms[keep_o], ov_cls[keep_o]),
     )

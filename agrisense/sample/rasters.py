@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,9 +45,9 @@ def object_map(land: Landscape, grid: RegionGrid) -> ObjectMap:
     return ObjectMap(raster, np.array(cls, dtype=object), np.array(fidx))
 
 
-def landcover(land: Landscape, grid: RegionGrid) -> np.ndarray:
-    """uint8 truth: 0 non-crop, 1..4 crop id in ``CROPS`` order (pixel centre inside the field polygon)."""
-    code = {c: i + 1 for i, c in enumerate(CROPS)}
+def landcover(land: Landscape, grid: RegionGrid, crops: Sequence[str] = CROPS) -> np.ndarray:
+    """uint8 truth: 0 non-crop, 1..n crop id in ``crops`` order (pixel centre inside the field polygon)."""
+    code = {c: i + 1 for i, c in enumerate(crops)}
     shapes = [(g, code[str(c)]) for g, c in zip(land.fields.geometry, land.fields.crop, strict=True)]
     if not shapes:
         return np.zeros(grid.shape, np.uint8)

@@ -39,6 +39,7 @@ OBJ_CODES = {
     "groundnut": 6,
     "beans": 7,
 }
+OTHER_CROP_CODE = 8  # a crop of another region's profile (only water and built-up codes change the SCL)
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ def make_context(rng: np.random.Generator, obj: np.ndarray, model: SignatureMode
     amp = model.table.patchiness.astype(np.float32)[obj]
     veg = np.clip(np.exp(amp * f - 0.5 * amp**2), 0.15, 1.8).astype(np.float32)
     texture = (0.02 * smooth_field(rng, shape, 1.5, coarse=1)).astype(np.float32)
-    codes = np.array([OBJ_CODES[str(c)] for c in model.table.cls], dtype=np.uint8)
+    codes = np.array([OBJ_CODES.get(str(c), OTHER_CROP_CODE) for c in model.table.cls], dtype=np.uint8)
     return RenderContext(obj, codes[obj], veg, texture)
 
 

@@ -8,6 +8,7 @@ sowing date relative to the class's mean calendar and interpolated to any date.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -91,14 +92,22 @@ def build_signatures(
     shift_days: np.ndarray,
     failed: np.ndarray,
     season: int,
+    crops: Sequence[str] = CROPS,
+    bare_months: Mapping[str, tuple[int, ...]] | None = None,
 ) -> SignatureModel:
-    """Draw per-object deviations and patchiness, and stack the class means."""
+    """Draw per-object deviations and patchiness, and stack the class means.
+
+    An object's bare spectrum is the mean of its curve over its class's ``bare_months`` (calendar months; default
+    ``BARE_MONTHS``, the dry season, for every class)."""
     dev = draw_deviations(rng, spectra, table_cls)
     means = np.stack([spectra.mean[str(c)] for c in table_cls])
     curves = np.clip(means + dev, 0.001, 0.95)
-    bare_idx = [(m % 12) for m in BARE_MONTHS]  # calendar month m -> month_index (m % 12): Feb=2..Apr=4
-    bare = curves[:, bare_idx].mean(axis=1)
-    is_crop = np.isin(table_cls, CROPS)
+    bare = np.empty((len(table_cls), curves.shape[2]))
+    for c in np.unique(table_cls):
+        sel = table_cls == c
+        months = (bare_months or {}).get(str(c), BARE_MONTHS)
+        bare[sel] = curves[sel][:, [m % 12 for m in months]].mean(axis=1)  # calendar month m -> row m % 12
+    is_crop = np.isin(table_cls, crops)
     patchiness = np.where(is_crop, rng.uniform(0.08, 0.35, len(table_cls)), rng.uniform(0.15, 0.35, len(table_cls)))
     table = ObjectTable(table_cls, field_index, shift_days, failed, dev, patchiness)
     return SignatureModel(table, curves, bare, season)

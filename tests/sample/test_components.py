@@ -9,11 +9,12 @@ import pytest
 import shapely
 
 from agrisense.errors import InvalidInput
-from agrisense.sample.build import _calendar
+from agrisense.sample.build import sowing_windows
 from agrisense.sample.farmers import make_plots, plot_truth, sketch
 from agrisense.sample.grid import make_grid
 from agrisense.sample.inputs import load_inputs
 from agrisense.sample.landscape import make_landscape
+from agrisense.sample.profiles import EAST_AFRICA
 from agrisense.sample.signatures import build_signatures
 
 
@@ -48,7 +49,7 @@ def test_late_sowing_shifts_the_curve() -> None:
 def test_plots_cover_every_kind_and_overlap() -> None:
     inputs = load_inputs()
     grid = make_grid(3.0)
-    land = make_landscape(np.random.default_rng(5), grid, inputs.shapes, _calendar(inputs, 2026))
+    land = make_landscape(np.random.default_rng(5), grid, inputs.shapes, sowing_windows(EAST_AFRICA, 2026))
     plots = make_plots(np.random.default_rng(6), land, 80)
     assert set(plots.kind) == {"good", "wrong_crop", "shifted", "noncrop", "overlapping"}
     for i in np.flatnonzero(plots.kind == "overlapping"):
@@ -88,7 +89,7 @@ def test_field_sizes_and_shapes_follow_the_real_parcels() -> None:
 
     real = pd.read_csv(default_inputs_dir() / "field_shapes.csv").set_index("source").loc[SHAPE_SOURCE]
     inputs = load_inputs()
-    land = make_landscape(np.random.default_rng(9), make_grid(4.0), inputs.shapes, _calendar(inputs, 2026))
+    land = make_landscape(np.random.default_rng(9), make_grid(4.0), inputs.shapes, sowing_windows(EAST_AFRICA, 2026))
     geoms = land.fields.geometry[~land.fields.large]
     area = shapely.area(geoms) / 1e4
     env = shapely.oriented_envelope(geoms)

@@ -115,16 +115,32 @@ def sample_build(
         typer.Option(help="Output folder (default: the region folder of the settings, AGRISENSE_REGION_DIR)."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 20261122,
-    size_km: Annotated[float, typer.Option(help="Side of the square county, km.")] = 10.0,
+    size_km: Annotated[
+        float | None, typer.Option(help="Side of the square county, km (default: 10, the China county 5).")
+    ] = None,
     season: Annotated[int, typer.Option(help="Season (year) of the imagery and plots.")] = 2026,
     n_farmers: Annotated[int | None, typer.Option(help="Number of farmers (default: from the area).")] = None,
     max_scenes: Annotated[int | None, typer.Option(help="Cap on acquisitions (quick builds).")] = None,
+    market: Annotated[
+        str, typer.Option(help="Market of the region: sample_county (East Africa) or china (with --province).")
+    ] = "sample_county",
+    province: Annotated[str | None, typer.Option(help="Area of the market, e.g. jiangxi (China).")] = None,
 ) -> None:
-    """Build the synthetic sample county (imagery, STAC catalog, plots, truth, weather)."""
+    """Build a synthetic sample county (imagery, STAC catalog, plots, truth, weather)."""
     from agrisense.sample.build import build_region
+    from agrisense.sample.profiles import find_profile
 
+    profile = find_profile(market, province)
     out = out if out is not None else settings_with().region_dir
-    summary = build_region(out, seed=seed, size_km=size_km, season=season, n_farmers=n_farmers, max_scenes=max_scenes)
+    summary = build_region(
+        out,
+        seed=seed,
+        size_km=size_km or profile.default_size_km,
+        season=season,
+        n_farmers=n_farmers,
+        max_scenes=max_scenes,
+        profile=profile,
+    )
     Console().print(summary)
 
 
