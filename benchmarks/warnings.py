@@ -18,7 +18,12 @@ Note: the NDVI is the whole-season monthly composite; a month's value is used fr
 so a month seen on an as-of date in that month includes its later scenes.
 
     python benchmarks/warnings.py [--region data/sample_county] [--offers out/demo/offers.json]
-        [--as-of 2026-07-15 --as-of 2026-08-15 ...] [--kind good] [--ceiling] [--json OUT]
+        [--as-of 2026-07-15 --as-of 2026-08-15 ...] [--kind good] [--ceiling] [--scenes] [--json OUT]
+
+``--scenes`` gives ``monitor_plot`` every clear scene of each plot as well
+(``agrisense.monitoring.scene_reader.read_plot_scenes`` over the region's STAC catalog, the season's imagery
+dates): emergence and late emergence are then read from the per-scene NDVI medians
+(``agrisense.monitoring.season.scene_stand``), as ``agrisense rescore --as-of`` does when it reads scenes.
 
 ``--ceiling`` adds, per as-of date, the precision a gradient-boosted classifier trained on the truth (5-fold
 cross-validated) reaches at recall 0.9 and 0.5 on the same monthly NDVI: how far learning could take this evidence.
@@ -35,6 +40,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -43,6 +49,8 @@ from agrisense.config import Settings
 from agrisense.credit.policy import load_policy
 from agrisense.errors import NotFound
 from agrisense.ml.growth import load_expected_curves
+from agrisense.monitoring.scene_reader import read_plot_scenes
+from agrisense.monitoring.scenes import PlotScenes
 from agrisense.monitoring.season import loan_from_record, monitor_plot
 
 FAILURE_CODES = ("NO_EMERGENCE", "CROP_FAILURE", "EARLY_HARVEST")
@@ -108,6 +116,7 @@ def evaluate(
     kinds: tuple[str, ...] | None = None,
     *,
     with_ceiling: bool = False,
+    with_scenes: bool = False,
 ) -> dict[str, Any]:
     settings = Settings(region_dir=region)
     if not offers_path.is_file():
@@ -133,6 +142,16 @@ def evaluate(
     by_status = {s: {p for p, v in status.items() if v == s} for s in ("normal", "late", "failed")}
     results: dict[str, Any] = {}
     start = time.perf_counter()
+    scenes: dict[str, PlotScenes] = {}
+    if with_scenes:
+        outlines = gpd.read_file(region / "plots.geojson")
+        scenes = read_plot_scenes(
+            str(region / "stac" / "catalog.json"),
+            outlines[outlines["plot_id"].isin(set(plots["plot_id"]))],
+            date.fromisoformat(region_meta["imagery_start"]),
+            date.fromisoformat(region_meta["imagery_end"]),
+        )
+    read_seconds = time.perf_counter() - start
     for as_of in as_of_dates:
         codes: dict[str, set[str]] = {}
         for row in plots.itertuples():
@@ -151,6 +170,7 @@ def evaluate(
                 policy=policy,
                 rain=rain,
                 run_id="benchmark",
+                scenes=scenes.get(str(row.plot_id)),
             )
             for w in warnings:
                 codes.setdefault(str(w["code"]), set()).add(str(row.plot_id))
@@ -172,6 +192,8 @@ def evaluate(
         "by_status": {s: len(p) for s, p in by_status.items()},
         "by_kind": dict(Counter(plots["kind"])),
         "as_of": results,
+        "evidence": "every clear scene" if with_scenes else "monthly composites",
+        "scene_read_seconds": round(read_seconds, 1),
         "seconds": round(time.perf_counter() - start, 1),
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "date": date.today().isoformat(),
@@ -188,10 +210,18 @@ def main() -> None:
     parser.add_argument(
         "--ceiling", action="store_true", help="also what a classifier trained on the truth reaches (scikit-learn)"
     )
+    parser.add_argument(
+        "--scenes", action="store_true", help="also every clear scene of each plot (reads the region's STAC scenes)"
+    )
     args = parser.parse_args()
     dates = [date.fromisoformat(d) for d in (args.as_of or DEFAULT_AS_OF)]
     report = evaluate(
-        args.region, args.offers, dates, tuple(args.kind) if args.kind else None, with_ceiling=args.ceiling
+        args.region,
+        args.offers,
+        dates,
+        tuple(args.kind) if args.kind else None,
+        with_ceiling=args.ceiling,
+        with_scenes=args.scenes,
     )
     print(f"{report['plots']} plots matched to truth fields {report['by_status']}; kinds {report['by_kind']}")
     for day, res in report["as_of"].items():

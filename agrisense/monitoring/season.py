@@ -37,6 +37,7 @@ from agrisense.ml.growth import (
     growth_stage,
     ndvi_dates,
 )
+from agrisense.monitoring.scenes import PlotScenes, stand_evidence
 
 MIN_SPI_YEARS = 10
 """Season-to-date SPI needs at least this many earlier years of rainfall."""
@@ -64,6 +65,14 @@ LATE_EMERGENCE = "LATE_EMERGENCE"
 LATE_EMERGENCE_DAYS = 15
 """Green-up this many days after the latest normal emergence (end of the sowing window + days to emergence) is
 late emergence (a watch warning; the yield and the repayment date may move)."""
+SCENE_STAND_RISE = 0.12
+"""With per-scene evidence (:mod:`agrisense.monitoring.scenes`): a crop has emerged once its scene NDVI medians have
+risen this much (second-highest minus second-lowest clear scene). Failed stands stay below it, most normal ones
+pass it (benchmarks/warnings.py --scenes: the sweep in docs/performance.md)."""
+SCENE_LATE_DAYS = 30
+"""With per-scene evidence: green-up (the first of two consecutive scenes half the rise up) this many days after
+the latest normal emergence is late emergence. Per-scene dating is to the scene, not the month, but a normal crop
+sown at the end of its window still greens up weeks after its emergence date, hence the margin."""
 
 
 @dataclass(frozen=True)
@@ -310,6 +319,24 @@ def _with_late_emergence(result: MonitoringResult, green_up: date, latest: date)
     return replace(result, warnings=(*result.warnings, warning), actions=actions, status=status)
 
 
+def scene_stand(
+    evidence: SeasonEvidence, scenes: PlotScenes, *, sow_date: date, latest: date
+) -> tuple[SeasonEvidence, date | None]:
+    """``evidence`` with emergence (and the clear-scene count since sowing) read from the plot's every clear scene
+    up to ``evidence.as_of``, and the late green-up date (None: not late). With fewer than four usable scenes the
+    evidence is returned as it is and lateness is not judged."""
+    stand = stand_evidence(scenes, evidence.as_of)
+    rise = stand.rise
+    if rise is None:
+        return evidence, None
+    emerged = (stand.green_date or evidence.as_of) if rise >= SCENE_STAND_RISE else None
+    usable = scenes.usable(evidence.as_of)
+    since_sowing = sum(1 for d, ok in zip(scenes.days, usable, strict=True) if ok and d >= sow_date)
+    green = stand.green_date
+    late = green if emerged is not None and green is not None and green > latest + timedelta(SCENE_LATE_DAYS) else None
+    return replace(evidence, emergence_detected=emerged, clear_observations=since_sowing), late
+
+
 def monitor_plot(
     active: ActiveLoan,
     ndvi_by_month: Mapping[int, float],
@@ -322,13 +349,16 @@ def monitor_plot(
     rain: pd.DataFrame | None,
     run_id: str,
     history: Mapping[date, float] | None = None,
+    scenes: PlotScenes | None = None,
 ) -> tuple[MonitoringResult, list[dict[str, Any]]]:
     """Warnings and actions for one financed plot as of ``as_of``.
 
     Crop conditions must persist (``PERSISTENCE``): the evidence is read on the last clear observation up to
     ``as_of`` and on the one before it, and a condition counts only where both show it (``persistent_evidence``);
     a green-up later than the latest normal emergence on both is a ``LATE_EMERGENCE`` watch. ``history`` (the
-    plot's own earlier seasons) replaces the crop's expected curve as the condition's yardstick where it can."""
+    plot's own earlier seasons) replaces the crop's expected curve as the condition's yardstick where it can.
+    ``scenes`` (the plot's every clear scene, :func:`agrisense.monitoring.scene_reader.read_plot_scenes`) decides
+    emergence and late emergence instead of the monthly NDVI where it has enough scenes (:func:`scene_stand`)."""
     latest = latest_normal_emergence(crops[active.loan.crop], season)
     loan = replace(active.loan, expected_emergence=max(active.loan.expected_emergence, latest + timedelta(CANOPY_DAYS)))
     calendar = crop_calendar(crops[loan.crop], season)
@@ -351,14 +381,13 @@ def monitor_plot(
     seen = clear_dates(ndvi_by_month, season=season, as_of=as_of)
     previous = evidence_on(seen[-PERSISTENCE]) if len(seen) >= PERSISTENCE else None
     persistent = persistent_evidence(ev, None if previous is None else replace(previous[0], as_of=as_of))
+    late_green: date | None = None
+    if previous is not None and _late(stage, latest) and _late(previous[1], latest):
+        late_green = stage.start_of_season
+    if scenes is not None:
+        persistent, late_green = scene_stand(persistent, scenes, sow_date=loan.sow_date, latest=latest)
     result = monitor(loan, persistent, policy)
-    if (
-        previous is not None
-        and _late(stage, latest)
-        and _late(previous[1], latest)
-        and stage.start_of_season is not None
-        and not any(w.code == "NO_EMERGENCE" for w in result.warnings)
-    ):
-        result = _with_late_emergence(result, stage.start_of_season, latest)
+    if late_green is not None and not any(w.code == "NO_EMERGENCE" for w in result.warnings):
+        result = _with_late_emergence(result, late_green, latest)
     rows = warning_rows(result, loan_id=active.loan_id, season=season, run_id=run_id, stage=stage, ev=persistent)
     return result, rows

@@ -1,0 +1,95 @@
+"""Read every clear scene of many plots (the I/O side of :mod:`agrisense.monitoring.scenes`).
+
+Plots are grouped by cache tile (:func:`agrisense.imagery.plot_series.group_plots_by_tile`); each tile's scenes are
+searched in the catalog and loaded with :func:`agrisense.imagery.load.load_scenes` (the same reflectance rule and
+SCL clear mask as the composites), red and NIR only, cut to the plots' pixels; NDVI as
+:func:`agrisense.imagery.indices.add_indices` defines it. A tile without usable imagery gives its plots no scenes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from agrisense.errors import ImageryUnavailable
+from agrisense.imagery.catalog import SceneSource, open_source
+from agrisense.imagery.indices import add_indices
+from agrisense.imagery.load import load_scenes
+from agrisense.imagery.plot_series import group_plots_by_tile
+from agrisense.imagery.zonal import plot_coverage
+from agrisense.monitoring.scenes import PlotScenes, plot_scene_stats
+
+log = logging.getLogger(__name__)
+BANDS = ("red", "nir")
+
+
+def _window(geobox: Any, plots: gpd.GeoDataFrame, margin_px: int = 2) -> tuple[slice, slice]:
+    inverse = ~geobox.affine
+    x0, y0, x1, y1 = plots.total_bounds
+    cols, rows = zip(*(inverse * (x, y) for x in (x0, x1) for y in (y0, y1)), strict=True)
+    height, width = geobox.shape.yx
+    r0, r1 = max(math.floor(min(rows)) - margin_px, 0), min(math.ceil(max(rows)) + margin_px, height)
+    c0, c1 = max(math.floor(min(cols)) - margin_px, 0), min(math.ceil(max(cols)) + margin_px, width)
+    return slice(r0, max(r1, r0 + 1)), slice(c0, max(c1, c0 + 1))
+
+
+def read_plot_scenes(
+    source: SceneSource | str,
+    plots: gpd.GeoDataFrame,
+    start: date,
+    end: date,
+    *,
+    gdal_env: Mapping[str, Any] | None = None,
+) -> dict[str, PlotScenes]:
+    """Per ``plot_id`` (plots in any CRS), its :class:`PlotScenes` from every scene acquired ``start``..``end``
+    that the SCL leaves usable over its tile; plots in a tile without imagery are left out."""
+    src = open_source(source) if isinstance(source, str) else source
+    out: dict[str, PlotScenes] = {}
+    for group in group_plots_by_tile(plots):
+        geobox = group.tile.geobox()
+        bbox = geobox.geographic_extent.boundingbox
+        try:
+            items = src.search((bbox.left, bbox.bottom, bbox.right, bbox.top), start, end)
+            cube = load_scenes(items, geobox, BANDS, gdal_env=gdal_env)
+        except ImageryUnavailable as exc:
+            log.info("tile %s: no scenes for monitoring (%s)", group.tile.name, exc)
+            continue
+        rows, cols = _window(geobox, group.plots)
+        ndvi = add_indices(cube.isel(y=rows, x=cols), ["ndvi"])["ndvi"].values
+        days = tuple(pd.Timestamp(d).date() for d in cube["solar_day"].values)
+        sub = geobox[rows, cols]
+        for pid, geom in zip(group.plots["plot_id"], group.plots.geometry, strict=True):
+            (r, c), weights = plot_coverage(geom, sub)
+            if weights.size == 0:
+                continue
+            out[str(pid)] = plot_scene_stats(ndvi[:, r, c], weights, days)
+    return out
+
+
+def scenes_frame(scenes: Mapping[str, PlotScenes]) -> pd.DataFrame:
+    """Long table (``plot_id``, ``day``, ``clear_share``, ``ndvi_median``) of ``scenes``."""
+    rows = [
+        {"plot_id": pid, "day": d, "clear_share": c, "ndvi_median": m}
+        for pid, s in scenes.items()
+        for d, c, m in zip(s.days, s.clear_share, s.ndvi_median, strict=True)
+    ]
+    return pd.DataFrame(rows, columns=["plot_id", "day", "clear_share", "ndvi_median"])
+
+
+def scenes_from_frame(frame: pd.DataFrame) -> dict[str, PlotScenes]:
+    """The inverse of :func:`scenes_frame`."""
+    out: dict[str, PlotScenes] = {}
+    for pid, g in frame.sort_values(["plot_id", "day"]).groupby("plot_id", sort=True):
+        days = tuple(pd.Timestamp(d).date() for d in g["day"])
+        out[str(pid)] = PlotScenes(
+            days,
+            g["clear_share"].to_numpy(float),
+            g["ndvi_median"].to_numpy(float),
+        )
+    return out
