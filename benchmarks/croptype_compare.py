@@ -1,8 +1,18 @@
-"""Presto + logistic head against the TempCNN + forest on the same labels and the same spatial folds.
+"""Crop-type variants on the same labels and the same spatial folds: Presto heads, the TempCNN + forest, ensembles.
 
 Labels: synonyms + the Presto model's rare-class merge (9 classes, all rows); folds: 5, whole 300 m groups, seed
-``--seed``; probabilities calibrated by a temperature fitted on the other folds. Prints OA, macro-F1, ECE and the
-accuracy on the 80 % most confident, pooled and per region (docs/croptype.md, *Presto: results*).
+``--seed``; every score out-of-fold, probabilities calibrated by a temperature fitted on the other folds. Prints OA,
+macro-F1, ECE and the accuracy on the 80 % most confident, pooled and per region, and the wall time of each variant
+(docs/croptype.md, *Presto: results*). The variants are fixed in advance (no search over a split):
+
+- ``presto_head``: frozen encoder + logistic head, C = 0.1 (the shipped recipe);
+- ``presto_no_weather``: the same with precipitation and temperature masked (weather mostly encodes *where*);
+- ``presto_balanced``: the same head with balanced class weights;
+- ``presto_tta``: ``presto_head`` with test-time augmentation: logits averaged over the series and 8 copies that
+  each miss one random clear month;
+- ``tcnn_forest``: the ``croptype_tcnn`` recipe (``croptype.model.fit_model``, default ``FitConfig``);
+- ``ensemble``: the mean of the log-probabilities of ``tcnn_forest`` and ``presto_head`` (equal weights);
+- ``ensemble_no_weather``: the same with ``presto_no_weather``.
 
     .venv/bin/python benchmarks/croptype_compare.py --samples ../shared/data/real/crop_samples/dev_samples.parquet
 """
@@ -11,12 +21,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from scipy.special import log_softmax
 
 from agrisense.ml.croptype.cv import grouped_folds, out_of_fold_logits, spatial_groups
 from agrisense.ml.croptype.fit import FitConfig
@@ -24,44 +37,86 @@ from agrisense.ml.croptype.model import fit_model
 from agrisense.ml.croptype.table import build_features
 from agrisense.ml.presto import encoder_weights_path, load_encoder, presto_inputs, series_from_table
 from agrisense.ml.presto.fit import PrestoFitConfig, fit_presto
+from agrisense.ml.presto.inputs import PrestoInputs
 from agrisense.ml.presto.labels import encode, merge_rare
 from agrisense.ml.presto.model import PrestoCropModel
 from agrisense.ml.presto.pipeline import GROUP_DISTANCE_M, MIN_CLASS_COUNT, cross_fitted_probs, evaluation
+from agrisense.ml.presto.reconstruction import hide_months
 
 REPO = Path(__file__).resolve().parent.parent
 CPU = torch.device("cpu")
+FitPredict = Callable[[np.ndarray, np.ndarray], np.ndarray]
+TTA_COPIES = 8
+
+
+def _take(inputs: PrestoInputs, index: np.ndarray) -> PrestoInputs:
+    return PrestoInputs(
+        inputs.x[index], inputs.mask[index], inputs.dynamic_world[index], inputs.latlon[index], inputs.month[index]
+    )
+
+
+def presto_variant(
+    inputs: PrestoInputs, y: np.ndarray, n_classes: int, config: PrestoFitConfig, seed: int, tta: int = 0
+) -> FitPredict:
+    """Fit a Presto head on the training rows; logits of the test rows (averaged over ``tta`` month-drop copies)."""
+    encoder = load_encoder(encoder_weights_path(REPO / "models"))
+    classes = tuple(str(k) for k in range(n_classes))
+
+    def fit_predict(train: np.ndarray, test: np.ndarray) -> np.ndarray:
+        enc, head = fit_presto(encoder, _take(inputs, train).to_batch(), y[train], n_classes, config, seed, CPU)
+        model = PrestoCropModel(classes, enc, head)
+        views = [_take(inputs, test)] + [hide_months(_take(inputs, test), 0.1, seed + k).inputs for k in range(tta)]
+        return np.mean([log_softmax(model.logits(v.to_batch(), CPU), axis=1) for v in views], axis=0)
+
+    return fit_predict
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--samples", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--oof", type=Path, help="also write every variant's out-of-fold log-probabilities (.npz)")
     args = parser.parse_args()
+    torch.set_num_threads(2)
     table = pd.read_parquet(args.samples)
     labels, _ = merge_rare(table["label"], MIN_CLASS_COUNT)
     y, classes = encode(labels)
+    k = len(classes)
     groups = spatial_groups(table["lon"].to_numpy(), table["lat"].to_numpy(), GROUP_DISTANCE_M)
     folds = grouped_folds(y, groups, 5, args.seed)
     features = build_features(table).values
-    batch = presto_inputs(series_from_table(table)).to_batch()
-    encoder = load_encoder(encoder_weights_path(REPO / "models"))
+    series = series_from_table(table)
+    inputs = presto_inputs(series)
+    dry = presto_inputs(replace(series, precip_mm=None, tmean_c=None))
+    base = PrestoFitConfig()
 
     def tcnn(train: np.ndarray, test: np.ndarray) -> np.ndarray:
         model = fit_model(features[train], y[train], classes, FitConfig(), args.seed, CPU)
         return model.log_probs(features[test], CPU)
 
-    def presto(train: np.ndarray, test: np.ndarray) -> np.ndarray:
-        enc, head = fit_presto(
-            encoder, batch[torch.from_numpy(train)], y[train], len(classes), PrestoFitConfig(), args.seed, CPU
-        )
-        return PrestoCropModel(classes, enc, head).logits(batch[torch.from_numpy(test)], CPU)
-
-    models: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {"presto_head": presto, "tcnn_forest": tcnn}
+    variants: dict[str, FitPredict] = {
+        "presto_head": presto_variant(inputs, y, k, base, args.seed),
+        "presto_no_weather": presto_variant(dry, y, k, base, args.seed),
+        "presto_balanced": presto_variant(inputs, y, k, replace(base, class_weight="balanced"), args.seed),
+        "presto_tta": presto_variant(inputs, y, k, base, args.seed, tta=TTA_COPIES),
+        "tcnn_forest": tcnn,
+    }
+    oof: dict[str, np.ndarray] = {}
+    seconds: dict[str, float] = {}
+    for name, fit_predict in variants.items():
+        start = time.perf_counter()
+        oof[name] = log_softmax(out_of_fold_logits(folds, k, fit_predict), axis=1)
+        seconds[name] = round(time.perf_counter() - start, 1)
+    oof["ensemble"] = (oof["tcnn_forest"] + oof["presto_head"]) / 2
+    oof["ensemble_no_weather"] = (oof["tcnn_forest"] + oof["presto_no_weather"]) / 2
+    if args.oof:
+        args.oof.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(args.oof, y=y, folds=folds, **oof)
     regions = table["region"].astype(str).to_numpy()
-    report: dict[str, dict[str, dict[str, float]]] = {}
-    for name, fit_predict in models.items():
-        probs = cross_fitted_probs(out_of_fold_logits(folds, len(classes), fit_predict), y, folds)
-        report[name] = {}
+    report: dict[str, dict[str, object]] = {}
+    for name, logits in oof.items():
+        probs = cross_fitted_probs(logits, y, folds)
+        report[name] = {"wall_s": seconds.get(name, 0.0)}
         for scope in ["pooled", *sorted(set(regions))]:
             mask = np.ones(len(y), bool) if scope == "pooled" else regions == scope
             e = evaluation(probs[mask], y[mask], classes)
@@ -71,6 +126,9 @@ def main() -> None:
                 "ece": e["ece"],
                 "accuracy_at_80": e["accuracy_coverage"][2]["accuracy"],
             }
+        if name in ("presto_head", "ensemble", "tcnn_forest"):
+            report[name]["per_class_f1_pooled"] = evaluation(probs, y, classes)["f1"]
+        print(json.dumps({name: report[name]}), flush=True)
     print(json.dumps(report, indent=2))
 
 

@@ -23,9 +23,11 @@ from agrisense.ml.presto.model import autocast
 
 @dataclass(frozen=True)
 class PrestoFitConfig:
-    """``c``: inverse L2 strength of the logistic head; fine-tuning settings (0 epochs = frozen encoder)."""
+    """``c``: inverse L2 strength of the logistic head; ``class_weight``: None or ``"balanced"`` (scikit-learn);
+    fine-tuning settings (0 epochs = frozen encoder)."""
 
     c: float = 0.1
+    class_weight: str | None = None
     finetune_epochs: int = 0
     encoder_lr: float = 1e-4
     head_lr: float = 1e-3
@@ -45,13 +47,16 @@ def embed(encoder: PrestoEncoder, batch: PrestoBatch, device: torch.device, size
     return np.concatenate(out).astype(np.float64) if out else np.zeros((0, EMBED_DIM))
 
 
-def logistic_head(z: np.ndarray, y: np.ndarray, n_classes: int, c: float, seed: int) -> nn.Linear:
+def logistic_head(
+    z: np.ndarray, y: np.ndarray, n_classes: int, c: float, seed: int, class_weight: str | None = None
+) -> nn.Linear:
     """Multinomial logistic regression on standardised ``z``, folded into ``nn.Linear(128, n_classes)``.
 
     A class absent from ``y`` (possible inside a CV fold) gets a bias of -30 (never predicted).
     """
     scaler = StandardScaler().fit(z)
-    fitted = LogisticRegression(C=c, max_iter=5000, random_state=seed).fit(scaler.transform(z), y)
+    fitted = LogisticRegression(C=c, max_iter=5000, random_state=seed, class_weight=class_weight)
+    fitted.fit(scaler.transform(z), y)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
     weight = np.zeros((n_classes, z.shape[1]))
     bias = np.full(n_classes, -30.0)
@@ -78,7 +83,8 @@ def fit_presto(
 ) -> tuple[PrestoEncoder, nn.Linear]:
     """A copy of ``pretrained`` (fine-tuned when configured) and its head, both in eval mode on the CPU."""
     encoder = copy.deepcopy(pretrained).to(device)
-    head = logistic_head(embed(encoder, batch, device), y, n_classes, config.c, seed).to(device)
+    z = embed(encoder, batch, device)
+    head = logistic_head(z, y, n_classes, config.c, seed, config.class_weight).to(device)
     if config.finetune_epochs > 0:
         _finetune(encoder, head, batch, y, config, seed, device)
     return encoder.cpu().eval(), head.cpu().eval()
