@@ -149,6 +149,7 @@ class MonitoringResult:
     warnings: tuple[EarlyWarning, ...]
     actions: tuple[Action, ...]
     policy_version: str
+    emergence_detected: date | None = None  # the emergence the rules read (releases emergence_confirmed tranches)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -161,6 +162,7 @@ class MonitoringResult:
                 for a in self.actions
             ],
             "policy_version": self.policy_version,
+            "emergence_detected": self.emergence_detected.isoformat() if self.emergence_detected else None,
         }
 
 
@@ -225,4 +227,12 @@ def monitor(loan: Loan, evidence: SeasonEvidence, policy: Policy) -> MonitoringR
         if increase > 0:
             actions.append(Action("increase_limit", float(increase)))
     status: Status = "alert" if any(w.severity == "alert" for w in warnings) else "watch" if warnings else "ok"
-    return MonitoringResult(loan.plot_id, evidence.as_of, status, tuple(warnings), tuple(actions), policy.version)
+    return MonitoringResult(
+        loan.plot_id,
+        evidence.as_of,
+        status,
+        tuple(warnings),
+        tuple(actions),
+        policy.version,
+        evidence.emergence_detected,
+    )

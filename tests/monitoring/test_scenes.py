@@ -110,6 +110,8 @@ def test_scenes_overrule_a_flat_monthly_curve(ctx) -> None:  # type: ignore[no-u
     values = [0.2] * 8 + [0.3, 0.45, 0.6, 0.65, 0.65, 0.6, 0.62, 0.6, 0.6, 0.6]
     result, rows = _monitor(ctx, monthly, _scenes(values), as_of)
     assert not {"NO_EMERGENCE", LATE_EMERGENCE} & {r["code"] for r in rows}
+    # the emergence the rules read, which releases an emergence_confirmed tranche through the ledger
+    assert result.emergence_detected == date(2026, 3, 5) + timedelta(days=90)
 
 
 def test_scenes_flag_a_failed_stand_and_a_late_green_up(ctx) -> None:  # type: ignore[no-untyped-def]
@@ -117,6 +119,7 @@ def test_scenes_flag_a_failed_stand_and_a_late_green_up(ctx) -> None:  # type: i
     failed = _scenes([0.2, 0.22, 0.21, 0.24, 0.25, 0.24, 0.26, 0.25, 0.24, 0.26, 0.25, 0.24, 0.25, 0.26, 0.25, 0.24])
     result, rows = _monitor(ctx, {m: 0.5 for m in range(3, 11)}, failed, as_of)
     assert "NO_EMERGENCE" in {r["code"] for r in rows} and result.status == "alert"
+    assert result.emergence_detected is None
     late_day = latest_normal_emergence(ctx[0]["maize"], 2026) + timedelta(SCENE_LATE_DAYS + 20)
     days = tuple(date(2026, 3, 5) + timedelta(days=10 * i) for i in range(23))
     values = np.array([0.2 if d < late_day else 0.6 for d in days])
