@@ -109,6 +109,11 @@ class Settings(BaseSettings):
         description="Where request counts live: this process's memory (one worker) or the database (shared by every "
         "worker: set it with uvicorn --workers N).",
     )
+    serve_warm_up: bool = Field(
+        default=False,
+        description="Load the model in the background when the API starts (agrisense.warmup). Off by default: on a "
+        "quiet machine it showed no gain and the first request waited for it (docs/service.md, Start-up).",
+    )
 
     @property
     def database_url_or_default(self) -> str:

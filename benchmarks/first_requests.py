@@ -4,9 +4,10 @@ Starts a fresh service process (uvicorn, SQLite in a temporary state folder) on 
 cache of ``make demo`` (``data/cache``), waits until ``/healthz`` answers, optionally ``--wait`` seconds more (an
 analyst or farmer does not hit the first route the instant the server is up), registers a farmer and times one
 request: ``offer`` (``POST /applications`` for a plot of the busiest tile) or ``tap`` (``GET /fields/outline`` at
-that plot's centre). Each measurement gets its own fresh server, so both are first requests.
+that plot's centre). Each measurement gets its own fresh server, so both are first requests. ``--warm-up``: the
+servers' start-up warm-up (``AGRISENSE_SERVE_WARM_UP``), ``off`` (the default setting), ``on`` or both, alternating.
 
-    python benchmarks/first_requests.py [--wait 0 30] [--json out.json]
+    python benchmarks/first_requests.py [--wait 0 30] [--warm-up off on] [--json out.json]
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ from api_load import REPO, _free_port, _pool
 PASSWORD = "first-request-password"
 
 
-def _serve(region: Path, cache: Path, state: Path, port: int) -> subprocess.Popen[bytes]:
+def _serve(region: Path, cache: Path, state: Path, port: int, warm_up: str | None = None) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
+        **({"AGRISENSE_SERVE_WARM_UP": "1" if warm_up == "on" else "0"} if warm_up else {}),
         "AGRISENSE_REGION_DIR": str(region),
         "AGRISENSE_CACHE_DIR": str(cache),
         "AGRISENSE_STATE_DIR": str(state),
@@ -55,10 +57,12 @@ def _ready(base: str, timeout: float = 300.0) -> float:
     raise SystemExit(f"the server did not answer /healthz within {timeout:.0f} s")
 
 
-def _first(kind: str, plot: dict[str, Any], region: Path, cache: Path, wait: float) -> dict[str, float]:
+def _first(
+    kind: str, plot: dict[str, Any], region: Path, cache: Path, wait: float, warm_up: str = "off"
+) -> dict[str, Any]:
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="agrisense-first-") as state:
-        server = _serve(region, cache, Path(state), port)
+        server = _serve(region, cache, Path(state), port, warm_up)
         try:
             base = f"http://127.0.0.1:{port}"
             startup = _ready(base)
@@ -82,7 +86,7 @@ def _first(kind: str, plot: dict[str, Any], region: Path, cache: Path, wait: flo
         finally:
             server.terminate()
             server.wait(timeout=60)
-    return {"startup_s": round(startup, 2), "wait_s": wait, f"first_{kind}_s": round(seconds, 2)}
+    return {"warm_up": warm_up, "startup_s": round(startup, 2), "wait_s": wait, f"first_{kind}_s": round(seconds, 2)}
 
 
 def main() -> None:
@@ -90,10 +94,16 @@ def main() -> None:
     parser.add_argument("--region", type=Path, default=REPO / "data" / "sample_county")
     parser.add_argument("--cache", type=Path, default=REPO / "data" / "cache")
     parser.add_argument("--wait", type=float, nargs="+", default=[0.0, 30.0], help="seconds after /healthz")
+    parser.add_argument("--warm-up", nargs="+", choices=["off", "on"], default=["off"], help="servers' warm-up")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     plot = _pool(args.region, 1)[0]
-    runs = [_first(kind, plot, args.region, args.cache, wait) for wait in args.wait for kind in ("offer", "tap")]
+    runs = [
+        _first(kind, plot, args.region, args.cache, wait, warm_up)
+        for wait in args.wait
+        for kind in ("offer", "tap")
+        for warm_up in args.warm_up
+    ]
     result = {
         "date": datetime.now(UTC).isoformat(timespec="minutes"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_version()}",

@@ -179,10 +179,23 @@ def _main_crop(offers: Sequence[dict[str, Any]]) -> str | None:
     return max(area, key=lambda c: area[c]) if area else None
 
 
+NOT_ACCEPTABLE = {
+    "accepted": "APPLICATION_ACCEPTED",
+    "in_review": "APPLICATION_IN_REVIEW",
+    "declined": "APPLICATION_DECLINED",
+    "withdrawn": "APPLICATION_WITHDRAWN",
+}
+"""The message code of an application that cannot be accepted, by its status (others: APPLICATION_NOT_OFFERED)."""
+
+
 def _load(session: Session, actor: Actor, app_id: int) -> Application:
     app = session.get(Application, app_id, options=[selectinload(Application.links).selectinload(ApplicationPlot.plot)])
     if app is None or (actor.role not in STAFF and app.farmer_id != actor.user_id):
-        raise NotFound(f"Application {app_id} was not found among your applications.")
+        raise NotFound(
+            f"Application {app_id} was not found among your applications.",
+            code="APPLICATION_NOT_FOUND",
+            params={"application_id": app_id},
+        )
     return app
 
 
@@ -258,12 +271,16 @@ def pending_override(session: Session, app_id: int) -> dict[str, Any] | None:
 
 def _plot_ids(plot_ids: Sequence[int]) -> list[int]:
     if not isinstance(plot_ids, list | tuple) or not plot_ids:
-        raise InvalidInput("Choose at least one of your plots for the application.")
+        raise InvalidInput("Choose at least one of your plots for the application.", code="APPLICATION_NO_PLOTS")
     if len(plot_ids) > MAX_PLOTS_PER_APPLICATION:
-        raise InvalidInput(f"An application can hold at most {MAX_PLOTS_PER_APPLICATION} plots.")
+        raise InvalidInput(
+            f"An application can hold at most {MAX_PLOTS_PER_APPLICATION} plots.",
+            code="APPLICATION_TOO_MANY_PLOTS",
+            params={"max": MAX_PLOTS_PER_APPLICATION},
+        )
     ids = [int(i) for i in plot_ids]
     if len(set(ids)) != len(ids):
-        raise InvalidInput("A plot is listed twice. List each plot once.")
+        raise InvalidInput("A plot is listed twice. List each plot once.", code="PLOT_LISTED_TWICE")
     return ids
 
 
@@ -303,17 +320,26 @@ def submit_application(
     if consent is not True:
         raise InvalidInput(
             "We need your explicit consent to process satellite imagery of your plots before we can assess them. "
-            "Tick the consent box and submit again."
+            "Tick the consent box and submit again.",
+            code="CONSENT_REQUIRED",
         )
     if consent_language not in CONSENT_STATEMENTS:
-        raise InvalidInput(f"consent_language must be one of {', '.join(CONSENT_LANGUAGES)}.")
+        raise InvalidInput(
+            f"consent_language must be one of {', '.join(CONSENT_LANGUAGES)}.",
+            code="CONSENT_LANGUAGE_INVALID",
+            params={"languages": ", ".join(CONSENT_LANGUAGES)},
+        )
     ids = _plot_ids(plot_ids)
     with db.session(readonly=True) as session:
         rows = session.scalars(select(FarmPlot).where(FarmPlot.id.in_(ids))).all()
         mine = {r.id: r for r in rows if r.farmer_id == actor.user_id}
         missing = [i for i in ids if i not in mine]
         if missing:
-            raise NotFound(f"Plot {missing[0]} was not found among your plots. Choose plots you have drawn.")
+            raise NotFound(
+                f"Plot {missing[0]} was not found among your plots. Choose plots you have drawn.",
+                code="PLOT_NOT_FOUND",
+                params={"plot_id": missing[0]},
+            )
         _check_not_pledged(session, ids)
         policy = _policy(settings)
         refuse_financed_land(session, [mine[i] for i in ids], policy)
@@ -367,7 +393,9 @@ def submit_application(
                 raise Conflict(
                     f"Another application of yours was decided while this one was scored: together they would be "
                     f"{json_number(now_exposure + proposed):,.2f}, above the {json_number(cap):,.2f} a farmer can "
-                    "borrow. Open your applications, then submit again."
+                    "borrow. Open your applications, then submit again.",
+                    code="FARMER_CAP_REACHED_MEANWHILE",
+                    params={"total": json_number(now_exposure + proposed), "cap": json_number(cap)},
                 )
             app = Application(
                 farmer_id=actor.user_id,
@@ -406,7 +434,8 @@ def submit_application(
     except IntegrityError as exc:
         raise Conflict(
             "One of these plots was submitted in another application at the same moment. Open your applications "
-            "to see it."
+            "to see it.",
+            code="PLOT_SUBMITTED_CONCURRENTLY",
         ) from exc
 
 
@@ -475,7 +504,9 @@ def refuse_financed_land(session: Session, rows: Sequence[FarmPlot], policy: Pol
     if pair is not None:
         raise Conflict(
             f"Plots {pair[0]} and {pair[1]} overlap ({pair[2]:.0%}): the same land cannot be financed twice. "
-            "Leave one of them out of the application, or redraw them so that they do not overlap."
+            "Leave one of them out of the application, or redraw them so that they do not overlap.",
+            code="PLOTS_OVERLAP",
+            params={"first": pair[0], "second": pair[1], "share_percent": round(100 * pair[2])},
         )
     for row in rows:
         hit = financed_overlap(session, row, min_share=policy.thresholds.max_overlap)
@@ -506,7 +537,9 @@ def _check_not_pledged(session: Session, ids: Sequence[int]) -> None:
     if row is not None:
         raise Conflict(
             f"Plot {row.plot_id} is already in application {row.application_id} ({row.status}). "
-            "Wait for that application's decision instead of submitting it again."
+            "Wait for that application's decision instead of submitting it again.",
+            code="PLOT_ALREADY_APPLIED",
+            params={"plot_id": row.plot_id, "application_id": row.application_id, "status": row.status},
         )
 
 
@@ -580,16 +613,31 @@ def accept_offer(db: Database, actor: Actor, app_id: int, *, settings: Settings 
                 "declined": "It was declined, so there is nothing to accept.",
                 "withdrawn": "You withdrew its consent, so it was cancelled. Apply again to get a new offer.",
             }.get(app.status, "")
-            raise Conflict(f"Application {app_id} cannot be accepted now. {hint}".strip())
+            raise Conflict(
+                f"Application {app_id} cannot be accepted now. {hint}".strip(),
+                code=NOT_ACCEPTABLE.get(app.status, "APPLICATION_NOT_OFFERED"),
+                params={"application_id": app_id, "status": app.status},
+            )
         if app.credit_limit <= 0:
-            raise Conflict(f"Application {app_id} has no credit limit to accept.")
+            raise Conflict(
+                f"Application {app_id} has no credit limit to accept.",
+                code="NO_LIMIT_TO_ACCEPT",
+                params={"application_id": app_id},
+            )
         cap = to_money(_policy(settings).limits.max_per_farmer)
         borrowed = farmer_exposure(session, app.farmer_id, exclude_app_id=app.id, accepted_only=True)
         if borrowed + app.credit_limit > cap:
             raise Conflict(
                 f"Accepting application {app_id} ({json_number(app.credit_limit):,.2f}) would bring your loans to "
                 f"{json_number(borrowed + app.credit_limit):,.2f}, above the {json_number(cap):,.2f} a farmer can "
-                "borrow. Repay a loan first, or ask for a lower limit."
+                "borrow. Repay a loan first, or ask for a lower limit.",
+                code="ACCEPT_ABOVE_FARMER_CAP",
+                params={
+                    "application_id": app_id,
+                    "limit": json_number(app.credit_limit),
+                    "total": json_number(borrowed + app.credit_limit),
+                    "cap": json_number(cap),
+                },
             )
         app.status = "accepted"
         app.accepted_at = datetime.now(UTC)
@@ -685,21 +733,33 @@ def decide_application(
     stored offers for the new limit, so that the offer, the farmer's view and the booked loan agree to the cent."""
     require_role(actor, STAFF, "decide applications")
     if decision not in ("approve", "decline", "change_limit"):
-        raise InvalidInput("decision must be approve, decline or change_limit.")
+        raise InvalidInput("decision must be approve, decline or change_limit.", code="DECISION_INVALID")
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("Give a reason for the decision; it is kept in the audit log.")
+        raise InvalidInput("Give a reason for the decision; it is kept in the audit log.", code="REASON_REQUIRED")
     if decision == "change_limit" and (
         new_limit is None or not math.isfinite(new_limit) or new_limit <= 0 or new_limit > 1_000_000
     ):
-        raise InvalidInput("change_limit needs new_limit, a positive amount (at most 1,000,000).")
+        raise InvalidInput(
+            "change_limit needs new_limit, a positive amount (at most 1,000,000).",
+            code="NEW_LIMIT_INVALID",
+            params={"max": 1_000_000},
+        )
     try:
         with db.session() as session:
             app = _load(session, actor, app_id)
             if app.status == "accepted":
-                raise Conflict(f"Application {app_id} was already accepted by the farmer; it is an active loan now.")
+                raise Conflict(
+                    f"Application {app_id} was already accepted by the farmer; it is an active loan now.",
+                    code="APPLICATION_ACCEPTED",
+                    params={"application_id": app_id},
+                )
             if app.status == "withdrawn":
-                raise Conflict(f"Application {app_id} was cancelled: the farmer withdrew the consent it relied on.")
+                raise Conflict(
+                    f"Application {app_id} was cancelled: the farmer withdrew the consent it relied on.",
+                    code="APPLICATION_WITHDRAWN",
+                    params={"application_id": app_id},
+                )
             before = {"status": app.status, "credit_limit": json_number(app.credit_limit)}
             reopening = app.status == "declined" and decision != "decline"
             if reopening or decision == "change_limit":
@@ -722,7 +782,9 @@ def decide_application(
                 )
                 if limit <= 0:
                     raise Conflict(
-                        f"Application {app_id} has no proposed limit to approve. Use change_limit with new_limit."
+                        f"Application {app_id} has no proposed limit to approve. Use change_limit with new_limit.",
+                        code="NO_PROPOSED_LIMIT",
+                        params={"application_id": app_id},
                     )
                 app.status, app.credit_limit = "offered", to_money(limit)
             for link in app.links:
@@ -744,7 +806,9 @@ def decide_application(
             return application_view(session, app)
     except IntegrityError as exc:
         raise Conflict(
-            f"A plot of application {app_id} is now in another open application; decide that one first."
+            f"A plot of application {app_id} is now in another open application; decide that one first.",
+            code="PLOT_IN_ANOTHER_OPEN_APPLICATION",
+            params={"application_id": app_id},
         ) from exc
 
 
@@ -759,7 +823,9 @@ def _request_second_approval(
     if pending is not None:
         raise Conflict(
             f"Application {app.id} already has override request {pending} waiting for a second analyst; approve or "
-            "reject it first."
+            "reject it first.",
+            code="OVERRIDE_PENDING",
+            params={"application_id": app.id, "override_id": pending},
         )
     threshold = to_money(policy.loans.second_approval_above)
     row = OverrideRequest(

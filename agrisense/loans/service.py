@@ -154,7 +154,9 @@ def tranche_status(loan: Loan, index: int, condition: str | None, *, disbursed: 
 def _load(session: Session, actor: Actor, loan_id: int) -> Loan:
     loan = session.get(Loan, loan_id, options=[selectinload(Loan.postings)])
     if loan is None or (actor.role not in STAFF and loan.farmer_id != actor.user_id):
-        raise NotFound(f"Loan {loan_id} was not found among your loans.")
+        raise NotFound(
+            f"Loan {loan_id} was not found among your loans.", code="LOAN_NOT_FOUND", params={"loan_id": loan_id}
+        )
     return loan
 
 
@@ -206,7 +208,11 @@ def _existing(loan: Loan, key: str, **expected: Any) -> LoanPosting | None:
         return None
     actual = {"kind": found.kind, "tranche": found.tranche, "amount": found.amount, "on_date": found.on_date}
     if any(v is not None and actual[k] != v for k, v in expected.items()):
-        raise Conflict(f"client_key {key!r} was already used for another posting on loan {loan.id}; use a new key.")
+        raise Conflict(
+            f"client_key {key!r} was already used for another posting on loan {loan.id}; use a new key.",
+            code="CLIENT_KEY_REUSED",
+            params={"loan_id": loan.id, "client_key": key},
+        )
     return found
 
 
@@ -233,16 +239,32 @@ def post_disbursement(
             if not 0 <= tranche < len(terms.tranches):
                 raise InvalidInput(f"Loan {loan_id} has tranches 0 to {len(terms.tranches) - 1}; got {tranche}.")
             if loan.state not in ("accepted", "disbursed"):
-                raise Conflict(f"Loan {loan_id} is {loan.state}; no more money is paid out.")
+                raise Conflict(
+                    f"Loan {loan_id} is {loan.state}; no more money is paid out.",
+                    code="LOAN_NOT_DISBURSING",
+                    params={"loan_id": loan_id, "state": loan.state},
+                )
             if tranche in drawn_tranches(ledger_postings(loan)):
-                raise Conflict(f"Tranche {tranche} of loan {loan_id} was already paid out.")
+                raise Conflict(
+                    f"Tranche {tranche} of loan {loan_id} was already paid out.",
+                    code="TRANCHE_ALREADY_PAID",
+                    params={"loan_id": loan_id, "tranche": tranche},
+                )
             status = tranche_status(loan, tranche, terms.tranches[tranche].condition, disbursed=False)
             if status["status"] in ("frozen", "awaiting_emergence"):
-                raise Conflict(f"Tranche {tranche} of loan {loan_id} is {status['status']}: {status['status_reason']}.")
+                raise Conflict(
+                    f"Tranche {tranche} of loan {loan_id} is {status['status']}: {status['status_reason']}.",
+                    code="TRANCHE_ON_HOLD",
+                    params={"loan_id": loan_id, "tranche": tranche, "status": status["status"]},
+                )
             _check_date(loan, on)
             return _disburse(session, actor, loan, terms, key=key, tranche=tranche, on=on)
     except IntegrityError as exc:  # the same key posted at the same moment by another request
-        raise Conflict(f"client_key {key!r} is being posted by another request; retry to read its result.") from exc
+        raise Conflict(
+            f"client_key {key!r} is being posted by another request; retry to read its result.",
+            code="POSTING_IN_PROGRESS",
+            params={"client_key": key},
+        ) from exc
 
 
 def _disburse(
@@ -305,7 +327,11 @@ def post_repayment(
                 return loan_view(loan)
             if loan.state in ("accepted", "repaid", "written_off"):
                 hint = "nothing was paid out yet" if loan.state == "accepted" else f"it is {loan.state}"
-                raise Conflict(f"Loan {loan_id} takes no repayment: {hint}.")
+                raise Conflict(
+                    f"Loan {loan_id} takes no repayment: {hint}.",
+                    code="LOAN_TAKES_NO_REPAYMENT",
+                    params={"loan_id": loan_id, "state": loan.state},
+                )
             _check_date(loan, on)
             terms: Terms = terms_from_json(loan.terms)
             postings = ledger_postings(loan)
@@ -343,7 +369,11 @@ def post_repayment(
             session.flush()
             return loan_view(loan)
     except IntegrityError as exc:
-        raise Conflict(f"client_key {key!r} is being posted by another request; retry to read its result.") from exc
+        raise Conflict(
+            f"client_key {key!r} is being posted by another request; retry to read its result.",
+            code="POSTING_IN_PROGRESS",
+            params={"client_key": key},
+        ) from exc
 
 
 def set_loan_state(db: Database, actor: Actor, loan_id: int, *, state: str, reason: str) -> dict[str, Any]:
@@ -364,7 +394,11 @@ def transition(session: Session, actor: Actor | None, loan: Loan, state: str, *,
     """Move the loan to ``state`` (``Conflict`` if not allowed), audited ``loan_<state>`` with the reason; a repaid
     loan releases its plots. The caller holds the farmer's lock and commits."""
     if state not in TRANSITIONS[loan.state]:
-        raise Conflict(f"Loan {loan.id} is {loan.state}; it cannot become {state}.")
+        raise Conflict(
+            f"Loan {loan.id} is {loan.state}; it cannot become {state}.",
+            code="LOAN_STATE_CHANGE_REFUSED",
+            params={"loan_id": loan.id, "state": loan.state, "new_state": state},
+        )
     before = loan.state
     loan.state = state
     if state == "repaid":  # the land is free for next season's financing

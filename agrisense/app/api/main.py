@@ -73,7 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        start_warm_up(settings)  # the first offer and the first "tap my field" need not load the model
+        if settings.serve_warm_up:  # off by default: it did not speed up the first requests (docs/service.md)
+            start_warm_up(settings)
         yield
         await anyio.to_thread.run_sync(stop_background_work, settings, outline_checks)
         db.dispose()

@@ -190,6 +190,146 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{share_percent}% of plot {plot_id} is already in another open application. "
         "Land can be financed once per season.",
     },
+    # applications: submitting
+    "APPLICATION_NOT_FOUND": {
+        "zh-CN": "在您的申请中没有找到申请 {application_id}。",
+        "en": "Application {application_id} was not found among your applications.",
+    },
+    "APPLICATION_NO_PLOTS": {
+        "zh-CN": "请至少选择一块您的地块来申请。",
+        "en": "Choose at least one of your plots for the application.",
+    },
+    "APPLICATION_TOO_MANY_PLOTS": {
+        "zh-CN": "一份申请最多包含 {max} 块地，请分几次申请。",
+        "en": "An application can hold at most {max} plots. Apply for the others separately.",
+    },
+    "PLOT_LISTED_TWICE": {
+        "zh-CN": "有一块地选了两次，每块地只选一次。",
+        "en": "A plot is listed twice. List each plot once.",
+    },
+    "CONSENT_REQUIRED": {
+        "zh-CN": "我们需要您明确同意查看这几块地的卫星图像，才能评估。请勾选同意后再提交。",
+        "en": "We need your explicit consent to look at satellite imagery of your plots. Tick the consent box and "
+        "submit again.",
+    },
+    "CONSENT_LANGUAGE_INVALID": {
+        "zh-CN": "同意书的语言须为以下之一：{languages}。",
+        "en": "The consent language must be one of: {languages}.",
+    },
+    "PLOTS_OVERLAP": {
+        "zh-CN": "地块 {first} 和地块 {second} 重叠了 {share_percent}%，同一块地不能贷款两次。"
+        "请去掉其中一块，或重新画使它们不重叠。",
+        "en": "Plots {first} and {second} overlap ({share_percent}%): the same land cannot be financed twice. Leave "
+        "one out, or redraw them so that they do not overlap.",
+    },
+    "PLOT_ALREADY_APPLIED": {
+        "zh-CN": "地块 {plot_id} 已在申请 {application_id} 中，请等待那份申请的结果，不要重复提交。",
+        "en": "Plot {plot_id} is already in application {application_id}. Wait for its decision instead of "
+        "submitting it again.",
+    },
+    "PLOT_SUBMITTED_CONCURRENTLY": {
+        "zh-CN": "其中一块地刚刚在另一份申请中提交了。请打开“我的申请”查看。",
+        "en": "One of these plots was submitted in another application at the same moment. Open your applications "
+        "to see it.",
+    },
+    "FARMER_CAP_REACHED_MEANWHILE": {
+        "zh-CN": "评估期间您的另一份申请有了结果：合计 {total:,.2f}，超过每位农户最多可贷的 {cap:,.2f}。"
+        "请先查看您的申请，再重新提交。",
+        "en": "Another application of yours was decided meanwhile: together they would be {total:,.2f}, above "
+        "the {cap:,.2f} a farmer can borrow. Open your applications, then submit again.",
+    },
+    # applications: accepting an offer
+    "APPLICATION_ACCEPTED": {
+        "zh-CN": "申请 {application_id} 已经接受，现在是一笔贷款。",
+        "en": "Application {application_id} was already accepted: it is a loan now.",
+    },
+    "APPLICATION_IN_REVIEW": {
+        "zh-CN": "申请 {application_id} 还在信贷员审核中，有结果会通知您。",
+        "en": "Application {application_id} is still being reviewed by an analyst; you will be told the decision.",
+    },
+    "APPLICATION_DECLINED": {
+        "zh-CN": "申请 {application_id} 没有通过，没有可以接受的额度。",
+        "en": "Application {application_id} was declined, so there is nothing to accept.",
+    },
+    "APPLICATION_WITHDRAWN": {
+        "zh-CN": "申请 {application_id} 已取消：它所依据的同意已被撤回。如需贷款，请重新申请。",
+        "en": "Application {application_id} was cancelled: the consent it relied on was withdrawn. Apply again "
+        "for a new offer.",
+    },
+    "APPLICATION_NOT_OFFERED": {
+        "zh-CN": "申请 {application_id} 现在不能接受。",
+        "en": "Application {application_id} cannot be accepted now.",
+    },
+    "NO_LIMIT_TO_ACCEPT": {
+        "zh-CN": "申请 {application_id} 没有可以接受的贷款额度。",
+        "en": "Application {application_id} has no credit limit to accept.",
+    },
+    "ACCEPT_ABOVE_FARMER_CAP": {
+        "zh-CN": "接受申请 {application_id}（{limit:,.2f}）后，"
+        "您的贷款合计 {total:,.2f}，超过每位农户最多可贷的 {cap:,.2f}。"
+        "请先还清一笔贷款，或申请更低的额度。",
+        "en": "Accepting application {application_id} ({limit:,.2f}) would bring your loans to {total:,.2f}, "
+        "above the {cap:,.2f} a farmer can borrow. Repay a loan first, or ask for a lower limit.",
+    },
+    # applications: the analyst's decision
+    "DECISION_INVALID": {
+        "zh-CN": "审批决定须为批准、拒绝或修改额度之一。",
+        "en": "The decision must be approve, decline or change_limit.",
+    },
+    "REASON_REQUIRED": {
+        "zh-CN": "请写明理由，理由会记入审计日志。",
+        "en": "Give a reason for the decision; it is kept in the audit log.",
+    },
+    "NEW_LIMIT_INVALID": {
+        "zh-CN": "修改额度需要填写新额度：大于 0，最多 {max}。",
+        "en": "Changing the limit needs a new limit: a positive amount of at most {max}.",
+    },
+    "NO_PROPOSED_LIMIT": {
+        "zh-CN": "申请 {application_id} 没有建议额度可以批准，请选择“修改额度”并填写额度。",
+        "en": "Application {application_id} has no proposed limit to approve. Choose change_limit and give one.",
+    },
+    "PLOT_IN_ANOTHER_OPEN_APPLICATION": {
+        "zh-CN": "申请 {application_id} 的一块地现在在另一份待处理的申请中，请先处理那一份。",
+        "en": "A plot of application {application_id} is now in another open application; decide that one first.",
+    },
+    "OVERRIDE_PENDING": {
+        "zh-CN": "申请 {application_id} 已有修改额度请求 {override_id} 在等待第二位信贷员审批，请先批准或驳回它。",
+        "en": "Application {application_id} already has override request {override_id} waiting for a second "
+        "analyst; approve or reject it first.",
+    },
+    # loans
+    "LOAN_NOT_FOUND": {
+        "zh-CN": "在您的贷款中没有找到贷款 {loan_id}。",
+        "en": "Loan {loan_id} was not found among your loans.",
+    },
+    "CLIENT_KEY_REUSED": {
+        "zh-CN": "这个编号（client_key）已用于贷款 {loan_id} 的另一笔记账，请换一个新编号。",
+        "en": "This client_key was already used for another posting on loan {loan_id}; use a new key.",
+    },
+    "POSTING_IN_PROGRESS": {
+        "zh-CN": "同一编号的记账正在由另一个请求处理，请稍后重试以读取结果。",
+        "en": "A posting with this client_key is being made by another request; retry to read its result.",
+    },
+    "LOAN_NOT_DISBURSING": {
+        "zh-CN": "贷款 {loan_id} 当前状态不能再放款。",
+        "en": "Loan {loan_id} pays out no more money in its current state.",
+    },
+    "TRANCHE_ALREADY_PAID": {
+        "zh-CN": "贷款 {loan_id} 的第 {tranche} 笔已经发放过了。",
+        "en": "Tranche {tranche} of loan {loan_id} was already paid out.",
+    },
+    "TRANCHE_ON_HOLD": {
+        "zh-CN": "贷款 {loan_id} 的第 {tranche} 笔暂不能发放（冻结，或等待确认出苗）。",
+        "en": "Tranche {tranche} of loan {loan_id} cannot be paid out yet (frozen, or waiting for emergence).",
+    },
+    "LOAN_TAKES_NO_REPAYMENT": {
+        "zh-CN": "贷款 {loan_id} 现在不接受还款（尚未放款、已还清或已核销）。",
+        "en": "Loan {loan_id} takes no repayment now (nothing paid out yet, repaid or written off).",
+    },
+    "LOAN_STATE_CHANGE_REFUSED": {
+        "zh-CN": "贷款 {loan_id} 不能从当前状态改为所选状态。",
+        "en": "Loan {loan_id} cannot change from its current state to the one chosen.",
+    },
     # the farmer's data
     "ACTIVE_LOAN_KEEPS_DATA": {
         "zh-CN": "您有一笔正在进行的贷款（申请 {application_id}），还清之前须保留其记录；还清后可以删除您的数据。",
