@@ -13,6 +13,7 @@ from pathlib import Path
 
 from agrisense.config import Settings, get_settings
 from agrisense.geo import ImageryArea, Plot, PlotError, read_plots
+from agrisense.market import market_named
 from agrisense.ml.plot_calibration import PLOT_CALIBRATION_FILE, region_key
 from agrisense.region import Region, load_region
 from agrisense.scoring import (
@@ -42,10 +43,12 @@ def scoring_inputs(
 
 
 def credit_inputs(settings: Settings, region: Region) -> CreditInputs:
-    """The credit side's inputs: the region's season is the evidence, the next season is financed."""
+    """The credit side's inputs: the region's season is the evidence, the next season is financed; crops and
+    policy are the region's market's (the configured policy file for a market on the default policy)."""
+    market = market_named(Path(settings.reference_dir), region.market)
     return CreditInputs(
         reference_dir=Path(settings.reference_dir),
-        policy_file=Path(settings.policy_file),
+        policy_file=market.policy_path(Path(settings.policy_file)),
         weather_csv=region.weather,
         evidence_season=region.season,
         finance_season=region.season + 1,

@@ -131,9 +131,9 @@ def main() -> None:
     run = services.score_plots(plots, errors=errors, settings=settings, runner=dask_runner(settings))
     scored_s = time.perf_counter() - t0
     unusable = [o for o in run.offers if o.plot_id not in run.evidence]
-    policy = yaml.safe_load(Path(settings.policy_file).read_text(encoding="utf-8"))
+    credit = services.credit_inputs(settings, region)  # the region's market's policy (China: china.yaml)
+    policy = yaml.safe_load(credit.policy_file.read_text(encoding="utf-8"))
     base = outcome(run.offers, kinds, policy["thresholds"]["min_crop_probability"], policy["limits"]["min_limit"])
-    credit = services.credit_inputs(settings, region)
     raw_credit = replace(credit, plot_calibration=None)
     raw = outcome(
         list(build_offers(run.plots, run.evidence, raw_credit).values()) + unusable,

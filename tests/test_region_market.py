@@ -9,6 +9,7 @@ import pytest
 
 from agrisense.credit.policy import load_policy
 from agrisense.errors import InvalidInput, NotFound
+from agrisense.market import market_named
 from agrisense.region import DEFAULT_MARKET, DEFAULT_MODEL, load_region
 from agrisense.scoring.offers import CreditInputs, load_reference
 
@@ -54,10 +55,13 @@ def test_region_without_market_is_the_sample_county_market(tmp_path):
 
 
 def test_china_market_gives_its_crops_province_yields_and_policy():
-    ref = _credit("china", "jiangxi").reference()
+    china = market_named(REFERENCE, "china")
+    ref = load_reference(REFERENCE, china.policy_path(POLICIES / "default.yaml"), "china", "jiangxi")
     assert {"rice", "rice_double", "rapeseed", "cotton"} <= set(ref.crops)
     assert ref.crops["rice_early"].ref_yield_t_ha == pytest.approx(5.714)  # Jiangxi, not national
     assert ref.policy.version == load_policy(POLICIES / "china.yaml").version
+    # a market on the default policy lends under the configured file
+    assert market_named(REFERENCE, "sample_county").policy_path(Path("mine.yaml")) == Path("mine.yaml")
 
 
 def test_sample_county_market_is_crops_csv_under_the_configured_policy():

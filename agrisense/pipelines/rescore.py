@@ -147,7 +147,6 @@ def static_inputs_fingerprint(cfg: RescoreConfig, model_name: str | None = None)
             "model": model_fingerprint(bundle.to_json()),
             "policy": _file_digest([cfg.credit.policy_file]),
             "reference": _file_digest([ref / "crops.csv", ref / "ndvi_curves.csv", *market]),
-            "policy_version": cfg.credit.reference().policy.version,
         }
     )
 

@@ -43,8 +43,8 @@ class CreditInputs:
     # the plot calibration file and the region's key in it (agrisense calibrate-plots); None: raw model output
     plot_calibration: Path | None = None
     region_key: str | None = None
-    # the region's market (data/reference/markets/<market>.yaml) and area: crops, prices, calendars and policy come
-    # from it; None: the reference folder's crops.csv under ``policy_file`` (tools that score without a region)
+    # the region's market (data/reference/markets/<market>.yaml) and area: crops, prices and calendars come from it
+    # (its policy is ``policy_file``); None: the reference folder's crops.csv (tools that score without a region)
     market: str | None = None
     market_area: str | None = None
 
@@ -66,12 +66,10 @@ def load_reference(
 ) -> Reference:
     """Crop table, policy and expected NDVI curves, read once per process and arguments.
 
-    With a ``market`` the crops are the market's (yields of ``market_area``) and the policy is the market's own
-    (``policy_file`` stands for the default policy, so a configured policy file still applies to the markets that
-    lend under the default one); without, the reference folder's ``crops.csv`` under ``policy_file``."""
+    With a ``market`` the crops are the market's (yields of ``market_area``), else the reference folder's
+    ``crops.csv``; ``policy_file`` is the policy lent under (``services.credit_inputs`` resolves a market's own)."""
     if market is None:
         crops = load_crop_table(reference_dir / "crops.csv")
-        policy_path = policy_file
     else:
         spec = market_named(reference_dir, market)
         if market_area is not None and market_area not in spec.spec.areas:
@@ -80,10 +78,9 @@ def load_reference(
                 "fix market_area in the region's region.json"
             )
         crops = spec.crop_table(market_area)
-        policy_path = spec.policy_path(policy_file)
     return Reference(
         crops=crops,
-        policy=load_policy(policy_path, crops=crops),  # the price-cap check against this run's own crop table
+        policy=load_policy(policy_file, crops=crops),  # the price-cap check against this run's own crop table
         curves=load_expected_curves(reference_dir / "ndvi_curves.csv"),
     )
 
