@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from agrisense.config import Settings
 from agrisense.lending.outline_checks import UNAVAILABLE
 from agrisense.lending.outline_queue import OutlineCheckQueue
 from agrisense.store import Application, Database
+from tests.web.conftest import uvicorn_thread
 
 pytestmark = pytest.mark.slow  # a real server scoring a plot, then the boundary model (~20 s cold)
 
@@ -36,12 +35,6 @@ class Served:
     db: Database
     app_id: int
     plot_ref: str
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _stored(db: Database, app_id: int) -> dict[str, Any] | None:
@@ -60,40 +53,25 @@ def _wait_stored(db: Database, app_id: int, timeout: float = 180.0) -> dict[str,
 @pytest.fixture(scope="module")
 def served(small_region: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """A farmer's application submitted over HTTP to the real app served by uvicorn."""
-    import uvicorn
-
     from agrisense.app.api.main import create_app
 
     settings = Settings(
         region_dir=small_region, state_dir=tmp_path_factory.mktemp("queue-state"), rate_limit_per_minute=100_000
     )
     app = create_app(settings)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, name="agrisense-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
     feature = json.loads((small_region / "plots.geojson").read_text())["features"][2]
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300) as c:
-            body = {"phone": PHONE, "password": PASSWORD, "name": "Queue farmer"}
-            assert c.post(f"{V1}/auth/register", json=body).status_code == 201
-            token = c.post(f"{V1}/auth/token", data={"username": PHONE, "password": PASSWORD}).json()
-            h = {"Authorization": f"Bearer {token['access_token']}"}
-            plot = {"geometry": feature["geometry"], "declared_crop": feature["properties"]["declared_crop"]}
-            r = c.post(f"{V1}/plots", json=plot, headers=h)
-            assert r.status_code == 201, r.text
-            r = c.post(f"{V1}/applications", json={"plot_ids": [r.json()["id"]], "consent": True}, headers=h)
-            assert r.status_code == 201, r.text
-            view = r.json()
-        yield Served(f"http://127.0.0.1:{port}", settings, app.state.db, view["id"], view["plots"][0]["ref"])
-    finally:
-        server.should_exit = True
-        thread.join(timeout=120)
+    with uvicorn_thread(app, join_s=120) as url, httpx.Client(base_url=url, timeout=300) as c:
+        body = {"phone": PHONE, "password": PASSWORD, "name": "Queue farmer"}
+        assert c.post(f"{V1}/auth/register", json=body).status_code == 201
+        token = c.post(f"{V1}/auth/token", data={"username": PHONE, "password": PASSWORD}).json()
+        h = {"Authorization": f"Bearer {token['access_token']}"}
+        plot = {"geometry": feature["geometry"], "declared_crop": feature["properties"]["declared_crop"]}
+        r = c.post(f"{V1}/plots", json=plot, headers=h)
+        assert r.status_code == 201, r.text
+        r = c.post(f"{V1}/applications", json={"plot_ids": [r.json()["id"]], "consent": True}, headers=h)
+        assert r.status_code == 201, r.text
+        view = r.json()
+        yield Served(url, settings, app.state.db, view["id"], view["plots"][0]["ref"])
 
 
 def test_a_submitted_application_gets_its_outline_checks_stored_without_a_dashboard_visit(served: Served) -> None:

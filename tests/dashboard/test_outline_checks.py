@@ -4,6 +4,7 @@ model on the seeded small-region applications, read back afterwards, recomputed 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -44,6 +45,18 @@ def _clear(db: Database, app_id: int) -> None:
     """As before its first view (the test database's template has every check stored)."""
     with db.session() as session:
         session.execute(update(Application).where(Application.id == app_id).values(outline_checks=None))
+
+
+def _logged_in(dashboard_data: DashboardData) -> Any:
+    """A Streamlit AppTest of the dashboard with the analyst logged in."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "agrisense/app/dashboard/Home.py"))
+    at.run(timeout=120)
+    at.text_input(key="login_phone").input(ANALYST_PHONE)
+    at.text_input(key="login_password").input(dashboard_data.analyst_password)
+    at.button[0].click()
+    return at.run(timeout=120)
 
 
 def _settings(env: dict[str, str]) -> Settings:
@@ -114,8 +127,6 @@ def test_log_in_checks_the_first_applications_of_the_queue_in_the_background(
 ) -> None:
     import time
 
-    from streamlit.testing.v1 import AppTest
-
     from agrisense.app.dashboard.data import PREFETCH
 
     db = Database(dashboard_env["AGRISENSE_DATABASE_URL"])
@@ -124,12 +135,7 @@ def test_log_in_checks_the_first_applications_of_the_queue_in_the_background(
     assert len(first) <= PREFETCH
     for app_id in first:
         _clear(db, app_id)
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "agrisense/app/dashboard/Home.py"))
-    at.run(timeout=120)
-    at.text_input(key="login_phone").input(ANALYST_PHONE)
-    at.text_input(key="login_password").input(dashboard_data.analyst_password)
-    at.button[0].click()
-    at.run(timeout=120)
+    at = _logged_in(dashboard_data)
     assert not at.exception and "actor" in at.session_state
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and any(_stored(db, i)[0] is None for i in first):
@@ -143,7 +149,6 @@ def test_log_in_checks_the_first_applications_of_the_queue_in_the_background(
 def test_the_application_page_shows_progress_while_it_computes_missing_checks(
     dashboard_data: DashboardData, dashboard_env: dict
 ) -> None:
-    from streamlit.testing.v1 import AppTest
 
     from agrisense.app.dashboard.data import PREFETCH
 
@@ -152,12 +157,7 @@ def test_the_application_page_shows_progress_while_it_computes_missing_checks(
     queue = list_review_queue(db, analyst)
     assert len(queue) > PREFETCH  # the last one is not checked ahead by the log-in
     row = queue[-1]
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "agrisense/app/dashboard/Home.py"))
-    at.run(timeout=120)
-    at.text_input(key="login_phone").input(ANALYST_PHONE)
-    at.text_input(key="login_password").input(dashboard_data.analyst_password)
-    at.button[0].click()
-    at.run(timeout=120)
+    at = _logged_in(dashboard_data)
     _clear(db, row["id"])  # as if the API's queue had not got to it yet
     at.query_params["app"] = str(row["id"])
     at.switch_page("pages/2_Application.py").run(timeout=120)

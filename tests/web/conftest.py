@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 from agrisense.config import Settings
 from tests.browser import ARTIFACTS, missing_browser, require_browser
 
-__all__ = ["ARTIFACTS", "PHONE_VIEWPORT", "LiveService"]
+__all__ = ["ARTIFACTS", "PHONE_VIEWPORT", "LiveService", "uvicorn_thread"]
 
 PHONE_VIEWPORT = {"width": 360, "height": 740}
 NODE_MODULES = Path(__file__).resolve().parents[2] / "agrisense" / "app" / "web" / "node_modules"
@@ -49,22 +50,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def live_service(small_region: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
-    """The real app (API, tiles, farmer app) served by uvicorn on a free loopback port, its map imagery warm."""
+@contextmanager
+def uvicorn_thread(app: Any, join_s: float = 10.0) -> Iterator[str]:
+    """``app`` served by uvicorn (lifespan on) in a thread on a free loopback port; yields its base URL and stops
+    it on exit (waiting up to ``join_s`` for its shutdown)."""
     import uvicorn
 
-    from agrisense.app.api.main import create_app
-    from agrisense.imagery.tiles import warm_region_tiles
-
-    settings = Settings(
-        region_dir=small_region, state_dir=tmp_path_factory.mktemp("web-state"), rate_limit_per_minute=100_000
-    )
-    warm_region_tiles(settings)  # the session's imagery cache (shared with the tile tests)
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, name="agrisense-test-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -73,7 +66,21 @@ def live_service(small_region: Path, tmp_path_factory: pytest.TempPathFactory) -
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
     try:
-        yield LiveService(f"http://127.0.0.1:{port}", settings)
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        thread.join(timeout=join_s)
+
+
+@pytest.fixture(scope="session")
+def live_service(small_region: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
+    """The real app (API, tiles, farmer app) served by uvicorn on a free loopback port, its map imagery warm."""
+    from agrisense.app.api.main import create_app
+    from agrisense.imagery.tiles import warm_region_tiles
+
+    settings = Settings(
+        region_dir=small_region, state_dir=tmp_path_factory.mktemp("web-state"), rate_limit_per_minute=100_000
+    )
+    warm_region_tiles(settings)  # the session's imagery cache (shared with the tile tests)
+    with uvicorn_thread(create_app(settings)) as url:
+        yield LiveService(url, settings)
