@@ -11,7 +11,9 @@ Warnings are compared with the field's truth ``status``:
 * ``normal`` -> none of these.
 
 Per code: precision = share of plots given the code whose field has the code's status; recall = share of plots of
-that status given the code. "failure (any)" pools the failure codes. Weather (drought) and imagery warnings are
+that status given the code. "failure (any)" pools the failure codes; "overall" pools every crop warning (failure
+codes and ``LATE_EMERGENCE``) against the failed and late fields together (a failed field given a late warning
+counts as found). Weather (drought) and imagery warnings are
 counted but not scored: truth has no status for them.
 
 Note: the NDVI is the whole-season monthly composite; a month's value is used from its 15th (as the re-score does),
@@ -178,6 +180,7 @@ def evaluate(
         failure = set().union(*(codes.get(c, set()) for c in FAILURE_CODES))
         scored["failure (any)"] = _pr(failure, by_status["failed"])
         any_crop = failure | codes.get("LATE_EMERGENCE", set())
+        scored["overall (failure or late)"] = _pr(any_crop, by_status["failed"] | by_status["late"])
         scored["normal without crop warnings"] = {
             "share": round(len(by_status["normal"] - any_crop) / max(1, len(by_status["normal"])), 3)
         }
