@@ -7,10 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from agrisense import services
+from agrisense.config import settings_with
 from agrisense.credit.policy import load_policy
 from agrisense.errors import InvalidInput, NotFound
 from agrisense.market import market_named
+from agrisense.ml.registry import read_bundle
 from agrisense.region import DEFAULT_MARKET, DEFAULT_MODEL, load_region
+from agrisense.sample.profiles import JIANGXI
 from agrisense.scoring.offers import CreditInputs, load_reference
 
 REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference"
@@ -75,3 +79,16 @@ def test_unknown_market_or_area_is_refused_with_what_exists():
         load_reference(REFERENCE, POLICIES / "default.yaml", "atlantis")
     with pytest.raises(InvalidInput, match="jiangxi"):
         load_reference(REFERENCE, POLICIES / "default.yaml", "china", "atlantis")
+
+
+def test_scoring_takes_the_regions_model_and_market_policy(tmp_path):
+    region = load_region(_region(tmp_path, market="china", market_area="jiangxi", model="landcover_unet_cn"))
+    settings = settings_with(region_dir=tmp_path)
+    assert services.scoring_inputs(settings, region).model == "landcover_unet_cn"
+    credit = services.credit_inputs(settings, region)
+    assert credit.policy_file.name == "china.yaml" and (credit.market, credit.market_area) == ("china", "jiangxi")
+
+
+def test_shipped_china_model_has_the_jiangxi_crops():
+    bundle = read_bundle(Path(__file__).resolve().parents[1] / "models" / JIANGXI.model)
+    assert list(bundle.classes) == ["non_crop", *JIANGXI.crops]
