@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
@@ -24,7 +25,9 @@ from agrisense.ml.presto.model import autocast
 @dataclass(frozen=True)
 class PrestoFitConfig:
     """``c``: inverse L2 strength of the logistic head; ``class_weight``: None or ``"balanced"`` (scikit-learn);
-    fine-tuning settings (0 epochs = frozen encoder)."""
+    fine-tuning settings (0 epochs = frozen encoder); ``validation_share`` > 0: early stopping, i.e. that share of
+    the training rows (stratified) is held out, the head is fitted on the rest, and the epoch (0 = the frozen
+    starting point) with the lowest held-out loss is kept."""
 
     c: float = 0.1
     class_weight: str | None = None
@@ -34,6 +37,7 @@ class PrestoFitConfig:
     batch_size: int = 32
     weight_decay: float = 0.01
     label_smoothing: float = 0.05
+    validation_share: float = 0.0
 
 
 @torch.inference_mode()
@@ -83,11 +87,37 @@ def fit_presto(
 ) -> tuple[PrestoEncoder, nn.Linear]:
     """A copy of ``pretrained`` (fine-tuned when configured) and its head, both in eval mode on the CPU."""
     encoder = copy.deepcopy(pretrained).to(device)
-    z = embed(encoder, batch, device)
-    head = logistic_head(z, y, n_classes, config.c, seed, config.class_weight).to(device)
+    train, held_out = _validation_split(y, config, seed)
+    z = embed(encoder, batch[torch.from_numpy(train)], device)
+    head = logistic_head(z, y[train], n_classes, config.c, seed, config.class_weight).to(device)
     if config.finetune_epochs > 0:
-        _finetune(encoder, head, batch, y, config, seed, device)
+        _finetune(encoder, head, batch, y, (train, held_out), config, seed, device)
     return encoder.cpu().eval(), head.cpu().eval()
+
+
+def _validation_split(y: np.ndarray, config: PrestoFitConfig, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Training and held-out row indices: all rows and none unless fine-tuning with early stopping."""
+    rows = np.arange(len(y))
+    if config.finetune_epochs == 0 or config.validation_share <= 0:
+        return rows, rows[:0]
+    counts = np.bincount(y)
+    stratify = y if counts[counts > 0].min() >= 2 else None
+    train, held_out = train_test_split(rows, test_size=config.validation_share, random_state=seed, stratify=stratify)
+    return np.sort(train), np.sort(held_out)
+
+
+@torch.inference_mode()
+def _held_out_loss(
+    encoder: PrestoEncoder, head: nn.Linear, batch: PrestoBatch, target: torch.Tensor, device: torch.device
+) -> float:
+    encoder.eval()
+    head.eval()
+    with autocast(device):
+        logits = head(encoder(batch.to(device))).float()
+    loss = float(nn.functional.cross_entropy(logits, target.to(device)))
+    encoder.train()
+    head.train()
+    return loss
 
 
 def _finetune(
@@ -95,10 +125,13 @@ def _finetune(
     head: nn.Linear,
     batch: PrestoBatch,
     y: np.ndarray,
+    split: tuple[np.ndarray, np.ndarray],
     config: PrestoFitConfig,
     seed: int,
     device: torch.device,
 ) -> None:
+    """Train encoder + head together on ``split[0]``; with held-out rows ``split[1]``, keep the best epoch."""
+    train, held_out = split
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.AdamW(
@@ -109,11 +142,16 @@ def _finetune(
         weight_decay=config.weight_decay,
     )
     target = torch.from_numpy(y.astype(np.int64))
+    check = batch[torch.from_numpy(held_out)] if len(held_out) else None
+    best = (np.inf, copy.deepcopy(encoder.state_dict()), copy.deepcopy(head.state_dict()))
     encoder.train()
     head.train()
+    if check is not None:
+        best = (_held_out_loss(encoder, head, check, target[held_out], device), *best[1:])
+    rows = torch.from_numpy(train)
     for _ in range(config.finetune_epochs):
-        order = torch.randperm(len(y), generator=generator)
-        for start in range(0, len(y), config.batch_size):
+        order = rows[torch.randperm(len(rows), generator=generator)]
+        for start in range(0, len(order), config.batch_size):
             index = order[start : start + config.batch_size]
             with autocast(device):
                 logits = head(encoder(batch[index].to(device))).float()
@@ -121,5 +159,12 @@ def _finetune(
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
+        if check is not None:
+            held_out_loss = _held_out_loss(encoder, head, check, target[held_out], device)
+            if held_out_loss < best[0]:
+                best = (held_out_loss, copy.deepcopy(encoder.state_dict()), copy.deepcopy(head.state_dict()))
+    if check is not None:
+        encoder.load_state_dict(best[1])
+        head.load_state_dict(best[2])
     encoder.eval()
     head.eval()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,8 @@ from agrisense.app.cli.models import classify_samples_command, evaluate_command,
 from agrisense.errors import InvalidInput
 from agrisense.ml.crop_model import load_crop_classifier
 from agrisense.ml.presto.encoder import PrestoEncoder
-from agrisense.ml.presto.fit import logistic_head
+from agrisense.ml.presto.fit import PrestoFitConfig, _held_out_loss, _validation_split, embed, fit_presto, logistic_head
+from agrisense.ml.presto.inputs import presto_inputs, series_from_table
 from agrisense.ml.presto.labels import merge_rare
 from agrisense.ml.presto.model import PrestoCropModel
 from agrisense.ml.presto.pipeline import train_presto
@@ -153,3 +155,24 @@ def test_train_command_refuses_an_unknown_architecture(tmp_path: Path) -> None:
     synthetic_table(n_per_class=2).to_parquet(samples)
     result = CliRunner().invoke(_app(), ["train", "crop-type", "--samples", str(samples), "--arch", "svm"])
     assert result.exit_code == 2 and "presto or tcnn" in result.output
+
+
+@pytest.mark.slow  # two short fine-tunes: about 15 s on the loaded 2-core machine
+def test_early_stopping_never_ends_worse_on_held_out_rows_than_the_frozen_start() -> None:
+    """With learning rates that wreck the encoder, early stopping keeps the best epoch (here the frozen start)."""
+    table = synthetic_table(n_per_class=8, seed=1)
+    y = pd.factorize(table["label"], sort=True)[0]
+    batch = presto_inputs(series_from_table(table)).to_batch()
+    cpu = torch.device("cpu")
+    wild = PrestoFitConfig(finetune_epochs=2, encoder_lr=1.0, head_lr=1.0, validation_share=0.25)
+    train, held_out = _validation_split(y, wild, 0)
+    assert len(held_out) == 6 and not set(train) & set(held_out)
+    assert len(_validation_split(y, replace(wild, validation_share=0.0), 0)[1]) == 0
+    target, check = torch.from_numpy(y[held_out]), batch[torch.from_numpy(held_out)]
+    start_head = logistic_head(embed(_encoder(), batch[torch.from_numpy(train)], cpu), y[train], 3, 0.1, 0)
+    start = _held_out_loss(_encoder(), start_head, check, target, cpu)
+    stopped = _held_out_loss(*fit_presto(_encoder(), batch, y, 3, wild, 0, cpu), check, target, cpu)
+    unstopped = _held_out_loss(
+        *fit_presto(_encoder(), batch, y, 3, replace(wild, validation_share=0.0), 0, cpu), check, target, cpu
+    )
+    assert stopped <= start + 1e-6 and stopped <= unstopped
