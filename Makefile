@@ -1,5 +1,5 @@
 # agrisense: two commands do all set-up on a fresh machine.
-#   make demo   install (Python + the farmer app's npm packages) + build the sample county + score every sample plot (report in out/demo/)
+#   make demo   install (Python + the farmer app's npm packages) + build both sample counties + score every sample plot (reports in out/demo/, out/demo_cn/)
 #   make test   install + lint + type-check + all tests
 #   make check  install + lint + type-check + the fast tests (not marked slow): about 3 minutes (docs/testing.md)
 SHELL := /bin/bash
@@ -8,6 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := .stamps
 REGION := data/sample_county
+REGION_CN := data/sample_county_cn
 # The checkout's own workflows keep their state and imagery cache in var/ and data/cache/ (the library's defaults
 # are the user's data and cache folders, never the source tree).
 export AGRISENSE_STATE_DIR ?= $(CURDIR)/var
@@ -27,13 +28,19 @@ $(STAMPS)/venv: pyproject.toml setup.py constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
 	touch $@
 
-data: $(REGION)/region.json
+data: $(REGION)/region.json $(REGION_CN)/region.json
 
 $(REGION)/region.json: | $(STAMPS)/venv
 	$(VENV)/bin/agrisense sample build --out $(REGION)
 
+# The Chinese sample county (Jiangxi, 5 km; docs/sample-county.md), scored by models/landcover_unet_cn.
+$(REGION_CN)/region.json: | $(STAMPS)/venv
+	$(VENV)/bin/agrisense sample build --market china --province jiangxi --out $(REGION_CN)
+
+# Both regions: the East-African county (out/demo) and the Jiangxi county (out/demo_cn), each with its summary.
 demo: install data
 	$(VENV)/bin/agrisense demo --region $(REGION) --out out/demo
+	$(VENV)/bin/agrisense demo --region $(REGION_CN) --out out/demo_cn
 
 # Debian packages for the browser and PostGIS tests (chromium, postgresql-15-postgis-3): installed when missing.
 system:
