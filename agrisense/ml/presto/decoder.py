@@ -20,7 +20,6 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from agrisense.errors import ModelUnavailable
 from agrisense.ml.presto.encoder import (
     CHANNELS,
     DW_UNKNOWN,
@@ -29,6 +28,7 @@ from agrisense.ml.presto.encoder import (
     GROUPS,
     MAX_STEPS,
     Block,
+    load_part,
     position_embedding,
 )
 
@@ -101,15 +101,6 @@ class PrestoDecoder(nn.Module):
 
 def load_decoder(weights: Path, order: tuple[str, str, str] = EMBEDDING_ORDER) -> PrestoDecoder:
     """A ``PrestoDecoder`` with the ``decoder.*`` tensors of ``weights`` loaded ``strict=True``, in eval mode."""
-    if not weights.is_file():
-        raise ModelUnavailable(
-            f"no Presto weights at {weights}; the repository ships them in models/presto_encoder/default_model.pt"
-        )
-    try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-        decoder_state = {k.removeprefix("decoder."): v for k, v in state.items() if k.startswith("decoder.")}
-        decoder = PrestoDecoder(order=order)
-        decoder.load_state_dict(decoder_state, strict=True)
-    except (RuntimeError, ValueError, KeyError, AttributeError) as exc:
-        raise ModelUnavailable(f"the Presto weights at {weights} hold no decoder that fits ({exc})") from exc
+    decoder = PrestoDecoder(order=order)
+    load_part(weights, "decoder", decoder, "hold no decoder that fits")
     return decoder.eval()

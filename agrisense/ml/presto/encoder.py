@@ -201,9 +201,9 @@ class PrestoEncoder(nn.Module):
         return self.norm(mean)
 
 
-def load_encoder(weights: Path, order: tuple[str, str, str] = EMBEDDING_ORDER) -> PrestoEncoder:
-    """A ``PrestoEncoder`` with the ``encoder.*`` tensors of ``weights`` loaded ``strict=True``, in eval mode
-    (``order``: the position-embedding layout, see ``EMBEDDING_ORDER``)."""
+def load_part(weights: Path, prefix: str, module: nn.Module, refusal: str) -> None:
+    """Load the ``{prefix}.*`` tensors of the published state dict at ``weights`` into ``module`` (strict=True);
+    ``ModelUnavailable`` saying where the weights live when missing, ``refusal`` + the reason when they do not fit."""
     if not weights.is_file():
         raise ModelUnavailable(
             f"no Presto weights at {weights}; the repository ships them in models/presto_encoder/ "
@@ -211,11 +211,17 @@ def load_encoder(weights: Path, order: tuple[str, str, str] = EMBEDDING_ORDER) -
         )
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
-        encoder_state = {k.removeprefix("encoder."): v for k, v in state.items() if k.startswith("encoder.")}
-        encoder = PrestoEncoder(order=order)
-        encoder.load_state_dict(encoder_state, strict=True)
+        part = {k.removeprefix(f"{prefix}."): v for k, v in state.items() if k.startswith(f"{prefix}.")}
+        module.load_state_dict(part, strict=True)
     except (RuntimeError, ValueError, KeyError, AttributeError) as exc:
-        raise ModelUnavailable(f"the Presto weights at {weights} do not fit this encoder ({exc})") from exc
+        raise ModelUnavailable(f"the Presto weights at {weights} {refusal} ({exc})") from exc
+
+
+def load_encoder(weights: Path, order: tuple[str, str, str] = EMBEDDING_ORDER) -> PrestoEncoder:
+    """A ``PrestoEncoder`` with the ``encoder.*`` tensors of ``weights`` loaded ``strict=True``, in eval mode
+    (``order``: the position-embedding layout, see ``EMBEDDING_ORDER``)."""
+    encoder = PrestoEncoder(order=order)
+    load_part(weights, "encoder", encoder, "do not fit this encoder")
     return encoder.eval()
 
 
