@@ -12,7 +12,7 @@ import pytest
 from agrisense.agronomy.calendar import load_crop_table
 from agrisense.config import Settings
 from agrisense.credit.policy import load_policy
-from agrisense.errors import InvalidInput
+from agrisense.errors import InvalidInput, NotFound
 from agrisense.ml.growth import load_expected_curves
 from agrisense.monitoring.scene_reader import scenes_frame, scenes_from_frame
 from agrisense.monitoring.scenes import PlotScenes, plot_scene_stats, stand_evidence
@@ -125,3 +125,23 @@ def test_scenes_flag_a_failed_stand_and_a_late_green_up(ctx) -> None:  # type: i
     values = np.array([0.2 if d < late_day else 0.6 for d in days])
     _, rows = _monitor(ctx, {m: 0.5 for m in range(3, 11)}, PlotScenes(days, np.ones(23), values), as_of)
     assert LATE_EMERGENCE in {r["code"] for r in rows}
+
+
+@pytest.mark.slow  # reads every scene of a tile: ~7 s on the shared machine
+def test_read_plot_scenes_from_the_region_catalog(small_region) -> None:  # type: ignore[no-untyped-def]
+    import geopandas as gpd
+
+    from agrisense.monitoring.scene_reader import read_plot_scenes
+
+    plots = gpd.read_file(small_region / "plots.geojson").head(4)
+    scenes = read_plot_scenes(str(small_region / "stac" / "catalog.json"), plots, date(2026, 3, 1), date(2026, 11, 30))
+    assert set(scenes) == set(plots["plot_id"])
+    for plot in scenes.values():
+        assert len(plot.days) >= 10 and all(date(2026, 3, 1) <= d <= date(2026, 11, 30) for d in plot.days)
+        assert ((plot.clear_share >= 0) & (plot.clear_share <= 1)).all()
+        clear = plot.usable(date(2026, 12, 1))
+        assert clear.sum() >= 4 and ((plot.ndvi_median[clear] > -1) & (plot.ndvi_median[clear] < 1)).all()
+        assert stand_evidence(plot, date(2026, 10, 15)).rise is not None
+    # a catalog that does not exist is a clear error, not an empty result
+    with pytest.raises(NotFound, match="does not exist; build the sample region"):
+        read_plot_scenes(str(small_region / "nope.json"), plots, date(2026, 3, 1), date(2026, 11, 30))
