@@ -10,11 +10,16 @@ truth (``truth/plots_truth.parquet`` ``kind``):
   (``shifted`` outlines of real fields are reported apart);
 * genuine below minimum: genuine plots declined with LIMIT_BELOW_MINIMUM, the cost of the minimum loan.
 
-The sweep sets ``thresholds.min_crop_probability`` (the refer threshold on crop confidence) and
-``limits.min_limit`` (the minimum loan) in a copy of the policy; everything else is the policy as configured.
+The sweep (the trade-off curve) sets three knobs in a copy of the policy, everything else as configured:
+``thresholds.min_crop_probability`` (the refer threshold on crop confidence), ``limits.min_limit`` (the minimum
+loan) and the PD refer band (``none``: ``pd_refer`` = ``pd_approve`` per crop and ``uncovered_price_action:
+decline``, policy 2026.5; a number: ``pd_refer`` for every crop and ``refer``, as 2026.4 with 0.15). It also
+prints how often the satellite's crop is right against the truth, by calibrated probability, apart for plots
+whose declared crop agrees with it and for mismatches (the evidence behind the refer threshold).
 
     .venv/bin/python benchmarks/straight_through.py [--region data/sample_county] [--policy FILE]
-        [--refer 0.5 --refer 0.6 ...] [--min-loan 0 --min-loan 300 ...] [--json OUT]
+        [--refer 0.5 --refer 0.7 ...] [--min-loan 200 --min-loan 500 ...] [--pd-band none --pd-band 0.15]
+        [--json OUT]
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ class Outcome:
 
     refer_threshold: float
     min_loan: float
+    pd_band: str
     applications: int
     approve: int
     refer: int
@@ -64,7 +70,9 @@ class Outcome:
     refer_reasons: dict[str, int]
 
 
-def outcome(offers: Sequence[Offer], kinds: Mapping[str, str], refer_threshold: float, min_loan: float) -> Outcome:
+def outcome(
+    offers: Sequence[Offer], kinds: Mapping[str, str], refer_threshold: float, min_loan: float, pd_band: str
+) -> Outcome:
     """The straight-through numbers of ``offers`` against the truth ``kinds`` (plot id -> truth kind)."""
     decisions = Counter(o.decision for o in offers)
     by_kind: dict[str, list[Offer]] = {}
@@ -80,6 +88,7 @@ def outcome(offers: Sequence[Offer], kinds: Mapping[str, str], refer_threshold: 
     return Outcome(
         refer_threshold=refer_threshold,
         min_loan=min_loan,
+        pd_band=pd_band,
         applications=len(offers),
         approve=decisions["approve"],
         refer=decisions["refer"],
@@ -102,12 +111,25 @@ def outcome(offers: Sequence[Offer], kinds: Mapping[str, str], refer_threshold: 
     )
 
 
-def policy_variant(policy: dict, refer_threshold: float, min_loan: float, folder: Path) -> Path:
-    """A copy of the policy with the refer threshold and minimum loan set, validated by the policy loader."""
+def band_of(policy: dict) -> str:
+    """The policy's PD refer band as the sweep names it: ``none`` or the one ``pd_refer`` of every crop."""
+    t = policy["thresholds"]
+    if t["pd_refer"] == t["pd_approve"] and policy["pricing"]["uncovered_price_action"] == "decline":
+        return "none"
+    return str(t["pd_refer"])
+
+
+def policy_variant(policy: dict, refer_threshold: float, min_loan: float, pd_band: str, folder: Path) -> Path:
+    """A copy of the policy with the refer threshold, minimum loan and PD band set, validated by the loader."""
     data = json.loads(json.dumps(policy))
-    data["thresholds"]["min_crop_probability"] = refer_threshold
+    t = data["thresholds"]
+    t["min_crop_probability"] = refer_threshold
     data["limits"]["min_limit"] = min_loan
-    path = folder / f"policy_{refer_threshold:.2f}_{min_loan:g}.yaml"
+    if pd_band == "none":
+        t["pd_refer"], data["pricing"]["uncovered_price_action"] = t["pd_approve"], "decline"
+    else:
+        t["pd_refer"], data["pricing"]["uncovered_price_action"] = float(pd_band), "refer"
+    path = folder / f"policy_{refer_threshold:.2f}_{min_loan:g}_{pd_band}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     load_policy(path)
     return path
@@ -119,6 +141,7 @@ def main() -> None:
     parser.add_argument("--policy", type=Path, default=None, help="policy YAML (default: the configured one)")
     parser.add_argument("--refer", type=float, action="append", help="refer thresholds on crop confidence")
     parser.add_argument("--min-loan", type=float, action="append", help="minimum loans (CNY)")
+    parser.add_argument("--pd-band", action="append", help="'none' (pd_refer = pd_approve) or a pd_refer")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     settings = settings_with(region_dir=args.region)
@@ -133,22 +156,26 @@ def main() -> None:
     unusable = [o for o in run.offers if o.plot_id not in run.evidence]
     credit = services.credit_inputs(settings, region)  # the region's market's policy (China: china.yaml)
     policy = yaml.safe_load(credit.policy_file.read_text(encoding="utf-8"))
-    base = outcome(run.offers, kinds, policy["thresholds"]["min_crop_probability"], policy["limits"]["min_limit"])
+    base = outcome(
+        run.offers, kinds, policy["thresholds"]["min_crop_probability"], policy["limits"]["min_limit"], band_of(policy)
+    )
     raw_credit = replace(credit, plot_calibration=None)
     raw = outcome(
         list(build_offers(run.plots, run.evidence, raw_credit).values()) + unusable,
         kinds,
         base.refer_threshold,
         base.min_loan,
+        base.pd_band,
     )
     rows = []
     t1 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        for refer in args.refer or [0.5, 0.6, 0.7, 0.8]:
-            for min_loan in args.min_loan or [0, 300, 500]:
-                variant = replace(credit, policy_file=policy_variant(policy, refer, min_loan, Path(tmp)))
-                offers = list(build_offers(run.plots, run.evidence, variant).values()) + unusable
-                rows.append(outcome(offers, kinds, refer, min_loan))
+        for band in args.pd_band or ["none", "0.15"]:
+            for refer in args.refer or [0.5, 0.6, 0.7, 0.8]:
+                for min_loan in args.min_loan or [100, 200, 300, 500]:
+                    variant = replace(credit, policy_file=policy_variant(policy, refer, min_loan, band, Path(tmp)))
+                    offers = list(build_offers(run.plots, run.evidence, variant, what_if=False).values()) + unusable
+                    rows.append(outcome(offers, kinds, refer, min_loan, band))
     sweep_s = time.perf_counter() - t1
     print(
         f"{platform.node()} {platform.machine()}, {region.name}: scoring {scored_s:.1f} s, "
@@ -156,9 +183,11 @@ def main() -> None:
     )
     print(_table([base], "as configured"))
     print(_table([raw], "as configured, without the plot calibration (raw crop probability, point-sample curves)"))
-    print(_table(rows, "sweep"))
+    print(_table(rows, "sweep (trade-off curve; * meets all three goals)"))
+    truth = pd.read_parquet(args.region / "truth" / "plots_truth.parquet").set_index("plot_id")["true_crop"]
+    print(_agreement(run.offers, truth.to_dict()))
     for r in (base, *rows):
-        print(f"refer reasons at {r.refer_threshold:.2f} / {r.min_loan:g}: {r.refer_reasons}")
+        print(f"refer reasons at {r.pd_band} / {r.refer_threshold:.2f} / {r.min_loan:g}: {r.refer_reasons}")
     if args.json:
         body = {"configured": asdict(base), "uncalibrated": asdict(raw), "sweep": [asdict(r) for r in rows]}
         args.json.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
@@ -167,16 +196,43 @@ def main() -> None:
 def _table(rows: Sequence[Outcome], title: str) -> str:
     lines = [
         f"{title}:",
-        "| refer below p | min loan | approve / refer / decline | automatic | genuine approved "
+        "| PD band | refer below p | min loan | approve / refer / decline | automatic | genuine approved "
         "| genuine below min | bad approved | shifted approved | exposure CNY |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        goals = r.automatic >= 0.8 and r.genuine_approved >= 0.5 and r.bad_approved <= 0.01
         lines.append(
-            f"| {r.refer_threshold:.2f} | {r.min_loan:g} | {r.approve} / {r.refer} / {r.decline} | {r.automatic:.1%} "
+            f"| {r.pd_band}{' *' if goals else ''} | {r.refer_threshold:.2f} | {r.min_loan:g} "
+            f"| {r.approve} / {r.refer} / {r.decline} | {r.automatic:.1%} "
             f"| {r.genuine_approved:.1%} of {r.genuine} | {r.genuine_below_minimum} | {r.bad_approved:.1%} of {r.bad} "
             f"| {r.shifted_approved:.1%} | {r.approved_exposure:,.0f} |"
         )
+    return "\n".join(lines)
+
+
+def _agreement(offers: Sequence[Offer], true_crop: Mapping[str, object]) -> str:
+    """How often the satellite's crop is the true crop, by calibrated probability, for plots whose declared crop
+    agrees with it and for mismatches (plots off any true field count as wrong)."""
+    bins = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0001)
+    counts: Counter[tuple[bool, int]] = Counter()
+    right: Counter[tuple[bool, int]] = Counter()
+    for o in offers:
+        if o.crop is None:
+            continue
+        key = (o.crop == o.declared_crop, next(i for i in range(len(bins) - 1) if o.crop_probability < bins[i + 1]))
+        counts[key] += 1
+        right[key] += o.crop == true_crop.get(o.plot_id)
+    lines = [
+        "satellite's crop = true crop, by calibrated probability:",
+        "| probability | agrees with the declaration: plots | right | mismatch: plots | right |",
+        "|---|---|---|---|---|",
+    ]
+    for i in range(len(bins) - 1):
+        cells = [
+            f"{counts[a, i]} | {right[a, i] / counts[a, i]:.0%}" if counts[a, i] else "0 | -" for a in (True, False)
+        ]
+        lines.append(f"| {bins[i]:.2f}-{min(bins[i + 1], 1.0):.2f} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines)
 
 

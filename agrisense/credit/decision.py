@@ -194,13 +194,13 @@ def decide(
             )
         )
 
-    # Missing imagery inflates the PD (cloud gap): refer to a person rather than decline on a PD that rests on the
-    # gap. Crop confidence is not in the PD, so it does not soften this rule.
+    # Missing imagery inflates the PD (cloud gap): refer to a person rather than decline on a PD (or a price) that
+    # rests on the gap. Crop confidence is not in the PD, so it does not soften this rule.
     imagery_gap = any(r.code == "NO_CLEAR_IMAGERY" for r in reasons)
-    pd_approve = t.pd_approve_for(crop)
-    if score.pd > t.pd_refer:
+    pd_approve, pd_refer = t.pd_approve_for(crop), t.pd_refer_for(crop)
+    if score.pd > pd_refer:
         kind: ReasonKind = "refer" if imagery_gap else "decline"
-        reasons.append(make_reason("PD_ABOVE_THRESHOLD", kind, pd=score.pd, threshold=t.pd_refer))
+        reasons.append(make_reason("PD_ABOVE_THRESHOLD", kind, pd=score.pd, threshold=pd_refer))
     elif score.pd > pd_approve:
         reasons.append(make_reason("PD_ABOVE_THRESHOLD", "refer", pd=score.pd, threshold=pd_approve))
     else:
@@ -226,7 +226,7 @@ def decide(
         reasons.append(
             make_reason(
                 "PRICE_CANNOT_COVER_RISK",
-                policy.pricing.uncovered_price_action,
+                "refer" if imagery_gap else policy.pricing.uncovered_price_action,
                 cap=cap,
                 needed=price.breakeven_rate,
             )

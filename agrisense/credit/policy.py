@@ -107,7 +107,7 @@ class Pricing(_Frozen):
 
 
 class Thresholds(_Frozen):
-    min_crop_probability: float = Fraction
+    min_crop_probability: float = Fraction  # below: LOW_CROP_CONFIDENCE, refer
     min_clear_fraction: float = Fraction
     min_clear_periods: int = Field(ge=0)
     min_cropland_fraction: float = Fraction
@@ -116,20 +116,37 @@ class Thresholds(_Frozen):
     max_overlap: float = Fraction
     max_drought_probability: float = Fraction
     pd_approve: Probability | dict[str, Probability]  # one PD for every crop, or one per financed crop
-    pd_refer: float = Fraction
+    pd_refer: Probability | dict[str, Probability]  # above: decline (refer with an imagery gap); the same forms
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:
-        values = self.pd_approve.values() if isinstance(self.pd_approve, dict) else [self.pd_approve]
-        if any(self.pd_refer < v for v in values):
-            raise ValueError("pd_refer must be >= pd_approve")
+        crops = {*_per_crop(self.pd_approve), *_per_crop(self.pd_refer)} or {""}
+        both = [c for c in crops if _has(self.pd_approve, c) and _has(self.pd_refer, c)]  # others: Policy's check
+        low = sorted(c for c in both if _for(self.pd_refer, c) < _for(self.pd_approve, c))
+        if low:
+            raise ValueError("pd_refer must be >= pd_approve" + (f" (not for {', '.join(low)})" if low[0] else ""))
         return self
 
     def pd_approve_for(self, crop: str) -> float:
         """The PD at or below which a plot of ``crop`` may auto-approve."""
-        if isinstance(self.pd_approve, dict):
-            return self.pd_approve[crop]
-        return self.pd_approve
+        return _for(self.pd_approve, crop)
+
+    def pd_refer_for(self, crop: str) -> float:
+        """The PD above which a plot of ``crop`` declines (between the two: refer)."""
+        return _for(self.pd_refer, crop)
+
+
+def _per_crop(value: float | dict[str, float]) -> list[str]:
+    return list(value) if isinstance(value, dict) else []
+
+
+def _has(value: float | dict[str, float], crop: str) -> bool:
+    return not isinstance(value, dict) or crop in value
+
+
+def _for(value: float | dict[str, float], crop: str) -> float:
+    """A threshold given as one number or one per crop, for ``crop``."""
+    return value[crop] if isinstance(value, dict) else value
 
 
 class Tranche(_Frozen):
@@ -198,16 +215,17 @@ class Policy(_Frozen):
     loans: LoanRules = LoanRules()
 
     @model_validator(mode="after")
-    def _pd_approve_per_financed_crop(self) -> Policy:
-        per_crop = self.thresholds.pd_approve
-        if isinstance(per_crop, dict):
-            missing = sorted(set(self.financed_crops) - set(per_crop))
-            unknown = sorted(set(per_crop) - set(self.financed_crops))
-            if missing or unknown:
-                raise ValueError(
-                    f"thresholds.pd_approve per crop: missing {missing}, not financed {unknown}; "
-                    f"give one value for each of financed_crops {list(self.financed_crops)}"
-                )
+    def _pd_thresholds_per_financed_crop(self) -> Policy:
+        for key in ("pd_approve", "pd_refer"):
+            per_crop = getattr(self.thresholds, key)
+            if isinstance(per_crop, dict):
+                missing = sorted(set(self.financed_crops) - set(per_crop))
+                unknown = sorted(set(per_crop) - set(self.financed_crops))
+                if missing or unknown:
+                    raise ValueError(
+                        f"thresholds.{key} per crop: missing {missing}, not financed {unknown}; "
+                        f"give one value for each of financed_crops {list(self.financed_crops)}"
+                    )
         return self
 
 

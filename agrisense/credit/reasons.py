@@ -237,6 +237,20 @@ FARMER: dict[str, tuple[str, str]] = {
 }
 
 
+# code -> (message_en, message_zh) where the reason declines: the farmer's text of FARMER says a loan officer will
+# check, which only a referral does.
+FARMER_DECLINE: dict[str, tuple[str, str]] = {
+    "PD_ABOVE_THRESHOLD": (
+        "Taken together, the risks of this field are higher than we can lend on.",
+        "综合来看，这块地的风险高于可以放款的水平。",
+    ),
+    "PRICE_CANNOT_COVER_RISK": (
+        "Even at the highest interest we may charge, this loan would not cover its risk.",
+        "即使按允许的最高利率，这笔贷款的风险也无法覆盖。",
+    ),
+}
+
+
 def currency_zh(currency: str) -> str:
     """How Chinese text names an amount's currency: 元 for CNY, else the code."""
     return "元" if currency == "CNY" else currency
@@ -283,7 +297,7 @@ def make_reason(
     if "currency" in values:
         values.setdefault("currency_zh", currency_zh(str(values["currency"])))
     en, zh = CATALOG[code]
-    farmer_en, farmer_zh = FARMER[code]
+    farmer_en, farmer_zh = FARMER_DECLINE[code] if kind == "decline" and code in FARMER_DECLINE else FARMER[code]
     effect = ReasonEffect(
         decision=kind if kind in ("refer", "decline") else None,
         limit_haircut=None if limit_haircut is None else to_money(limit_haircut),

@@ -37,6 +37,7 @@ def test_default_policy_is_consistent(policy, crops):
 def test_loader_refuses_an_approval_pd_the_cap_cannot_cover(tmp_path: Path, crops):
     data = _raw()
     data["thresholds"]["pd_approve"] = 0.08  # the 2026.2 value: above what beans, groundnut and maize can carry
+    data["thresholds"]["pd_refer"] = 0.15  # (2026.5 has no refer band: pd_refer per crop = pd_approve)
     path = tmp_path / "inconsistent.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     with pytest.raises(PolicyError) as err:
@@ -146,3 +147,38 @@ def test_crop_probability_only_decides_whether_a_person_checks_the_crop(
             low = next(r for r in offer.reasons if r.code == "LOW_CROP_CONFIDENCE")
             assert low.effect.limit_haircut is None and low.effect.pd_points is None
             assert offer.credit_limit == first.credit_limit  # proposed for review, the same numbers
+
+
+def test_pd_refer_per_crop_must_not_be_below_pd_approve(crops):
+    data = _raw()
+    data["thresholds"]["pd_refer"] = {**data["thresholds"]["pd_approve"], "beans": 0.05}  # beans approves at 5.5 %
+    with pytest.raises(PolicyError, match=r"pd_refer must be >= pd_approve \(not for beans\)"):
+        parse_policy(data, crops=crops)
+    data["thresholds"]["pd_refer"] = {"maize": 0.2}
+    with pytest.raises(PolicyError, match=r"thresholds.pd_refer per crop: missing \['beans', 'groundnut', 'sorghum'\]"):
+        parse_policy(data, crops=crops)
+
+
+def test_no_refer_band_above_what_the_cap_covers(good_evidence, evidence_with, crops, policy, weather):
+    """2026.5: a fully evidenced plot whose PD is above its crop's pd_approve declines (a person has nothing to
+    check); the same PD without clear imagery refers, since the PD rests on the gap."""
+    assert policy.thresholds.pd_refer_for("maize") == policy.thresholds.pd_approve_for("maize")
+    risky = evidence_with(good_evidence, ndvi_condition_z=-3.0, overlap_fraction=0.04)
+    offer = make_offer(risky, crops=crops, weather=weather, policy=policy)
+    assert offer.pd is not None and offer.pd > policy.thresholds.pd_approve_for("maize")
+    pd_reason = next(r for r in offer.reasons if r.code == "PD_ABOVE_THRESHOLD")
+    assert offer.decision == "decline" and pd_reason.kind == "decline"
+    assert "loan officer" not in pd_reason.message_en and "信贷员" not in pd_reason.message_zh
+    cloudy = make_offer(
+        evidence_with(risky, clear_fraction=0.1, n_clear_periods=1), crops=crops, weather=weather, policy=policy
+    )
+    assert cloudy.decision == "refer"
+    assert all(r.kind == "refer" for r in cloudy.reasons if r.code in {"PD_ABOVE_THRESHOLD", "PRICE_CANNOT_COVER_RISK"})
+
+
+@pytest.mark.parametrize("crop", ["maize", "sorghum", "groundnut", "beans"])
+def test_a_five_mu_smallholder_gets_a_loan(crops, policy, weather, crop):
+    """The minimum loan (2026.5: 200 CNY) lets a 5 亩 plot of every financed crop borrow (clean, average evidence)."""
+    offer = quote(crop, 5 / 15, season=2027, crops=crops, policy=policy, weather=weather, ndvi_anomaly=0.0)
+    assert offer.decision == "approve", [r.code for r in offer.reasons if r.kind != "positive"]
+    assert Decimal(str(policy.limits.min_limit)) <= offer.credit_limit <= Decimal(1000)

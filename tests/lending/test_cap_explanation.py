@@ -16,7 +16,8 @@ def test_a_cut_below_the_minimum_becomes_the_main_reason():
     policy = load_policy(market.policy_file, crops=crops)
     offer = quote("maize", 20.0, season=2027, crops=crops, policy=policy).to_dict()
     assert offer["decision"] == "approve" and offer["explanation"]["main_zh"].startswith("综合来看")
-    exposure = Decimal(str(policy.limits.max_per_farmer)) - Decimal(200)  # room for 200 only: under the minimum
+    room = Decimal(str(policy.limits.min_limit - policy.limits.rounding_step))  # one step under the minimum
+    exposure = Decimal(str(policy.limits.max_per_farmer)) - room
     (cut,) = cap_to_farmer([offer], exposure, policy, crops)
     assert cut["decision"] == "decline" and cut["reasons"][0]["code"] == "LIMIT_BELOW_MINIMUM"
     assert cut["explanation"]["main_zh"] == cut["reasons"][0]["message_zh"] and cut["explanation"]["change"] is None
