@@ -26,12 +26,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import shapely
 
-from agrisense.agronomy.calendar import crop_calendar
 from agrisense.config import Settings
 from agrisense.errors import InvalidInput, NotFound
 from agrisense.geo import Plot, make_plot, read_plots
 from agrisense.ml.registry import ModelBundle, read_bundle
-from agrisense.monitoring.season import approved_offers, loan_from_record, monitor_plot, season_evidence
+from agrisense.monitoring.scene_reader import read_plot_scenes
+from agrisense.monitoring.season import approved_offers, loan_from_record, monitor_plot
 from agrisense.pipelines.rescore import (
     TILE_SCHEMA,
     RescoreConfig,
@@ -454,9 +454,11 @@ def monitor_loans(
     crops, policy, curves = ref.crops, ref.policy, ref.curves
     rain = pd.read_csv(cfg.region.weather, usecols=["date", "precip_mm"]) if cfg.region.weather.is_file() else None
     ndvi = {str(r.plot_id): json.loads(r.ndvi_by_month) for r in frame[["plot_id", "ndvi_by_month"]].itertuples()}
+    actives = [loan_from_record(record, crops, season=cfg.region.season) for record in loan_records]
+    financed = frame[frame["plot_id"].isin({a.loan.plot_id for a in actives})]
+    scenes = read_plot_scenes(cfg.inputs.catalog, financed, cfg.start, as_of) if len(financed) else {}
     rows: list[dict[str, Any]] = []
-    for record in loan_records:
-        active = loan_from_record(record, crops, season=cfg.region.season)
+    for record, active in zip(loan_records, actives, strict=True):
         series = {int(k): float(v) for k, v in ndvi.get(active.loan.plot_id, {}).items()}
         result, plot_rows = monitor_plot(
             active,
@@ -468,24 +470,16 @@ def monitor_loans(
             policy=policy,
             rain=rain,
             run_id=run_id,
+            scenes=scenes.get(active.loan.plot_id),
         )
         rows += plot_rows
         if outcomes is not None and record.get("ledger_loan_id") is not None:
             freeze = [a for a in result.actions if a.code == "freeze_undisbursed"]
-            evidence, _ = season_evidence(  # the emergence the monitoring read (its NDVI up to as_of)
-                series,
-                loan=active.loan,
-                season=cfg.region.season,
-                as_of=as_of,
-                curve=curves.get(active.loan.crop),
-                calendar=crop_calendar(crops[active.loan.crop], cfg.region.season),
-                spi_to_date=None,
-            )
             outcomes.append(
                 {
                     "ledger_loan_id": int(record["ledger_loan_id"]),
                     "plot_id": active.loan.plot_id,
-                    "emerged": evidence.emergence_detected,
+                    "emerged": result.emergence_detected,
                     "frozen_dates": [d.isoformat() for a in freeze for d in a.tranche_dates],
                     "reason": ",".join(w.code for w in result.warnings) if freeze else None,
                 }
