@@ -11,11 +11,12 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from agrisense.agronomy.calendar import CropReference
 from agrisense.config import Settings, get_settings
 from agrisense.geo import ImageryArea, Plot, PlotError, read_plots
 from agrisense.market import market_named
 from agrisense.ml.plot_calibration import PLOT_CALIBRATION_FILE, region_key
-from agrisense.region import Region, load_region
+from agrisense.region import DEFAULT_MARKET, Region, load_region
 from agrisense.scoring import (
     CreditInputs,
     ScoreRun,
@@ -57,6 +58,15 @@ def credit_inputs(settings: Settings, region: Region) -> CreditInputs:
         market=region.market,
         market_area=region.market_area,
     )
+
+
+def region_crops(settings: Settings, region: Region | None) -> dict[str, CropReference]:
+    """The crop references ``region`` is lent under: its market's crops, with its market area's yields (for the
+    farmer app's crop names, stress tests and anything else that must not fall back to ``crops.csv``). ``None``
+    (a folder of weather only, without ``region.json``): the sample county's market."""
+    if region is None:
+        return market_named(Path(settings.reference_dir), DEFAULT_MARKET).crop_table()
+    return market_named(Path(settings.reference_dir), region.market).crop_table(region.market_area)
 
 
 def score_plots(

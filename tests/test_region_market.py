@@ -92,3 +92,27 @@ def test_scoring_takes_the_regions_model_and_market_policy(tmp_path):
 def test_shipped_china_model_has_the_jiangxi_crops():
     bundle = read_bundle(Path(__file__).resolve().parents[1] / "models" / JIANGXI.model)
     assert list(bundle.classes) == ["non_crop", *JIANGXI.crops]
+
+
+def test_region_crops_are_the_markets_with_the_areas_yields(tmp_path):
+    region = load_region(_region(tmp_path, market="china", market_area="jiangxi"))
+    crops = services.region_crops(settings_with(reference_dir=REFERENCE), region)
+    assert set(region.crops) <= set(crops) and crops["rapeseed"].name_zh == "油菜"
+    national = market_named(REFERENCE, "china").crop_table()
+    assert crops["rice"] == market_named(REFERENCE, "china").crop_table("jiangxi")["rice"] and "rice" in national
+
+
+def test_farmer_app_lists_a_chinese_regions_crops_by_their_local_names(tmp_path):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from agrisense.app.api.web import mount_web
+    from agrisense.config import Settings
+
+    app = FastAPI()
+    app.state.settings = Settings(region_dir=_region(tmp_path, market="china", market_area="jiangxi"))
+    mount_web(app)
+    crops = {c["code"]: c for c in TestClient(app).get("/app-config.json").json()["crops"]}
+    assert list(crops) == REGION["crops"]
+    assert crops["rapeseed"] == {"code": "rapeseed", "name_zh": "油菜", "name_en": "Rapeseed"}
+    assert crops["rice_double"]["name_zh"].startswith("双季稻")

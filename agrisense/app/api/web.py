@@ -8,7 +8,6 @@ loads offline.
 
 from __future__ import annotations
 
-import csv
 import gzip
 import hashlib
 from dataclasses import dataclass
@@ -21,11 +20,13 @@ from fastapi.responses import JSONResponse
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
+from agrisense.agronomy.calendar import CropReference
 from agrisense.config import Settings, get_settings
 from agrisense.errors import NotFound
 from agrisense.imagery.tiles import LAYERS, MAX_ZOOM
 from agrisense.region import load_region
 from agrisense.resources import PACKAGE_DIR, RESOURCES
+from agrisense.services import region_crops
 
 WEB_DIR = PACKAGE_DIR / RESOURCES["web"].installed  # agrisense/app/web, in the wheel too (package data)
 PUBLIC_DIR = WEB_DIR / "public"
@@ -143,19 +144,20 @@ def _serve(name: str, request: Request) -> Response:
     return Response(asset.raw, media_type=asset.media_type, headers=headers)
 
 
-def _crop_names(reference_dir: Path) -> dict[str, str]:
-    """Chinese crop names by crop code from the reference crop table."""
-    path = reference_dir / "crops.csv"
-    if not path.is_file():
-        return {}
-    with path.open(encoding="utf-8", newline="") as f:
-        return {row["crop"]: row.get("name_zh") or row["crop"] for row in csv.DictReader(f)}
+def _crop_entry(code: str, ref: CropReference | None) -> dict[str, str]:
+    """A crop as the farmer app lists it: code, Chinese and English name (the region market's local names)."""
+    english = ref.display_en if ref is not None else code.replace("_", " ")
+    return {
+        "code": code,
+        "name_zh": ref.name_zh if ref is not None else code,
+        "name_en": english[:1].upper() + english[1:],
+    }
 
 
 def app_config(settings: Settings) -> dict[str, Any]:
     """What the farmer app needs to know about the region: where it is, its crops, the consent terms."""
     region = load_region(settings.region_dir)
-    names_zh = _crop_names(settings.reference_dir)
+    references = region_crops(settings, region)
     return {
         "region": region.name,
         "bbox_lonlat": list(region.bbox_lonlat),
@@ -166,10 +168,7 @@ def app_config(settings: Settings) -> dict[str, Any]:
         "imagery_start": region.imagery_start.isoformat(),
         "imagery_end": region.imagery_end.isoformat(),
         "currency": region.currency,
-        "crops": [
-            {"code": c, "name_zh": names_zh.get(c, c), "name_en": c.replace("_", " ").capitalize()}
-            for c in region.crops
-        ],
+        "crops": [_crop_entry(c, references.get(c)) for c in region.crops],
         "terms_version": settings.terms_version,
         "layers": list(LAYERS),
         "max_zoom": min(MAX_ZOOM, 19),

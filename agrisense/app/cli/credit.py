@@ -138,19 +138,21 @@ def stress_command(
     from rich.console import Console
     from rich.table import Table
 
-    from agrisense.agronomy.calendar import load_crop_table
     from agrisense.agronomy.weather import LocalCsvWeather, weather_risk
     from agrisense.config import settings_with
     from agrisense.credit.offer import read_offers
     from agrisense.credit.stress import portfolio_loans, stress_chart, stress_test
     from agrisense.errors import NotFound
+    from agrisense.region import load_region
+    from agrisense.services import region_crops
 
     book = ledger_book(as_of.date() if as_of else None) if database else [o.to_dict() for o in read_offers(offers)]
     weather_csv = _region_weather(region)
     if not weather_csv.is_file():
         raise NotFound(f"{weather_csv} does not exist; the stress test replays the region's weather history")
     settings = settings_with(region_dir=region)
-    crops = load_crop_table(settings.reference_dir / "crops.csv")
+    has_meta = (Path(settings.region_dir) / "region.json").is_file()  # a folder of weather only: the sample market
+    crops = region_crops(settings, load_region(Path(settings.region_dir)) if has_meta else None)
     decisions = ("approve", "refer") if include_refer else ("approve",)
     history = LocalCsvWeather(weather_csv).history()
     book_crops = sorted({loan.crop for loan in portfolio_loans(book, decisions)} & set(crops))

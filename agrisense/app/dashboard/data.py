@@ -124,13 +124,14 @@ def _stress(
     region_dir: str,
     reference_dir: str,
 ) -> dict[str, Any]:
-    from agrisense.agronomy.calendar import load_crop_table
     from agrisense.agronomy.weather import LocalCsvWeather, weather_risk
+    from agrisense.config import settings_with
     from agrisense.credit.stress import portfolio_loans, stress_chart, stress_test
     from agrisense.region import load_region
+    from agrisense.services import region_crops
 
     region = load_region(Path(region_dir))
-    crops = load_crop_table(Path(reference_dir) / "crops.csv")
+    crops = region_crops(settings_with(region_dir=region_dir, reference_dir=reference_dir), region)
     decisions = ("approve", "refer")  # a financed loan was approved by the engine or by an analyst
     history = LocalCsvWeather(region.weather).history()
     book_crops = sorted({loan.crop for loan in portfolio_loans(_offers, decisions)} & set(crops))
