@@ -61,9 +61,8 @@ def group_plots_by_tile(
     return sorted(groups, key=lambda g: g.tile.name)
 
 
-def _crop(composites: xr.Dataset, plots: gpd.GeoDataFrame, margin_px: int = 2) -> xr.Dataset:
-    """The composites cut to the pixels the plots touch (plus a margin): statistics read less."""
-    geobox = composites.odc.geobox
+def plot_window(geobox: Any, plots: gpd.GeoDataFrame, margin_px: int = 2) -> tuple[slice, slice] | None:
+    """The rows and columns of ``geobox`` that the plots (in its CRS) touch, plus a margin; None when they miss it."""
     inverse = ~geobox.affine
     x0, y0, x1, y1 = plots.total_bounds
     cols, rows = zip(*(inverse * (x, y) for x in (x0, x1) for y in (y0, y1)), strict=True)
@@ -71,8 +70,14 @@ def _crop(composites: xr.Dataset, plots: gpd.GeoDataFrame, margin_px: int = 2) -
     r0, r1 = max(math.floor(min(rows)) - margin_px, 0), min(math.ceil(max(rows)) + margin_px, height)
     c0, c1 = max(math.floor(min(cols)) - margin_px, 0), min(math.ceil(max(cols)) + margin_px, width)
     if r0 >= r1 or c0 >= c1:
-        return composites
-    return composites.isel(y=slice(r0, r1), x=slice(c0, c1))
+        return None
+    return slice(r0, r1), slice(c0, c1)
+
+
+def _crop(composites: xr.Dataset, plots: gpd.GeoDataFrame) -> xr.Dataset:
+    """The composites cut to the pixels the plots touch (plus a margin): statistics read less."""
+    window = plot_window(composites.odc.geobox, plots)
+    return composites if window is None else composites.isel(y=window[0], x=window[1])
 
 
 def _unavailable_rows(plot_ids: Sequence[str], starts: pd.DatetimeIndex, status: str, reason: str) -> pd.DataFrame:

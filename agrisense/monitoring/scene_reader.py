@@ -9,7 +9,6 @@ SCL clear mask as the composites), red and NIR only, cut to the plots' pixels; N
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -21,7 +20,7 @@ from agrisense.errors import ImageryUnavailable
 from agrisense.imagery.catalog import SceneSource, open_source
 from agrisense.imagery.indices import add_indices
 from agrisense.imagery.load import load_scenes
-from agrisense.imagery.plot_series import group_plots_by_tile
+from agrisense.imagery.plot_series import group_plots_by_tile, plot_window
 from agrisense.imagery.zonal import plot_coverage
 from agrisense.monitoring.scenes import PlotScenes, plot_scene_stats
 
@@ -29,14 +28,9 @@ log = logging.getLogger(__name__)
 BANDS = ("red", "nir")
 
 
-def _window(geobox: Any, plots: gpd.GeoDataFrame, margin_px: int = 2) -> tuple[slice, slice]:
-    inverse = ~geobox.affine
-    x0, y0, x1, y1 = plots.total_bounds
-    cols, rows = zip(*(inverse * (x, y) for x in (x0, x1) for y in (y0, y1)), strict=True)
-    height, width = geobox.shape.yx
-    r0, r1 = max(math.floor(min(rows)) - margin_px, 0), min(math.ceil(max(rows)) + margin_px, height)
-    c0, c1 = max(math.floor(min(cols)) - margin_px, 0), min(math.ceil(max(cols)) + margin_px, width)
-    return slice(r0, max(r1, r0 + 1)), slice(c0, max(c1, c0 + 1))
+def _window(geobox: Any, plots: gpd.GeoDataFrame) -> tuple[slice, slice]:
+    """The plots' pixel window (at least one pixel, at the tile's corner when they miss it)."""
+    return plot_window(geobox, plots) or (slice(0, 1), slice(0, 1))
 
 
 def read_plot_scenes(
