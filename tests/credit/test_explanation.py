@@ -11,6 +11,7 @@ import pytest
 from agrisense.config import Settings
 from agrisense.credit.engine import make_offer
 from agrisense.credit.offer import Offer
+from agrisense.market import market_named
 from agrisense.quotes import QuoteInputs, market_policy, quote_at, resolve
 
 JARGON = re.compile(r"NDVI|p10|p90|\bPD\b|probability of default|违约概率|标准分|置信度|先验|%|score", re.IGNORECASE)
@@ -99,21 +100,23 @@ def test_what_would_change_a_low_confidence_referral_is_computed(settings):
 def test_what_would_change_an_area_mismatch_is_the_outline(settings):
     offer = _quote(settings, "jiangxi", crop="rapeseed", area_ha=2.0, declared_area_ha=3.5)
     change = offer.explanation.change
-    assert offer.decision == "refer" and change is not None and change.change == "outline"
+    # the mismatch lifts the PD above the approval PD: a decline (china-2026.2 has no refer band) the outline undoes
+    assert offer.decision == "decline" and change is not None and change.change == "outline"
     matched = _quote(settings, "jiangxi", crop="rapeseed", area_ha=2.0, declared_area_ha=2.0)
     assert (change.decision, change.credit_limit) == (matched.decision, matched.credit_limit)
     assert change.credit_limit > offer.credit_limit and "地块边界" in change.message_zh
 
 
 def test_what_would_change_a_too_small_plot_is_the_smallest_area_that_reaches_the_minimum(settings):
-    offer = _quote(settings, "jiangxi", crop="rice", area_ha=1 / 15)
+    offer = _quote(settings, "jiangxi", crop="rice", area_ha=0.3 / 15)
     change = offer.explanation.change
     assert offer.decision == "decline" and change is not None and change.change == "area"
-    assert change.area_mu is not None and 1 < change.area_mu < 10 and f"{change.area_mu:,.1f} 亩" in change.message_zh
+    assert change.area_mu is not None and 0.3 < change.area_mu < 10 and f"{change.area_mu:,.1f} 亩" in change.message_zh
     at = _quote(settings, "jiangxi", crop="rice", area_ha=change.area_mu / 15 * 1.001)
     below = _quote(settings, "jiangxi", crop="rice", area_ha=change.area_mu / 15 * 0.98)
-    assert at.credit_limit >= Decimal(500) and at.decision == change.decision
-    assert below.decision == "decline" and below.assessed_limit < Decimal(500)
+    minimum = Decimal(str(market_policy(settings, market_named(settings.reference_dir, "china")).limits.min_limit))
+    assert at.credit_limit >= minimum and at.decision == change.decision
+    assert below.decision == "decline" and below.assessed_limit < minimum
 
 
 def test_nothing_changes_a_farm_at_the_per_farmer_cap(settings):
