@@ -60,13 +60,13 @@ def credit_inputs(settings: Settings, region: Region) -> CreditInputs:
     )
 
 
-def region_crops(settings: Settings, region: Region | None) -> dict[str, CropReference]:
+def region_crops(settings: Settings, region: Region | None) -> Mapping[str, CropReference]:
     """The crop references ``region`` is lent under: its market's crops, with its market area's yields (for the
     farmer app's crop names, stress tests and anything else that must not fall back to ``crops.csv``). ``None``
     (a folder of weather only, without ``region.json``): the sample county's market."""
     if region is None:
         return market_named(Path(settings.reference_dir), DEFAULT_MARKET).crop_table()
-    return market_named(Path(settings.reference_dir), region.market).crop_table(region.market_area)
+    return credit_inputs(settings, region).reference().crops  # the scoring's own crop table (area checked, cached)
 
 
 def score_plots(
