@@ -89,6 +89,10 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Past weather cost this crop {loss:.0%} of its yield on average; the limit was reduced.",
         "历史天气平均造成该作物 {loss:.0%} 的减产，额度相应下调。",
     ),
+    "SEASON_WEATHER_RISK": (
+        "Weather by season: {by_season_en}. Drought in at least one season in {drought_any:.0%} of the years.",
+        "分季天气风险：{by_season_zh}。至少一季发生干旱的年份占 {drought_any:.0%}。",
+    ),
     "NO_WEATHER_HISTORY": (
         "No weather history was available; a conservative weather allowance was applied.",
         "缺少历史气象数据，已按保守假设计提天气风险。",
@@ -210,6 +214,10 @@ FARMER: dict[str, tuple[str, str]] = {
     "WEATHER_LOSS": (
         "Bad weather has often cut harvests of this crop here, so the loan is smaller.",
         "这里的天气常使这种作物减产，贷款额度相应下调。",
+    ),
+    "SEASON_WEATHER_RISK": (
+        "Most of the weather risk of this loan is in the {season_en} season: {event_en} in {months_en}.",
+        "这笔贷款的天气风险主要在{season_zh}季：{months_zh}的{event_zh}。",
     ),
     "NO_WEATHER_HISTORY": (
         "We have no weather records for this place, so the loan is smaller.",
