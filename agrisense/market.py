@@ -245,6 +245,7 @@ def _composite(code: str, name: LocalName, parts: list[CropReference]) -> CropRe
         input_cost_per_ha=sum(p.input_cost_per_ha for p in parts),
         yield_cv=sum(r * p.yield_cv for r, p in zip(revenue, parts, strict=True)) / sum(revenue),
         later_seasons=tuple(parts[1:]),
+        made_of=tuple(parts),
     )
 
 

@@ -33,6 +33,10 @@ class CropReference:
     # this row, late rice the one later season). Yield, price and input cost of this row are then the whole year's
     # (see agrisense.market); its own calendar fields are the first crop's.
     later_seasons: tuple[CropReference, ...] = ()
+    # The single crops of such a composite, in season order (the first has this row's calendar, the others are
+    # later_seasons), each with its own yield, price and calendar: their weather risk is computed season by season
+    # (agrisense.agronomy.weather.weather_risk). Empty for a single crop.
+    made_of: tuple[CropReference, ...] = ()
 
     @property
     def display_en(self) -> str:

@@ -126,6 +126,10 @@ class WeatherRisk:
     expected_yield_loss: float  # mean of loss_by_year
     loss_by_year: tuple[float, ...]
     seasons: tuple[SeasonWeather, ...] = field(default=(), repr=False)
+    # A crop grown in several seasons a year (double rice): each season's own risk, and the share of years with a
+    # drought in at least one season. The fields above then combine the seasons (see combine_seasons).
+    parts: tuple[SeasonRisk, ...] = field(default=(), repr=False)
+    drought_any_season: float | None = None
 
     def __post_init__(self) -> None:
         if len(self.loss_by_year) != len(self.years) or not self.years:
@@ -149,6 +153,37 @@ class WeatherRisk:
             "n_years": len(self.years),
             "first_year": self.years[0],
             "last_year": self.years[-1],
+            **(
+                {"drought_any_season": round(self.drought_any_season, 4)} if self.drought_any_season is not None else {}
+            ),
+            **({"seasons": [part.to_dict(self) for part in self.parts]} if self.parts else {}),
+        }
+
+
+@dataclass(frozen=True)
+class SeasonRisk:
+    """One season of a crop grown in several seasons a year (double rice: early rice, then late rice): the season's
+    crop, its share of the year's reference revenue, and its own weather risk (its calendar, its thresholds)."""
+
+    ref: CropReference
+    revenue_share: float
+    risk: WeatherRisk
+
+    def loss_share(self, whole: WeatherRisk) -> float:
+        """This season's share of the year's expected revenue loss (0 when the year loses nothing)."""
+        total = whole.expected_yield_loss
+        return self.revenue_share * self.risk.expected_yield_loss / total if total > 0 else 0.0
+
+    def to_dict(self, whole: WeatherRisk) -> dict[str, Any]:
+        """One entry of the Offer's ``weather_risk.seasons``."""
+        own = self.risk.to_dict()
+        return {
+            "crop": self.ref.crop,
+            "name_zh": self.ref.name_zh,
+            "name_en": self.ref.display_en,
+            "revenue_share": round(self.revenue_share, 4),
+            "loss_share": round(self.loss_share(whole), 4),
+            **{k: own[k] for k in ("drought", "severe_drought", "heat", "frost", "excess_rain", "expected_loss")},
         }
 
 
@@ -184,15 +219,23 @@ def combine_losses(losses: list[float]) -> float:
     return float(1.0 - np.prod([1.0 - loss for loss in losses]))
 
 
+def event_loss(
+    drought: DroughtClass, heat_days: int, frost_days: int, excess_rain: bool, p: WeatherRiskParameters
+) -> dict[str, float]:
+    """Yield loss fraction of each event of one season alone (monotone damage functions)."""
+    return {
+        "drought": {"none": 0.0, "moderate": p.loss_drought_moderate, "severe": p.loss_drought_severe}[drought],
+        "heat": min(p.max_heat_loss, p.loss_per_heat_day * heat_days),
+        "frost": min(p.max_frost_loss, p.loss_per_frost_day * frost_days),
+        "excess_rain": p.loss_excess_rain if excess_rain else 0.0,
+    }
+
+
 def season_loss(
     drought: DroughtClass, heat_days: int, frost_days: int, excess_rain: bool, p: WeatherRiskParameters
 ) -> float:
     """Yield loss fraction of one season from its events (monotone damage functions, combined)."""
-    drought_loss = {"none": 0.0, "moderate": p.loss_drought_moderate, "severe": p.loss_drought_severe}[drought]
-    heat_loss = min(p.max_heat_loss, p.loss_per_heat_day * heat_days)
-    frost_loss = min(p.max_frost_loss, p.loss_per_frost_day * frost_days)
-    rain_loss = p.loss_excess_rain if excess_rain else 0.0
-    return combine_losses([drought_loss, heat_loss, frost_loss, rain_loss])
+    return combine_losses(list(event_loss(drought, heat_days, frost_days, excess_rain, p).values()))
 
 
 def weather_risk(
@@ -205,9 +248,27 @@ def weather_risk(
 
     ``calendar`` is the crop's reference (typical calendar each year) or a function year -> CropCalendar.
     A season counts when the table holds every day from the start of the long SPI window to harvest end.
+    A reference ``made_of`` several crops (double rice) gets each season's risk on that crop's own calendar and
+    thresholds, combined year by year (:func:`combine_seasons`).
     """
     frame = validate_daily(daily)
+    if isinstance(calendar, CropReference) and calendar.made_of:
+        parts = [
+            (part, season_table(frame, partial(crop_calendar, part), part.crop, params)[1]) for part in calendar.made_of
+        ]
+        return combine_seasons(crop or calendar.crop, parts, params)
     calendar_of_year = partial(crop_calendar, calendar) if isinstance(calendar, CropReference) else calendar
+    return summarise(*season_table(frame, calendar_of_year, crop, params))
+
+
+def season_table(
+    frame: pd.DataFrame,
+    calendar_of_year: Callable[[int], CropCalendar],
+    crop: str | None,
+    params: WeatherRiskParameters,
+) -> tuple[str, list[SeasonWeather]]:
+    """The crop's name, and the weather events and loss of each of its complete historical seasons (``frame``
+    validated)."""
     series = frame.set_index("date")
     first, last = frame["date"].iloc[0].date(), frame["date"].iloc[-1].date()
 
@@ -216,11 +277,6 @@ def weather_risk(
 
     def rows(start: date, end: date) -> pd.DataFrame:
         return series.loc[pd.Timestamp(start) : pd.Timestamp(end)]
-
-    def frost_start(cal: CropCalendar) -> date:
-        if (crop or cal.crop) in params.winter_crops:
-            return cal.flowering_date - timedelta(days=params.heat_window_days)
-        return cal.emergence_date
 
     calendars: list[CropCalendar] = []
     for year in range(first.year - 1, last.year + 1):
@@ -238,10 +294,9 @@ def weather_risk(
     threshold = params.heat_threshold(crop_name)
     short = np.array([rows(*window(c, params.spi_short_days))["precip_mm"].sum() for c in calendars])
     long = np.array([rows(*window(c, params.spi_long_days))["precip_mm"].sum() for c in calendars])
-    heat_window = (-params.heat_window_days, params.heat_window_days)
-    heat = [int((rows(*window(c, heat_window))["tmax_c"] >= threshold).sum()) for c in calendars]
-    frost = [int((rows(frost_start(c), c.maturity_date)["tmin_c"] <= params.frost_c).sum()) for c in calendars]
-    harvest = np.array([rows(c.maturity_date, c.harvest_end)["precip_mm"].sum() for c in calendars])
+    heat = [int((rows(*event_window(c, "heat", params))["tmax_c"] >= threshold).sum()) for c in calendars]
+    frost = [int((rows(*event_window(c, "frost", params, crop))["tmin_c"] <= params.frost_c).sum()) for c in calendars]
+    harvest = np.array([rows(*event_window(c, "excess_rain", params))["precip_mm"].sum() for c in calendars])
     rain_limit = max(float(np.quantile(harvest, params.excess_rain_quantile)), params.excess_rain_floor_mm)
     spi_short, spi_long = spi(short), spi(long)
 
@@ -249,24 +304,27 @@ def weather_risk(
     for i, cal in enumerate(calendars):
         drought = _drought_class(min(spi_short[i], spi_long[i]), params)
         excess = bool(harvest[i] > rain_limit)
-        loss = season_loss(drought, heat[i], frost[i], excess, params)
-        seasons.append(
-            SeasonWeather(
-                year=cal.season,
-                spi_short=round(float(spi_short[i]), 4),
-                spi_long=round(float(spi_long[i]), 4),
-                drought=drought,
-                heat_days=heat[i],
-                frost_days=frost[i],
-                harvest_rain_mm=round(float(harvest[i]), 2),
-                excess_rain=excess,
-                loss=loss,
-            )
+        season = SeasonWeather(
+            year=cal.season,
+            spi_short=round(float(spi_short[i]), 4),
+            spi_long=round(float(spi_long[i]), 4),
+            drought=drought,
+            heat_days=heat[i],
+            frost_days=frost[i],
+            harvest_rain_mm=round(float(harvest[i]), 2),
+            excess_rain=excess,
+            loss=season_loss(drought, heat[i], frost[i], excess, params),
         )
+        seasons.append(season)
+    return crop_name, seasons
+
+
+def summarise(crop: str, seasons: list[SeasonWeather]) -> WeatherRisk:
+    """A crop's WeatherRisk from its seasons: shares of seasons with each event, the mean loss."""
     n = len(seasons)
     losses = tuple(s.loss for s in seasons)
     return WeatherRisk(
-        crop=crop_name,
+        crop=crop,
         years=tuple(s.year for s in seasons),
         drought=sum(s.drought != "none" for s in seasons) / n,
         severe_drought=sum(s.drought == "severe" for s in seasons) / n,
@@ -277,3 +335,74 @@ def weather_risk(
         loss_by_year=losses,
         seasons=tuple(seasons),
     )
+
+
+_EVENTS = ("drought", "severe_drought", "heat", "frost", "excess_rain")
+
+
+def combine_seasons(
+    crop: str,
+    parts: list[tuple[CropReference, list[SeasonWeather]]],
+    params: WeatherRiskParameters = DEFAULT_WEATHER_PARAMETERS,
+) -> WeatherRisk:
+    """The weather risk of one year of several crops on the same land, from each season's own risk.
+
+    Only years in which every season is complete count, so the seasons of one year stay together. Each season
+    weighs by its share w_i of the year's reference revenue (yield x price): the year's loss is
+    sum_i w_i loss_i(year), the loss of the year's revenue, which is what the yield distribution, the limit and
+    the stress test need; each event probability is sum_i w_i P_i(event), the share of the year's revenue grown
+    in a season with the event (for one crop: its probability), so the PD's drought term and the drought referral
+    stay on the scale they were set on for one crop. ``drought_any_season`` is P(drought in at least one season).
+    """
+    tables = [{s.year: s for s in seasons} for _, seasons in parts]
+    years = sorted(set.intersection(*(set(t) for t in tables)))
+    if len(years) < params.min_years:
+        raise InvalidInput(
+            f"weather history has {len(years)} year(s) in which every season of {crop} is complete; weather risk "
+            f"needs at least {params.min_years}: supply a longer daily series without gaps"
+        )
+    revenue = [ref.ref_yield_t_ha * ref.price_per_t for ref, _ in parts]
+    shares = [r / sum(revenue) for r in revenue]
+    risks = [summarise(ref.crop, [t[y] for y in years]) for (ref, _), t in zip(parts, tables, strict=True)]
+    weighted = {e: sum(w * getattr(r, e) for w, r in zip(shares, risks, strict=True)) for e in _EVENTS}
+    losses = tuple(sum(w * t[y].loss for w, t in zip(shares, tables, strict=True)) for y in years)
+    return WeatherRisk(
+        crop=crop,
+        years=tuple(years),
+        **weighted,
+        expected_yield_loss=float(np.mean(losses)),
+        loss_by_year=losses,
+        parts=tuple(SeasonRisk(ref, w, r) for (ref, _), w, r in zip(parts, shares, risks, strict=True)),
+        drought_any_season=float(np.mean([any(t[y].drought != "none" for t in tables) for y in years])),
+    )
+
+
+def event_loss_means(risk: WeatherRisk, params: WeatherRiskParameters = DEFAULT_WEATHER_PARAMETERS) -> dict[str, float]:
+    """The mean yield loss of each event alone over a crop's seasons (drought, heat, frost, excess_rain); empty
+    for a risk without its seasons (a combined one: ask its parts)."""
+    each = [event_loss(s.drought, s.heat_days, s.frost_days, s.excess_rain, params) for s in risk.seasons]
+    return {event: float(np.mean([e[event] for e in each])) for event in each[0]} if each else {}
+
+
+def event_window(
+    cal: CropCalendar,
+    event: str,
+    params: WeatherRiskParameters = DEFAULT_WEATHER_PARAMETERS,
+    crop: str | None = None,
+) -> tuple[date, date]:
+    """The dates of a season in which ``event`` (drought: the long SPI window, heat, frost, excess_rain) is counted;
+    ``crop`` (default: the calendar's) decides whether frost is a winter crop's."""
+    if event == "drought":
+        days = params.spi_long_days
+    elif event == "heat":
+        days = (-params.heat_window_days, params.heat_window_days)
+    elif event == "frost":
+        start = cal.emergence_date
+        if (crop or cal.crop) in params.winter_crops:
+            start = cal.flowering_date - timedelta(days=params.heat_window_days)
+        return start, cal.maturity_date
+    elif event == "excess_rain":
+        return cal.maturity_date, cal.harvest_end
+    else:
+        raise InvalidInput(f"unknown weather event {event!r}; use drought, heat, frost or excess_rain")
+    return cal.flowering_date + timedelta(days=days[0]), cal.flowering_date + timedelta(days=days[1])

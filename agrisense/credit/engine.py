@@ -32,6 +32,7 @@ from agrisense.credit.pricing import price_loan
 from agrisense.credit.reasons import Reason, make_reason
 from agrisense.credit.schedule import RepaymentSchedule, seasonal_plan, to_cents
 from agrisense.credit.scorecard import ScoreResult, score, scorecard_features
+from agrisense.credit.season_weather import season_weather_reason
 from agrisense.errors import InvalidInput
 from agrisense.geo.area import ha_to_mu
 
@@ -146,6 +147,12 @@ def _weather_summary(risk: WeatherRisk | None) -> WeatherSummary | None:
     return None if risk is None else WeatherSummary.model_validate(risk.to_dict())
 
 
+def _season_reasons(risk: WeatherRisk | None, season: int) -> list[Reason]:
+    """A double crop's SEASON_WEATHER_RISK (which season its weather risk is in); none for a single crop."""
+    reason = season_weather_reason(risk, season)
+    return [] if reason is None else [reason]
+
+
 def make_offer(
     evidence: CreditEvidence,
     *,
@@ -247,7 +254,7 @@ def make_offer(
         credit_limit=credit,
         assessed_limit=limit.limit,
         decision=result.decision,
-        reasons=order(list(result.reasons)),
+        reasons=order([*result.reasons, *_season_reasons(risk, evidence.finance_season)]),
         pd=pd,
         score=round(card.score, 1),
         expected_loss=expected_loss,

@@ -19,9 +19,10 @@ from agrisense.credit.money import Money, Rate
 from agrisense.credit.reasons import Reason, ReasonEffect, ReasonKind
 from agrisense.errors import InvalidInput, NotFound
 
-SCHEMA_VERSION: Literal["1.2"] = "1.2"
+SCHEMA_VERSION: Literal["1.3"] = "1.3"
 """The version of the offer's JSON form; bumped on any change a reader must know about. 1.2 (a minor bump) only
-adds optional fields (``location``, ``explanation``): a 1.1 offer still reads."""
+adds optional fields (``location``, ``explanation``): a 1.1 offer still reads. 1.3 (minor) only adds the optional
+``weather_risk.seasons`` and ``weather_risk.drought_any_season`` of crops grown in several seasons a year."""
 
 Decision = Literal["approve", "refer", "decline"]
 
@@ -44,6 +45,7 @@ __all__ = [
     "ReasonKind",
     "ScoreFactor",
     "Scorecard",
+    "SeasonWeatherSummary",
     "WeatherSummary",
     "YieldSummary",
     "offer_json_schema",
@@ -94,8 +96,28 @@ class YieldSummary(_Part):
     unit: Literal["t/ha"] = "t/ha"
 
 
+class SeasonWeatherSummary(_Part):
+    """One season of a crop grown in several seasons a year (double rice: early rice, late rice): its own event
+    probabilities and mean yield loss (its calendar and thresholds), its share of the year's reference revenue and
+    of the year's expected revenue loss."""
+
+    crop: str
+    name_zh: str
+    name_en: str
+    revenue_share: float
+    loss_share: float
+    drought: float
+    severe_drought: float
+    heat: float
+    frost: float
+    excess_rain: float
+    expected_loss: float
+
+
 class WeatherSummary(_Part):
-    """Annual event probabilities of the crop's weather history and its mean weather yield loss."""
+    """Annual event probabilities of the crop's weather history and its mean weather yield loss. For a crop grown
+    in several seasons a year the probabilities and the loss are revenue-weighted over ``seasons`` (what the PD and
+    the drought referral use) and ``drought_any_season`` is the share of years with a drought in any season."""
 
     drought: float
     severe_drought: float
@@ -106,6 +128,8 @@ class WeatherSummary(_Part):
     n_years: int
     first_year: int
     last_year: int
+    drought_any_season: float | None = None
+    seasons: tuple[SeasonWeatherSummary, ...] = ()
 
 
 class Haircut(_Part):
@@ -210,7 +234,7 @@ class Offer(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", serialize_by_alias=True, validate_by_name=True)
 
-    schema_version: Literal["1.1", "1.2"] = SCHEMA_VERSION
+    schema_version: Literal["1.1", "1.2", "1.3"] = SCHEMA_VERSION
     plot_id: str
     farmer_id: str | None = None
     crop: str | None = Field(default=None, description="Crop verified by the model; null when not verified.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agrisense.credit.offer import SCHEMA_VERSION
 from tests.api.conftest import World
 
 URL = "/api/v1/quote"
@@ -14,7 +15,7 @@ def test_quote_at_a_jiangxi_point(world: World) -> None:
     offer = r.json()
     assert offer["location"]["area"] == "jiangxi" and offer["currency"] == "CNY"
     assert offer["decision"] in ("approve", "refer") and 100_000 <= offer["credit_limit"] < 1_000_000
-    assert offer["schedule"] and offer["schema_version"] == "1.2"
+    assert offer["schedule"] and offer["schema_version"] == SCHEMA_VERSION
 
 
 def test_quote_by_area_name(world: World) -> None:

@@ -183,9 +183,9 @@ def _stored_offers_move_to_the_current_schema(db: Database) -> None:
     with db.session(readonly=True) as s:
         app = s.scalars(sa.select(Application).where(Application.farmer_id == user_id)).one()
         assert app.credit_limit == Decimal("1234.50") and isinstance(app.credit_limit, Decimal)
-        # 0002 moves 1.0 offers to 1.1; 1.2 only added optional fields (location, explanation), so a 1.1 offer
-        # reads under the current model without a migration
-        assert app.offers[0]["schema_version"] == "1.1" and SCHEMA_VERSION == "1.2"
+        # 0002 moves 1.0 offers to 1.1; 1.2 and 1.3 only added optional fields (location, explanation; weather
+        # seasons), so a 1.1 offer reads under the current model without a migration
+        assert app.offers[0]["schema_version"] == "1.1" and SCHEMA_VERSION == "1.3"
         assert Offer.model_validate(app.offers[0]).credit_limit == Decimal(str(offer["credit_limit"]))
 
 
