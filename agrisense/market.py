@@ -135,6 +135,7 @@ class MarketSpec(_Frozen):
     currency: str = Field(min_length=3, max_length=3)
     policy: str = Field(min_length=1)  # a policy file in agrisense/credit/policies/
     crops_csv: str | None = None  # a crop table in the reference folder instead of inline crops
+    ndvi_curves_csv: str | None = None  # the crops' expected NDVI curves in the reference folder (else ndvi_curves.csv)
     crops: dict[str, MarketCrop] = Field(default_factory=dict)
     areas: dict[str, Area] = Field(min_length=1)
 
@@ -171,6 +172,10 @@ class Market:
         """The policy this market lends under: ``configured`` (the settings' policy file) for a market on the
         default policy, else the market's own file."""
         return Path(configured) if self.spec.policy == DEFAULT_POLICY else self.policy_file
+
+    def curves_path(self) -> Path:
+        """The market's expected NDVI curves (``ndvi_curves_csv``; default the real samples' ``ndvi_curves.csv``)."""
+        return self.source.parent.parent / (self.spec.ndvi_curves_csv or "ndvi_curves.csv")
 
     def crop_table(self, area: str | None = None) -> dict[str, CropReference]:
         """Crop references of this market, yields those of ``area`` where the file has them (else national)."""

@@ -18,7 +18,7 @@ import pandas as pd
 from agrisense import services
 from agrisense.config import Settings
 from agrisense.errors import InvalidInput, NotFound
-from agrisense.ml.growth import ExpectedCurve, condition_z, load_expected_curves
+from agrisense.ml.growth import ExpectedCurve, condition_z
 from agrisense.ml.plot_calibration import (
     GenuinePlot,
     PlotCalibration,
@@ -124,7 +124,7 @@ def calibrate_region(settings: Settings, out: Path, *, folds: int = 5) -> PlotCa
     truth = truth.merge(fields, on="field_id", how="left")
     plots, errors = services.read_region_plots(region.plots, settings)
     run = services.score_plots(plots, errors=errors, settings=settings, runner=dask_runner(settings))
-    reference = load_expected_curves(Path(settings.reference_dir) / "ndvi_curves.csv")
+    reference = services.credit_inputs(settings, region).reference().curves  # the region's market's curves
     key = region_key(region.name, region.season, region.bbox_lonlat)
     calibration = fit_plot_calibration(run.evidence, truth, reference, region=key, folds=folds)
     save_calibration(out, calibration)

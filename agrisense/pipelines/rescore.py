@@ -40,7 +40,7 @@ from agrisense.errors import ImageryUnavailable, InvalidInput
 from agrisense.geo import Plot, overlap_fractions
 from agrisense.imagery.cache import scene_fingerprint
 from agrisense.imagery.catalog import open_source
-from agrisense.market import markets_dir
+from agrisense.market import market_named, markets_dir
 from agrisense.ml.registry import read_bundle
 from agrisense.pipelines.cluster import dask_client
 from agrisense.pipelines.rescore_maps import write_tile_maps
@@ -141,6 +141,8 @@ def static_inputs_fingerprint(cfg: RescoreConfig, model_name: str | None = None)
     bundle = read_bundle(cfg.inputs.models_dir / (model_name or cfg.inputs.model))
     ref = cfg.credit.reference_dir
     market = [markets_dir(ref) / f"{cfg.credit.market}.yaml"] if cfg.credit.market else []
+    if cfg.credit.market:  # the market's expected NDVI curves, where it has its own
+        market.append(market_named(ref, cfg.credit.market).curves_path())
     return _digest(
         {
             "pipeline": PIPELINE_VERSION,

@@ -66,12 +66,15 @@ def load_reference(
 ) -> Reference:
     """Crop table, policy and expected NDVI curves, read once per process and arguments.
 
-    With a ``market`` the crops are the market's (yields of ``market_area``), else the reference folder's
-    ``crops.csv``; ``policy_file`` is the policy lent under (``services.credit_inputs`` resolves a market's own)."""
+    With a ``market`` the crops and curves are the market's (yields of ``market_area``; curves of its
+    ``ndvi_curves_csv``), else the reference folder's ``crops.csv`` and ``ndvi_curves.csv``; ``policy_file`` is
+    the policy lent under (``services.credit_inputs`` resolves a market's own)."""
+    curves_path = reference_dir / "ndvi_curves.csv"
     if market is None:
         crops = load_crop_table(reference_dir / "crops.csv")
     else:
         spec = market_named(reference_dir, market)
+        curves_path = spec.curves_path()
         if market_area is not None and market_area not in spec.spec.areas:
             raise InvalidInput(
                 f"market area {market_area!r} is not an area of market {market!r} ({', '.join(spec.spec.areas)}); "
@@ -81,7 +84,7 @@ def load_reference(
     return Reference(
         crops=crops,
         policy=load_policy(policy_file, crops=crops),  # the price-cap check against this run's own crop table
-        curves=load_expected_curves(reference_dir / "ndvi_curves.csv"),
+        curves=load_expected_curves(curves_path),
     )
 
 

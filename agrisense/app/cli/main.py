@@ -241,7 +241,7 @@ def _field_summary(fields: dict[str, Any]) -> str:
 def _register_area_commands() -> None:
     """Commands that live with their area (agrisense/app/cli/*) join the one ``agrisense`` app."""
     from agrisense.app.cli.agronomy import calibrate_yield_command
-    from agrisense.app.cli.calibrate import calibrate_plots_command
+    from agrisense.app.cli.calibrate import calibrate_plots_command, published_curves_command
     from agrisense.app.cli.credit import offer_schema_command, quote_command, stress_command
     from agrisense.app.cli.imagery import imagery_app
     from agrisense.app.cli.loans import loans_app
@@ -254,6 +254,7 @@ def _register_area_commands() -> None:
     app.command("stress")(stress_command)
     app.command("calibrate-yield")(calibrate_yield_command)
     app.command("calibrate-plots")(calibrate_plots_command)
+    train_app.command("published-curves")(published_curves_command)
     app.add_typer(imagery_app, name="imagery")
     train_app.command("crop-type")(train_croptype_command)
     app.command("classify-samples")(classify_samples_command)
