@@ -6,7 +6,9 @@
 - ``seasonal_anomaly``: the plot's NDVI against the same weeks of its own earlier seasons.
 
 The expected curves (``data/reference/ndvi_curves.csv``) are per-crop, per-calendar-month NDVI mean and spread,
-computed from the real labelled Sentinel-2 samples (WorldCereal, East Africa 2017) by ``expected_curves``.
+computed from the real labelled Sentinel-2 samples (WorldCereal, East Africa 2017) by ``expected_curves``. A market
+without real samples names its own table (``ndvi_curves_csv``: the China market's ``ndvi_curves_china.csv``,
+derived from published curves by ``agrisense.sample.expected_curves``).
 """
 
 from __future__ import annotations
@@ -40,14 +42,21 @@ MIN_STD = 0.05
 
 @dataclass(frozen=True)
 class ExpectedCurve:
-    """Expected NDVI per calendar month (1..12) for one crop."""
+    """Expected NDVI per calendar month (1..12) for one crop.
+
+    ``growing`` fixes the crop's growing months (a region curve keeps those of the reference curve it was fitted
+    against: the crop's phenology, not the region's level); empty: read them off this curve."""
 
     crop: str
     mean: Mapping[int, float]
     std: Mapping[int, float]
+    growing: tuple[int, ...] = ()
 
     def growing_months(self, share: float = 0.5) -> list[int]:
-        """Months whose expected NDVI is in the upper ``share`` of the crop's seasonal amplitude."""
+        """The fixed ``growing`` months, else the months whose expected NDVI is in the upper ``share`` of the
+        crop's seasonal amplitude."""
+        if self.growing:
+            return list(self.growing)
         values = np.array([self.mean[m] for m in range(1, 13)])
         threshold = values.min() + share * (values.max() - values.min())
         return [m for m in range(1, 13) if self.mean[m] >= threshold]

@@ -9,7 +9,9 @@ The expected NDVI curve a plot's condition z is measured against is, by default,
 point samples (``data/reference/ndvi_curves.csv``). A plot's NDVI is a coverage-weighted mean over its outline
 (edge pixels, mixed pixels, the region's own sowing dates), so that curve sits above genuine plots; the region
 curves here are the per-month mean and spread of the region's own genuine, correctly classified, normally growing
-plots.
+plots. Where a crop-month has too few of them (a crop with few plots, a month outside the imagery window, such as
+the winter months of rapeseed) the reference goes through the region's pooled level map (:class:`LevelMap`); the
+growing months a condition is read over stay those of the reference curve.
 
 Everything is cross-fitted when it is reported: each plot's calibrated value comes from a fit on the other folds.
 One JSON file holds the fits of several regions and models (:func:`save_calibration`, :func:`find_calibration`).
@@ -18,6 +20,7 @@ One JSON file holds the fits of several regions and models (:func:`save_calibrat
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,28 +138,79 @@ class GenuinePlot:
     ndvi_by_month: Mapping[int, float]
 
 
+@dataclass(frozen=True)
+class LevelMap:
+    """The region's plot NDVI against the reference curves, pooled over crops: ``plot = intercept + slope * ref``,
+    fitted on the crop-months (reference growing months) with at least ``MIN_CURVE_PLOTS`` genuine plots."""
+
+    intercept: float
+    slope: float
+    crop_months: int
+
+    def __call__(self, ndvi: float) -> float:
+        return self.intercept + self.slope * ndvi
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {"intercept": round(self.intercept, 4), "slope": round(self.slope, 4), "crop_months": self.crop_months}
+
+
+IDENTITY = LevelMap(0.0, 1.0, 0)
+MIN_LEVEL_POINTS = 4
+"""Fewer well-covered crop-months than this fit no level map: sparse crop-months keep the reference as it is."""
+
+
+def _month_values(plots: Sequence[GenuinePlot], crop: str) -> dict[int, np.ndarray]:
+    own = [p.ndvi_by_month for p in plots if p.crop == crop]
+    return {m: np.array([v[m] for v in own if m in v and np.isfinite(v[m])]) for m in range(1, 13)}
+
+
+def fit_level_map(plots: Sequence[GenuinePlot], reference: Mapping[str, ExpectedCurve]) -> LevelMap:
+    """Weighted least squares of the genuine plots' mean NDVI on the reference NDVI over every crop's growing
+    months with at least ``MIN_CURVE_PLOTS`` plots (weights: plot counts). The identity when too few."""
+    ref, own, weight = [], [], []
+    for crop, curve in reference.items():
+        values = _month_values(plots, crop)
+        for month in curve.growing_months():
+            if values[month].size >= MIN_CURVE_PLOTS:
+                ref.append(curve.mean[month])
+                own.append(float(values[month].mean()))
+                weight.append(values[month].size)
+    if len(ref) < MIN_LEVEL_POINTS or np.ptp(ref) < 0.05:
+        return IDENTITY
+    slope, intercept = np.polyfit(ref, own, 1, w=np.sqrt(weight))
+    return LevelMap(float(intercept), float(slope), len(ref))
+
+
 def fit_region_curves(plots: Sequence[GenuinePlot], reference: Mapping[str, ExpectedCurve]) -> dict[str, ExpectedCurve]:
-    """Per crop and month, mean and spread (floored at ``MIN_STD``) of the genuine plots' NDVI; a crop-month with
-    fewer than ``MIN_CURVE_PLOTS`` values keeps the reference curve's."""
+    """Per crop and month, mean and spread (floored at ``MIN_STD``) of the genuine plots' NDVI. A crop-month with
+    fewer than ``MIN_CURVE_PLOTS`` values (a crop with few plots, a month outside the imagery) takes the reference
+    through the region's pooled :class:`LevelMap` (the offset of plot NDVI from the reference that every crop of
+    the region shares: mixed edge pixels, patchy growth) and keeps the reference's spread. Each curve keeps the
+    reference's growing months, so a crop's condition is always read over the same part of its season."""
+    level = fit_level_map(plots, reference)
     curves = {}
     for crop, ref in reference.items():
-        own = [p.ndvi_by_month for p in plots if p.crop == crop]
-        mean, std = dict(ref.mean), dict(ref.std)
+        values = _month_values(plots, crop)
+        mean = {m: level(ref.mean[m]) for m in range(1, 13)}
+        std = dict(ref.std)
         for month in range(1, 13):
-            values = np.array([v[month] for v in own if month in v and np.isfinite(v[month])])
-            if values.size >= MIN_CURVE_PLOTS:
-                mean[month] = float(values.mean())
-                std[month] = max(MIN_STD, float(values.std(ddof=1)))
-        curves[crop] = ExpectedCurve(crop, mean, std)
+            if values[month].size >= MIN_CURVE_PLOTS:
+                mean[month] = float(values[month].mean())
+                std[month] = max(MIN_STD, float(values[month].std(ddof=1)))
+        curves[crop] = ExpectedCurve(crop, mean, std, tuple(ref.growing_months()))
     return curves
 
 
 def cross_fitted_condition(
     plots: Sequence[GenuinePlot], reference: Mapping[str, ExpectedCurve], *, folds: int = 5, seed: int = 0
 ) -> np.ndarray:
-    """Each genuine plot's condition z against region curves fitted on the other folds (NaN: too few months)."""
+    """Each genuine plot's condition z against region curves fitted on the other folds (NaN: too few months).
+
+    The folds are stratified by crop, so each crop's curve is fitted on (folds - 1) / folds of its plots, as the
+    committed fit uses all of them (unstratified folds can leave a small crop's training share under
+    ``MIN_CURVE_PLOTS`` and measure it against another curve than the one the product uses)."""
     out = np.full(len(plots), np.nan)
-    for train, test in _folds(len(plots), folds, seed):
+    for train, test in _folds(len(plots), folds, seed, strata=[p.crop for p in plots]):
         curves = fit_region_curves([plots[i] for i in train], reference)
         for i in test:
             z = condition_z(plots[i].ndvi_by_month, curves[plots[i].crop]).z if plots[i].crop in curves else None
@@ -186,6 +240,7 @@ class PlotCalibration:
                 crop: {str(m): [round(c.mean[m], 4), round(c.std[m], 4)] for m in range(1, 13)}
                 for crop, c in sorted(self.curves.items())
             },
+            "growing_months": {crop: list(c.growing) for crop, c in sorted(self.curves.items()) if c.growing},
             "report": dict(self.report),
         }
 
@@ -193,11 +248,13 @@ class PlotCalibration:
     def from_dict(cls, data: Mapping[str, Any]) -> PlotCalibration:
         try:
             prob = data["crop_probability"]
+            growing = data.get("growing_months", {})  # entries fitted before it was stored: read off the curve
             curves = {
                 crop: ExpectedCurve(
                     crop,
                     {int(m): float(v[0]) for m, v in months.items()},
                     {int(m): float(v[1]) for m, v in months.items()},
+                    tuple(int(m) for m in growing.get(crop, ())),
                 )
                 for crop, months in data["ndvi_curves"].items()
             }
@@ -268,9 +325,14 @@ def _checked(
     return p, y
 
 
-def _folds(n: int, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def _folds(n: int, folds: int, seed: int, strata: Sequence[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     if not 2 <= folds <= n:
         raise InvalidInput(f"folds={folds} must be between 2 and the number of plots ({n})")
-    from sklearn.model_selection import KFold
+    from sklearn.model_selection import KFold, StratifiedKFold
 
-    return list(KFold(n_splits=folds, shuffle=True, random_state=seed).split(np.arange(n)))
+    index = np.arange(n)
+    if strata is None:
+        return list(KFold(n_splits=folds, shuffle=True, random_state=seed).split(index))
+    with warnings.catch_warnings():  # a crop with fewer plots than folds is expected: its plots fill some folds
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        return list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(index, np.asarray(strata)))

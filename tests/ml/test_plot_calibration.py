@@ -17,6 +17,7 @@ from agrisense.ml.plot_calibration import (
     cross_fitted_probability,
     expected_calibration_error,
     find_calibration,
+    fit_level_map,
     fit_probability_map,
     fit_region_curves,
     read_calibrations,
@@ -78,6 +79,58 @@ def test_region_curves_centre_the_condition_of_genuine_plots() -> None:
     assert before < -0.3
 
 
+def _winter_crop(level: float = 0.0) -> ExpectedCurve:
+    """A rapeseed-like curve: green December-April, bare in summer, the next crop emerging in November."""
+    mean = {1: 0.55, 2: 0.64, 3: 0.65, 4: 0.64, 5: 0.44, 6: 0.38, 7: 0.38, 8: 0.38, 9: 0.38, 10: 0.36, 11: 0.44}
+    mean[12] = 0.49
+    return ExpectedCurve("rapeseed", {m: v + level for m, v in mean.items()}, {m: 0.14 for m in range(1, 13)})
+
+
+def _plots_below(reference: ExpectedCurve, n: int, seed: int, months: range = range(3, 12)) -> list[GenuinePlot]:
+    """Plots 0.12 below ``reference`` (mixed edge pixels), seen only in ``months`` (the imagery window)."""
+    rng = np.random.default_rng(seed)
+    return [
+        GenuinePlot(reference.crop, {m: reference.mean[m] - 0.12 + rng.normal(0, 0.05) for m in months})
+        for _ in range(n)
+    ]
+
+
+def test_small_crops_and_unseen_months_follow_the_region_level() -> None:
+    """A crop with fewer plots than MIN_CURVE_PLOTS (cotton, 3) and the months outside the imagery take the
+    reference through the region's pooled level map, so they are not measured against the reference's level."""
+    maize, rapeseed = _curve(), _winter_crop()
+    cotton = ExpectedCurve("cotton", {m: v + 0.02 for m, v in maize.mean.items()}, dict(maize.std))
+    reference = {"maize": maize, "rapeseed": rapeseed, "cotton": cotton}
+    plots = _plots_below(maize, 40, 1) + _plots_below(rapeseed, 11, 2) + _plots_below(cotton, 3, 3)
+    level = fit_level_map(plots, reference)
+    assert level(0.6) == pytest.approx(0.48, abs=0.03) and level.crop_months >= 4
+    curves = fit_region_curves(plots, reference)
+    assert curves["cotton"].mean[8] == pytest.approx(cotton.mean[8] - 0.12, abs=0.03)  # 3 plots: the level map
+    assert curves["rapeseed"].mean[2] == pytest.approx(rapeseed.mean[2] - 0.12, abs=0.03)  # no imagery in February
+    assert curves["rapeseed"].growing_months() == rapeseed.growing_months() == [1, 2, 3, 4]
+    z = cross_fitted_condition(plots, reference)
+    assert np.isfinite(z).all()  # every plot has a condition (two clear growing months: March, April)
+    crops = np.array([p.crop for p in plots])
+    for crop in reference:
+        assert abs(z[crops == crop].mean()) < 0.35, crop
+    assert abs(z.mean()) < 0.1
+
+
+def test_level_map_needs_enough_crop_months() -> None:
+    reference = {"maize": _curve()}
+    assert fit_level_map(_plots_below(_curve(), 4, 0), reference).slope == 1.0  # 4 plots < MIN_CURVE_PLOTS
+    assert fit_level_map([], reference).intercept == 0.0
+
+
+def test_cross_fitted_condition_folds_are_stratified_by_crop() -> None:
+    """7 plots of a crop in 5 folds: each fold trains on 5 or 6 of them, as the committed fit uses all 7."""
+    from agrisense.ml.plot_calibration import _folds
+
+    crops = ["rapeseed"] * 7 + ["maize"] * 60
+    for train, _test in _folds(len(crops), 5, 0, strata=crops):
+        assert sum(crops[i] == "rapeseed" for i in train) >= 5
+
+
 def _calibration(region: str = "r", model: str = "m1") -> PlotCalibration:
     p, right = _under_confident()
     return PlotCalibration(region, model, fit_probability_map(p, right), {"maize": _curve()}, {"fitted_at": "t"})
@@ -91,6 +144,7 @@ def test_calibration_file_keeps_other_entries_and_round_trips(tmp_path: Path) ->
     assert sorted(c.model_version for c in read_calibrations(path)) == ["m1", "m2"]
     found = find_calibration(path, "r", "m2")
     assert found is not None
+    assert found.curves["maize"].growing == ()  # an entry without growing months reads them off its curve
     assert found.probability.y == pytest.approx(_calibration().probability.y, abs=1e-6)
     assert found.curves["maize"].mean[5] == pytest.approx(_curve().mean[5], abs=1e-4)
     assert find_calibration(path, "r", "presto-1") is None  # another model: not calibrated yet
@@ -156,3 +210,12 @@ def test_scorer_applies_the_calibration_of_its_region_and_model(small_region: Pa
     calibrated = build_offers([plot], evidence, credit)[plot.plot_id]
     assert calibrated.crop_probability == pytest.approx(_calibration().probability(0.62), abs=1e-4)
     assert calibrated.crop_probability > 0.7 and calibrated.model_versions["plot_calibration"] == "t"
+
+
+def test_region_curves_keep_their_growing_months_in_the_file(tmp_path: Path) -> None:
+    reference = {"rapeseed": _winter_crop()}
+    curves = fit_region_curves(_plots_below(_winter_crop(), 12, 4), reference)
+    p, right = _under_confident()
+    path = save_calibration(tmp_path / "c.json", PlotCalibration("r", "m", fit_probability_map(p, right), curves))
+    found = find_calibration(path, "r", "m")
+    assert found is not None and found.curves["rapeseed"].growing == (1, 2, 3, 4)
