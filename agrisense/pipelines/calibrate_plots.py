@@ -26,6 +26,7 @@ from agrisense.ml.plot_calibration import (
     cross_fitted_condition,
     cross_fitted_probability,
     expected_calibration_error,
+    fit_level_map,
     fit_probability_map,
     fit_region_curves,
     region_key,
@@ -102,6 +103,7 @@ def fit_plot_calibration(
             "n_genuine": len(genuine),
             "before": _condition(genuine_rows["crop"], before_z),
             "after_cross_fitted": _condition(genuine_rows["crop"], after_z),
+            "level_map": fit_level_map(genuine, reference).to_dict(),  # for crop-months with few plots
         },
     }
     return PlotCalibration(
@@ -195,6 +197,11 @@ def report_lines(calibration: PlotCalibration) -> list[str]:
         f"| all | {cond['n_genuine']} | {b['mean_z']:+.2f} | {b['poor_share']:.0%} "
         f"| {a['mean_z']:+.2f} | {a['poor_share']:.0%} |"
     )
+    if level := cond.get("level_map"):
+        lines.append(
+            f"crop-months with under 5 genuine plots: reference x {level['slope']:.3f} {level['intercept']:+.3f} "
+            f"(fitted on {level['crop_months']} crop-months)"
+        )
     return lines
 
 

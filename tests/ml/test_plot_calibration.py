@@ -165,13 +165,27 @@ def test_broken_calibration_file_is_refused_with_the_fix(tmp_path: Path) -> None
 
 
 def test_committed_calibration_is_better_than_raw() -> None:
+    """Both sample counties (East Africa, Jiangxi) have a calibration of their committed crop model whose
+    cross-fitted checks pass: lower ECE, genuine plots' condition z unbiased (mean within +-0.1), each curve set
+    that of one market's reference curves (ndvi_curves.csv, ndvi_curves_china.csv)."""
+    from agrisense.market import market_named
+    from agrisense.ml.registry import read_bundle
+
     entries = read_calibrations(REFERENCE / "plot_calibration.json")
-    assert entries, "data/reference/plot_calibration.json holds no calibration; run agrisense calibrate-plots"
+    models = REFERENCE.parent.parent / "models"
+    for bundle, place in (("landcover_unet", "northern Uganda"), ("landcover_unet_cn", "Jiangxi")):
+        version = read_bundle(models / bundle).version
+        assert any(e.model_version == version and place in e.region for e in entries), (
+            f"no calibration of {bundle} {version} for the {place} county; run agrisense calibrate-plots"
+        )
+    market_curves = [
+        set(load_expected_curves(market_named(REFERENCE, code).curves_path())) for code in ("sample_county", "china")
+    ]
     for entry in entries:
         prob, cond = entry.report["crop_probability"], entry.report["condition_z"]
         assert prob["after_cross_fitted"]["ece"] < prob["before"]["ece"]
         assert abs(cond["after_cross_fitted"]["mean_z"]) <= 0.1
-        assert set(entry.curves) <= set(load_expected_curves(REFERENCE / "ndvi_curves.csv"))
+        assert any(set(entry.curves) <= crops for crops in market_curves), entry.region
 
 
 def test_scorer_applies_the_calibration_of_its_region_and_model(small_region: Path, tmp_path: Path) -> None:
