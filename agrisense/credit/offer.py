@@ -46,6 +46,7 @@ __all__ = [
     "ScoreFactor",
     "Scorecard",
     "SeasonWeatherSummary",
+    "WeatherEvents",
     "WeatherSummary",
     "YieldSummary",
     "offer_json_schema",
@@ -96,7 +97,18 @@ class YieldSummary(_Part):
     unit: Literal["t/ha"] = "t/ha"
 
 
-class SeasonWeatherSummary(_Part):
+class WeatherEvents(_Part):
+    """Annual event probabilities of a crop's (or a season's) weather history and its mean weather yield loss."""
+
+    drought: float
+    severe_drought: float
+    heat: float
+    frost: float
+    excess_rain: float
+    expected_loss: float
+
+
+class SeasonWeatherSummary(WeatherEvents):
     """One season of a crop grown in several seasons a year (double rice: early rice, late rice): its own event
     probabilities and mean yield loss (its calendar and thresholds), its share of the year's reference revenue and
     of the year's expected revenue loss."""
@@ -106,25 +118,13 @@ class SeasonWeatherSummary(_Part):
     name_en: str
     revenue_share: float
     loss_share: float
-    drought: float
-    severe_drought: float
-    heat: float
-    frost: float
-    excess_rain: float
-    expected_loss: float
 
 
-class WeatherSummary(_Part):
-    """Annual event probabilities of the crop's weather history and its mean weather yield loss. For a crop grown
-    in several seasons a year the probabilities and the loss are revenue-weighted over ``seasons`` (what the PD and
-    the drought referral use) and ``drought_any_season`` is the share of years with a drought in any season."""
+class WeatherSummary(WeatherEvents):
+    """The crop's weather events over ``n_years`` historical seasons. For a crop grown in several seasons a year
+    the probabilities and the loss are revenue-weighted over ``seasons`` (what the PD and the drought referral use)
+    and ``drought_any_season`` is the share of years with a drought in any season."""
 
-    drought: float
-    severe_drought: float
-    heat: float
-    frost: float
-    excess_rain: float
-    expected_loss: float
     n_years: int
     first_year: int
     last_year: int
