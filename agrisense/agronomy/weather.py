@@ -140,6 +140,11 @@ class WeatherRisk:
                 raise InvalidInput(f"WeatherRisk.{name}={value} must be a fraction between 0 and 1")
         if any(not (0.0 <= loss <= 1.0) for loss in self.loss_by_year):
             raise InvalidInput("WeatherRisk.loss_by_year values must be fractions between 0 and 1")
+        any_season = self.drought_any_season
+        if any_season is not None and not (math.isfinite(any_season) and 0.0 <= any_season <= 1.0):
+            raise InvalidInput(f"WeatherRisk.drought_any_season={any_season} must be a fraction between 0 and 1")
+        if self.parts and not math.isclose(sum(p.revenue_share for p in self.parts), 1.0, abs_tol=1e-9):
+            raise InvalidInput("WeatherRisk.parts: the seasons' revenue shares must add up to 1")
 
     def to_dict(self) -> dict[str, Any]:
         """The Offer's ``weather_risk`` block."""

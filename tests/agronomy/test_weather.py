@@ -9,7 +9,7 @@ import pytest
 
 from agrisense.agronomy.calendar import crop_calendar
 from agrisense.agronomy.parameters import DEFAULT_WEATHER_PARAMETERS as P
-from agrisense.agronomy.weather import LocalCsvWeather, combine_losses, season_loss, spi, weather_risk
+from agrisense.agronomy.weather import LocalCsvWeather, combine_losses, event_window, season_loss, spi, weather_risk
 from agrisense.errors import InvalidInput
 
 
@@ -106,3 +106,15 @@ def test_real_champion_series(crops, real_weather_path):
     assert risk.years[0] == 1982 and risk.years[-1] == 2018
     assert {s.year: s.drought for s in risk.seasons}[2012] == "severe"  # the 2012 US Midwest drought
     assert 0.0 < risk.expected_yield_loss < 0.5
+
+
+def test_event_windows_are_the_ones_the_risk_counts(crops):
+    cal = crop_calendar(crops["maize"], 2000)
+    flowering = cal.flowering_date
+    assert event_window(cal, "drought") == (flowering + pd.Timedelta(days=-60), flowering + pd.Timedelta(days=30))
+    assert event_window(cal, "heat") == (flowering + pd.Timedelta(days=-10), flowering + pd.Timedelta(days=10))
+    assert event_window(cal, "frost") == (cal.emergence_date, cal.maturity_date)
+    assert event_window(cal, "frost", crop="wheat")[0] == flowering + pd.Timedelta(days=-10)  # a winter crop
+    assert event_window(cal, "excess_rain") == (cal.maturity_date, cal.harvest_end)
+    with pytest.raises(InvalidInput, match="unknown weather event 'hail'"):
+        event_window(cal, "hail")

@@ -3,6 +3,7 @@ year by year by revenue share; the offer shows each season and the farmer reads 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from agrisense.agronomy.weather import LocalCsvWeather, weather_risk
 from agrisense.config import Settings
 from agrisense.credit.engine import quote
 from agrisense.credit.offer import Offer
+from agrisense.credit.season_weather import season_weather_reason
 from agrisense.errors import InvalidInput
 from agrisense.quotes import QuoteInputs, Where, market_policy, quote_at, resolve
 
@@ -20,20 +22,28 @@ AREA_HA = 2000 / 15  # the reference farm: 2,000 亩
 DRY_YEARS = (1995, 2003, 2011, 2019)  # no rain 20 Jul - 18 Oct: the late rice's summer-autumn drought (伏秋旱)
 
 
-def constructed_daily(dry_years: tuple[int, ...] = (), drop: dict[int, tuple[str, str]] | None = None) -> pd.DataFrame:
+LATE_WINDOW = ("07-20", "10-18")  # the late rice's long drought window (flowering 18 Sep - 60 d .. + 30 d)
+EARLY_WINDOW = ("04-19", "07-18")  # the early rice's (flowering 18 Jun)
+
+
+def constructed_daily(
+    dry_years: tuple[int, ...] = (),
+    drop: dict[int, tuple[str, str]] | None = None,
+    random_window: tuple[str, str] = LATE_WINDOW,
+) -> pd.DataFrame:
     """A seeded daily series 1990-2025 with Jiangxi's seasonal cycle but never a heat (>= 35 C) or frost day.
 
     Rain falls on the same calendar days every year (9 mm on days 3, 6, 9, ... of each month), so every window of the
-    early rice gets the same total each year and never a drought; in the late rice's long drought window (20 Jul -
-    18 Oct) it is random instead (gamma amounts, a year scale), and a fifth of it in ``dry_years``. ``drop`` removes
-    MM-DD..MM-DD of a year."""
+    other season gets the same total each year and never a drought; in ``random_window`` (default the late rice's
+    long drought window) it is random instead (gamma amounts, a year scale), and a fifth of it in ``dry_years``.
+    ``drop`` removes MM-DD..MM-DD of a year."""
     rng = np.random.default_rng(14)
     dates = pd.date_range("1990-01-01", "2025-12-31", freq="D")
     season = np.sin(2 * np.pi * (dates.day_of_year.to_numpy() - 105) / 365.25)
     tmax = 21.0 + 9.0 * season + rng.normal(0, 1.0, len(dates))
     rain = np.where(dates.day.to_numpy() % 3 == 0, 9.0, 0.0)
     month_day = dates.strftime("%m-%d")
-    late = (month_day >= "07-20") & (month_day <= "10-18")
+    late = (month_day >= random_window[0]) & (month_day <= random_window[1])
     year_scale = rng.uniform(0.7, 1.3, 36)[dates.year.to_numpy() - 1990]
     random_rain = rng.gamma(0.8, 6.0, len(dates)) * (rng.random(len(dates)) < 0.45) * year_scale
     rain = np.where(late, random_rain * np.where(np.isin(dates.year, dry_years), 0.2, 1.0), rain)
@@ -125,6 +135,16 @@ def test_each_year_loses_the_revenue_share_of_each_season(tmp_path, double_rice)
     assert risk.heat == risk.frost == 0.0  # the constructed series has neither
 
 
+def test_an_early_season_drought_is_named_as_the_early_season(tmp_path, double_rice):
+    frame = constructed_daily(DRY_YEARS, random_window=EARLY_WINDOW)
+    risk = weather_risk(LocalCsvWeather(station(tmp_path, frame) / "weather" / "daily.csv").history(), double_rice)
+    early, late = risk.parts
+    assert late.risk.drought == 0.0 and early.risk.drought >= len(DRY_YEARS) / len(risk.years)
+    reason = season_weather_reason(risk, 2027)
+    assert reason is not None and reason.message_zh == "这笔贷款的天气风险主要在早稻季：4-7月的干旱。"
+    assert reason.message_en == "Most of the weather risk of this loan is in the early rice season: drought in Apr-Jul."
+
+
 def test_years_without_both_seasons_complete_are_refused(tmp_path, double_rice):
     late_gone = {y: ("08-01", "11-30") for y in range(1990, 1994)}  # late rice incomplete 1990-93
     early_gone = {y: ("04-01", "06-20") for y in range(2022, 2026)}  # early rice incomplete 2022-25
@@ -177,3 +197,11 @@ def test_an_offer_before_seasons_still_reads(jiangxi):
     old = {**data, "schema_version": "1.2"}
     old["weather_risk"] = {k: v for k, v in data["weather_risk"].items() if k not in ("seasons", "drought_any_season")}
     assert Offer.model_validate(old).weather_risk == Offer.model_validate(data).weather_risk
+
+
+def test_a_combined_risk_with_impossible_figures_is_refused(tmp_path, double_rice):
+    risk = weather_risk(constructed_daily(DRY_YEARS), double_rice)
+    with pytest.raises(InvalidInput, match="drought_any_season=1.5 must be a fraction"):
+        replace(risk, drought_any_season=1.5)
+    with pytest.raises(InvalidInput, match="revenue shares must add up to 1"):
+        replace(risk, parts=risk.parts[:1])
