@@ -85,7 +85,11 @@ def decide(
         reasons.append(make_reason("CROP_VERIFIED", "positive", **crop_name(crop, names), probability=p))
     if evidence.crop is not None and evidence.crop != evidence.declared_crop:
         crops = {**crop_name(evidence.declared_crop, names, "declared"), **crop_name(evidence.crop, names, "verified")}
-        reasons.append(make_reason("DECLARED_CROP_MISMATCH", "refer", **crops))
+        contradicted = t.mismatch_decline_probability is not None and p >= t.mismatch_decline_probability
+        if contradicted:
+            reasons.append(make_reason("DECLARED_CROP_CONTRADICTED", "decline", probability=p, **crops))
+        else:
+            reasons.append(make_reason("DECLARED_CROP_MISMATCH", "refer", **crops))
 
     clear = evidence.clear_fraction
     clear_fx: dict[str, Any] = {**cut("clear_fraction"), "pd_points": points("cloud_gap")}

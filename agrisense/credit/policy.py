@@ -117,9 +117,18 @@ class Thresholds(_Frozen):
     max_drought_probability: float = Fraction
     pd_approve: Probability | dict[str, Probability]  # one PD for every crop, or one per financed crop
     pd_refer: Probability | dict[str, Probability]  # above: decline (refer with an imagery gap); the same forms
+    # A satellite crop other than the declared one, at or above this calibrated probability: the declaration is
+    # contradicted, DECLARED_CROP_CONTRADICTED declines (below it DECLARED_CROP_MISMATCH refers). None: always refer.
+    mismatch_decline_probability: Probability | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:
+        decline = self.mismatch_decline_probability
+        if decline is not None and decline < self.min_crop_probability:
+            raise ValueError(
+                f"mismatch_decline_probability {decline} must be >= min_crop_probability {self.min_crop_probability}: "
+                "a crop the model is not sure of cannot contradict the declaration"
+            )
         crops = {*_per_crop(self.pd_approve), *_per_crop(self.pd_refer)} or {""}
         both = [c for c in crops if _has(self.pd_approve, c) and _has(self.pd_refer, c)]  # others: Policy's check
         low = sorted(c for c in both if _for(self.pd_refer, c) < _for(self.pd_approve, c))

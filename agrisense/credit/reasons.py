@@ -32,6 +32,12 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Declared crop '{declared_en}' differs from the crop seen in imagery ('{verified_en}').",
         "申报作物“{declared_zh}”与影像识别作物（“{verified_zh}”）不一致。",
     ),
+    "DECLARED_CROP_CONTRADICTED": (
+        "Declared crop '{declared_en}' is contradicted by imagery: '{verified_en}' at calibrated probability "
+        "{probability:.0%}, at or above the policy's mismatch decline threshold.",
+        "申报作物“{declared_zh}”与影像不符：影像识别为“{verified_zh}”，校准概率 {probability:.0%}，"
+        "达到政策规定的不符即拒绝阈值。",
+    ),
     "NO_CLEAR_IMAGERY": (
         "Too little cloud-free imagery ({clear:.0%} clear, {periods} usable periods) to verify the plot.",
         "无云影像不足（晴空比例 {clear:.0%}，可用时段 {periods} 个），无法核实地块。",
@@ -159,6 +165,13 @@ FARMER: dict[str, tuple[str, str]] = {
     "DECLARED_CROP_MISMATCH": (
         "You said {declared_en}, but the satellite sees {verified_en}; a loan officer will check.",
         "您申报的是{declared_zh}，卫星看到的是{verified_zh}，信贷员会再核实。",
+    ),
+    "DECLARED_CROP_CONTRADICTED": (
+        "You said {declared_en}, but the satellite clearly sees {verified_en} on this field, so we cannot lend for "
+        "{declared_en} here. If you do grow {declared_en} on it, check that the outline is on the right field, or "
+        "contact the branch office.",
+        "您申报的是{declared_zh}，但卫星清楚地看到这块地种的是{verified_zh}，所以不能按{declared_zh}放款。"
+        "如果这块地确实种的是{declared_zh}，请检查地块边界是否圈对了田块，或联系网点。",
     ),
     "NO_CLEAR_IMAGERY": (
         "Clouds hid the field too often this season to check it from space; a loan officer will check.",

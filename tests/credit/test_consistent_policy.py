@@ -182,3 +182,40 @@ def test_a_five_mu_smallholder_gets_a_loan(crops, policy, weather, crop):
     offer = quote(crop, 5 / 15, season=2027, crops=crops, policy=policy, weather=weather, ndvi_anomaly=0.0)
     assert offer.decision == "approve", [r.code for r in offer.reasons if r.kind != "positive"]
     assert Decimal(str(policy.limits.min_limit)) <= offer.credit_limit <= Decimal(1000)
+
+
+def test_a_confident_mismatch_declines_with_a_reason_the_farmer_can_act_on(
+    tmp_path: Path, good_evidence, evidence_with, crops, weather
+):
+    """With `mismatch_decline_probability` set, a satellite crop other than the declared one at or above it declines
+    (DECLARED_CROP_CONTRADICTED), below it refers; the farmer's text names both crops and what to do, the analyst's
+    the probability. The bundled policies leave it unset (every mismatch refers, docs/credit-model.md)."""
+    assert load_policy(DEFAULT).thresholds.mismatch_decline_probability is None
+    data = _raw()
+    data["thresholds"]["mismatch_decline_probability"] = 0.95
+    path = tmp_path / "mismatch.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    policy = load_policy(path, crops)
+
+    def offer(p: float):
+        ev = evidence_with(good_evidence, crop="sorghum", declared_crop="maize", crop_probability=p)
+        return make_offer(ev, crops=crops, weather=weather, policy=policy)
+
+    sure = offer(0.95)
+    assert sure.decision == "decline" and sure.credit_limit == 0
+    reason = next(r for r in sure.reasons if r.code == "DECLARED_CROP_CONTRADICTED")
+    assert reason.kind == "decline" and "DECLARED_CROP_MISMATCH" not in {r.code for r in sure.reasons}
+    assert "sorghum" in reason.message_en and "maize" in reason.message_en and "outline" in reason.message_en
+    assert "高粱" in reason.message_zh and "玉米" in reason.message_zh and "%" not in reason.message_zh
+    assert "95%" in reason.detail_en
+    unsure = offer(0.94)
+    assert unsure.decision == "refer" and "DECLARED_CROP_MISMATCH" in {r.code for r in unsure.reasons}
+
+
+def test_loader_refuses_a_mismatch_decline_below_the_crop_confidence_gate(tmp_path: Path):
+    data = _raw()
+    data["thresholds"]["mismatch_decline_probability"] = 0.40  # below min_crop_probability 0.50
+    path = tmp_path / "mismatch.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(PolicyError, match=r"mismatch_decline_probability 0\.4 must be >= min_crop_probability 0\.5"):
+        load_policy(path)

@@ -40,6 +40,8 @@ def test_good_plot_is_approved(good_evidence, crops, policy, weather):
         ({"imagery_ok": False}, "NO_CLEAR_IMAGERY", "refer"),
         ({"clear_fraction": 0.1, "n_clear_periods": 1}, "NO_CLEAR_IMAGERY", "refer"),
         ({"crop": "sorghum", "declared_crop": "maize"}, "DECLARED_CROP_MISMATCH", "refer"),
+        # however sure the model is, a mismatch refers under the bundled policy (no mismatch_decline_probability)
+        ({"crop": "sorghum", "declared_crop": "maize", "crop_probability": 0.99}, "DECLARED_CROP_MISMATCH", "refer"),
         ({"declared_area_ha": 1.9}, "AREA_MISMATCH", "refer"),  # 27 %: refers; a far larger gap raises PD to a decline
         ({"overlap_fraction": 0.2}, "OVERLAPPING_CLAIM", "refer"),
         ({"cropland_fraction": 0.2}, "NOT_CROPLAND", "decline"),

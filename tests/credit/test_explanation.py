@@ -41,7 +41,7 @@ def _farmer_texts(offer: Offer) -> list[tuple[str, str]]:
 CASES = [
     {"crop": "rice", "area_ha": 2000 / 15},  # approve
     {"crop": "rice_double", "area_ha": 1 / 15},  # below the minimum: decline
-    {"crop": "wheat", "area_ha": 30.0, "crop_probability": 0.5},  # low crop confidence: refer
+    {"crop": "wheat", "area_ha": 30.0, "crop_probability": 0.45},  # low crop confidence: refer
     {"crop": "rapeseed", "area_ha": 2.0, "declared_area_ha": 3.5},  # area mismatch: refer
     {"crop": "cotton", "area_ha": 5.0, "ndvi_anomaly": -1.5},
     {"crop": "soybean", "area_ha": 8.0, "ndvi_anomaly": 0.8},
@@ -82,17 +82,19 @@ def test_points_add_up_to_the_score(settings, inputs):
 
 
 def test_one_main_reason_is_the_decisive_one(settings):
-    refer = _quote(settings, "jiangxi", crop="wheat", area_ha=30.0, crop_probability=0.5)
+    refer = _quote(settings, "jiangxi", crop="wheat", area_ha=30.0, crop_probability=0.45)
     assert refer.decision == "refer" and refer.explanation.main_zh == refer.reasons[0].message_zh
     approve = _quote(settings, "jiangxi", crop="rice", area_ha=20.0)
     assert approve.decision == "approve" and approve.explanation.main_zh.startswith("综合来看")
 
 
 def test_what_would_change_a_low_confidence_referral_is_computed(settings):
-    offer = _quote(settings, "henan", crop="wheat", area_ha=30.0, crop_probability=0.5)
+    offer = _quote(settings, "henan", crop="wheat", area_ha=30.0, crop_probability=0.45)
     change = offer.explanation.change
     assert offer.decision == "refer" and change is not None and change.change == "crop_evidence"
-    again = _quote(settings, "henan", crop="wheat", area_ha=30.0, crop_probability=0.70)  # the policy's threshold
+    again = _quote(
+        settings, "henan", crop="wheat", area_ha=30.0, crop_probability=0.50
+    )  # the policy's threshold (china-2026.3)
     assert change.decision == again.decision == "approve" and change.credit_limit == again.credit_limit
     assert "小麦" in change.message_zh and f"{again.credit_limit:,.0f} 元" in change.message_zh
 
@@ -133,7 +135,7 @@ def test_the_sample_county_names_its_crops_in_chinese(settings):
 
 def test_what_if_can_be_left_out_for_policy_sweeps(settings):
     where = resolve(settings, region="henan")
-    offer = _quote(settings, "henan", crop="wheat", area_ha=30.0, crop_probability=0.5)
+    offer = _quote(settings, "henan", crop="wheat", area_ha=30.0, crop_probability=0.45)
     crops = where.location.market.crop_table("henan")
     bare = make_offer(offer.evidence, crops=crops, weather=None, policy=market_policy(settings, where.location.market),
                       what_if=False)  # fmt: skip
