@@ -143,6 +143,8 @@ def static_inputs_fingerprint(cfg: RescoreConfig, model_name: str | None = None)
     market = [markets_dir(ref) / f"{cfg.credit.market}.yaml"] if cfg.credit.market else []
     if cfg.credit.market:  # the market's expected NDVI curves, where it has its own
         market.append(market_named(ref, cfg.credit.market).curves_path())
+    if cfg.credit.plot_calibration is not None:  # a re-fitted calibration changes the offers
+        market.append(cfg.credit.plot_calibration)
     return _digest(
         {
             "pipeline": PIPELINE_VERSION,

@@ -53,6 +53,7 @@ from agrisense.pipelines.rescore_report import write_run_report
 from agrisense.pipelines.rescore_stac import write_run_stac
 from agrisense.region import load_region
 from agrisense.scoring import model_fingerprint
+from agrisense.scoring.offers import plot_calibration_for
 
 log = logging.getLogger(__name__)
 
@@ -451,7 +452,9 @@ def monitor_loans(
         return []
 
     ref = cfg.credit.reference()
-    crops, policy, curves = ref.crops, ref.policy, ref.curves
+    # the curves the offers were measured against: the region's calibrated ones for this crop model, if fitted
+    calibration = plot_calibration_for(cfg.credit, dict(cfg.run_tags).get("model_version", "none"))
+    crops, policy, curves = ref.crops, ref.policy, calibration.curves if calibration else ref.curves
     rain = pd.read_csv(cfg.region.weather, usecols=["date", "precip_mm"]) if cfg.region.weather.is_file() else None
     ndvi = {str(r.plot_id): json.loads(r.ndvi_by_month) for r in frame[["plot_id", "ndvi_by_month"]].itertuples()}
     actives = [loan_from_record(record, crops, season=cfg.region.season) for record in loan_records]

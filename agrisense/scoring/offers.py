@@ -112,6 +112,14 @@ def _read_plot_calibration(path: Path, region: str, model_version: str, stamp: i
     return calibration
 
 
+def plot_calibration_for(credit: CreditInputs, model_version: str) -> PlotCalibration | None:
+    """The plot calibration of ``credit``'s region and this crop model; None without a file or region key, or
+    before the model is calibrated. Offers and in-season monitoring measure condition against its curves."""
+    if credit.plot_calibration is None or credit.region_key is None:
+        return None
+    return _plot_calibration(credit.plot_calibration, credit.region_key, model_version)
+
+
 def _seed(plot_id: str) -> int:
     return zlib.crc32(plot_id.encode("utf-8"))
 
@@ -149,9 +157,7 @@ def build_offers(
     exposure = existing_exposure or {}
     weather = {crop: _weather_risk(credit.weather_csv, crop, credit) for crop in ref.crops}
     model_versions = {"landcover": next((e.model_version for e in evidence.values() if e.model_version), "none")}
-    calibration = None
-    if credit.plot_calibration is not None and credit.region_key is not None:
-        calibration = _plot_calibration(credit.plot_calibration, credit.region_key, model_versions["landcover"])
+    calibration = plot_calibration_for(credit, model_versions["landcover"])
     curves = calibration.curves if calibration else ref.curves
     if calibration:
         model_versions["plot_calibration"] = str(calibration.report.get("fitted_at", "unknown"))

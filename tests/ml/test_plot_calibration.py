@@ -221,6 +221,11 @@ def test_scorer_applies_the_calibration_of_its_region_and_model(small_region: Pa
     assert raw.crop_probability == pytest.approx(0.62, abs=1e-4) and "plot_calibration" not in raw.model_versions
     assert credit.region_key is not None
     save_calibration(path, _calibration(region=credit.region_key, model="unet-test-1"))
+    from agrisense.scoring.offers import plot_calibration_for
+
+    assert plot_calibration_for(credit, "unet-test-1") is not None  # monitoring reads the same curves
+    assert plot_calibration_for(credit, "another-model") is None
+    assert plot_calibration_for(type(credit)(**{**credit.__dict__, "region_key": None}), "unet-test-1") is None
     calibrated = build_offers([plot], evidence, credit)[plot.plot_id]
     assert calibrated.crop_probability == pytest.approx(_calibration().probability(0.62), abs=1e-4)
     assert calibrated.crop_probability > 0.7 and calibrated.model_versions["plot_calibration"] == "t"
