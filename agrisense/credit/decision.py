@@ -45,6 +45,13 @@ def crop_name(code: str, names: Mapping[str, tuple[str, str]], role: str = "crop
     return {f"{role}_zh": zh, f"{role}_en": en}
 
 
+def drought_gate(weather: WeatherRisk) -> float:
+    """The drought probability the HIGH_DROUGHT_RISK referral compares with its limit: the crop's, and for a crop
+    grown in several seasons a year (double rice) the highest of its seasons' own, so that a dry late season is not
+    hidden by a wet early one in the revenue-weighted figure the PD reads."""
+    return max([weather.drought, *(part.risk.drought for part in weather.parts)])
+
+
 def decide(
     evidence: CreditEvidence,
     *,
@@ -151,12 +158,12 @@ def decide(
     }
     if weather is None:
         reasons.append(make_reason("NO_WEATHER_HISTORY", "info", **weather_fx))
-    elif weather.drought > t.max_drought_probability:
+    elif drought_gate(weather) > t.max_drought_probability:
         reasons.append(
             make_reason(
                 "HIGH_DROUGHT_RISK",
                 "refer",
-                drought=weather.drought,
+                drought=drought_gate(weather),
                 threshold=t.max_drought_probability,
                 **weather_fx,
             )

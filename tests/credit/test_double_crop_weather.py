@@ -205,3 +205,31 @@ def test_a_combined_risk_with_impossible_figures_is_refused(tmp_path, double_ric
         replace(risk, drought_any_season=1.5)
     with pytest.raises(InvalidInput, match="revenue shares must add up to 1"):
         replace(risk, parts=risk.parts[:1])
+
+
+def test_a_season_with_frequent_drought_refers_even_when_the_weighted_figure_is_low(settings, tmp_path, double_rice):
+    """The drought referral reads the highest season's own probability (decision.drought_gate): a late season dry
+    in a third of the years refers, although the revenue-weighted figure the PD reads stays under the limit. (SPI
+    droughts are relative to the place's own rain, so a season is rarely drier than the bundled limit of 35 %: the
+    limit is set to 30 % here.)"""
+    dry = tuple(range(1991, 2026, 3))  # 12 of the 36 years: little rain in the late rice's window
+    history = LocalCsvWeather(station(tmp_path, constructed_daily(dry)) / "weather" / "daily.csv").history()
+    risk = weather_risk(history, double_rice)
+    early, late = risk.parts
+    assert late.risk.drought > 0.30 > risk.drought and early.risk.drought < 0.30
+    where = resolve(settings, region="jiangxi")
+    policy = market_policy(settings, where.location.market)
+    strict = policy.model_copy(
+        update={"thresholds": policy.thresholds.model_copy(update={"max_drought_probability": 0.30})}
+    )
+    crops = where.location.market.crop_table("jiangxi")
+    offer = quote("rice_double", AREA_HA, season=2027, crops=crops, policy=strict, weather=risk)
+    (reason,) = [r for r in offer.reasons if r.code == "HIGH_DROUGHT_RISK"]
+    assert reason.kind == "refer" and offer.decision == "refer"
+    assert f"{late.risk.drought:.0%}" in reason.detail_en
+    wet_late = weather_risk(
+        LocalCsvWeather(station(tmp_path / "wet", constructed_daily()) / "weather" / "daily.csv").history(), double_rice
+    )
+    calm = quote("rice_double", AREA_HA, season=2027, crops=crops, policy=strict, weather=wet_late)
+    assert max(p.risk.drought for p in wet_late.parts) <= 0.30
+    assert "HIGH_DROUGHT_RISK" not in {r.code for r in calm.reasons}
