@@ -83,3 +83,16 @@ def test_a_market_naming_a_missing_curve_file_is_refused(tmp_path: Path) -> None
     (tmp_path / "crops.csv").write_text((REFERENCE / "crops.csv").read_text(encoding="utf-8"), encoding="utf-8")
     with pytest.raises(Exception, match="ndvi_curves_china.csv is missing"):
         load_reference(tmp_path, resource_path("policies") / "china.yaml", "china", "jiangxi")
+
+
+def test_published_curves_command_writes_the_committed_table(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from agrisense.app.cli.main import app
+
+    out = tmp_path / "curves.csv"
+    result = CliRunner().invoke(app, ["train", "published-curves", "--market", "china", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    pd.testing.assert_frame_equal(pd.read_csv(out), pd.read_csv(CHINA.curves_path()))
+    bad = CliRunner().invoke(app, ["train", "published-curves", "--market", "atlantis", "--out", str(out)])
+    assert bad.exit_code != 0 and "atlantis" in bad.output
