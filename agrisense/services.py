@@ -15,6 +15,7 @@ from agrisense.agronomy.calendar import CropReference
 from agrisense.config import Settings, get_settings
 from agrisense.geo import ImageryArea, Plot, PlotError, read_plots
 from agrisense.market import market_named
+from agrisense.ml.growth import ExpectedCurve, load_expected_curves
 from agrisense.ml.plot_calibration import PLOT_CALIBRATION_FILE, region_key
 from agrisense.region import DEFAULT_MARKET, Region, load_region
 from agrisense.scoring import (
@@ -25,6 +26,7 @@ from agrisense.scoring import (
     run_in_process,
 )
 from agrisense.scoring import score_plots as _score_plots
+from agrisense.scoring.offers import plot_calibration_for
 from agrisense.scoring.run import OnTile
 
 
@@ -67,6 +69,20 @@ def region_crops(settings: Settings, region: Region | None) -> Mapping[str, Crop
     if region is None:
         return market_named(Path(settings.reference_dir), DEFAULT_MARKET).crop_table()
     return credit_inputs(settings, region).reference().crops  # the scoring's own crop table (area checked, cached)
+
+
+def expected_curves(
+    settings: Settings, region: Region | None, model_version: str | None
+) -> Mapping[str, ExpectedCurve]:
+    """The expected NDVI curves a plot's condition was measured against, by crop: the region's plot calibration for
+    ``model_version`` (the offer's ``model_versions["landcover"]``) where it has one, else its market's reference
+    curves (Jiangxi: the China market's, not the East-African ``ndvi_curves.csv``). ``None`` region: the sample
+    county's market."""
+    if region is None:
+        return load_expected_curves(market_named(Path(settings.reference_dir), DEFAULT_MARKET).curves_path())
+    credit = credit_inputs(settings, region)
+    calibration = plot_calibration_for(credit, model_version) if model_version else None
+    return calibration.curves if calibration else credit.reference().curves
 
 
 def score_plots(

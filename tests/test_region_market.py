@@ -116,3 +116,23 @@ def test_farmer_app_lists_a_chinese_regions_crops_by_their_local_names(tmp_path)
     assert list(crops) == REGION["crops"]
     assert crops["rapeseed"] == {"code": "rapeseed", "name_zh": "油菜", "name_en": "Rapeseed"}
     assert crops["rice_double"]["name_zh"].startswith("双季稻")
+
+
+def test_expected_curves_are_those_the_regions_offers_were_measured_against(tmp_path):
+    """The dashboard's chart curve: the region's plot calibration for the offer's crop model, else the market's
+    reference curves (a Jiangxi plot is not drawn against the East-African ndvi_curves.csv)."""
+    from agrisense.ml.growth import load_expected_curves
+
+    root = Path(__file__).resolve().parents[1]
+    settings = settings_with(reference_dir=REFERENCE)
+    east_africa = load_expected_curves(REFERENCE / "ndvi_curves.csv")
+    china = load_expected_curves(REFERENCE / "ndvi_curves_china.csv")
+    uncalibrated = load_region(_region(tmp_path, market="china", market_area="jiangxi"))  # no calibration entry
+    curves = services.expected_curves(settings, uncalibrated, "no-such-model-version")
+    assert {"rice", "rice_double", "rapeseed", "cotton"} <= set(curves) and curves["maize"] == china["maize"]
+    assert curves["maize"] != east_africa["maize"]
+    jiangxi = load_region(root / "data" / "sample_county_cn")
+    version = read_bundle(root / "models" / jiangxi.model).version
+    calibrated = services.expected_curves(settings, jiangxi, version)
+    assert set(jiangxi.crops) <= set(calibrated) and calibrated["rice"] != china["rice"]  # the county's own level
+    assert services.expected_curves(settings, None, None)["maize"] == east_africa["maize"]

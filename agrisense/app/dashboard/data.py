@@ -79,13 +79,18 @@ def rescore_runs(root: Path) -> list[RescoreRun]:
 
 
 @st.cache_resource(show_spinner=False)
-def expected_curves(path: str) -> dict[str, Any]:
-    """Per-crop expected NDVI curves (``ndvi_curves.csv``); {} when the reference table is missing."""
+def expected_curves(region_dir: str, reference_dir: str, model_version: str | None) -> dict[str, Any]:
+    """Per-crop expected NDVI curves the offers of this crop model were measured against (the region's plot
+    calibration, else its market's reference curves); {} when the region or the reference table is missing."""
+    from agrisense.config import settings_with
     from agrisense.errors import NotFound
-    from agrisense.ml.growth import load_expected_curves
+    from agrisense.region import load_region
+    from agrisense.services import expected_curves as scoring_curves
 
+    settings = settings_with(region_dir=region_dir, reference_dir=reference_dir)
     try:
-        return dict(load_expected_curves(Path(path)))
+        region = load_region(Path(region_dir)) if (Path(region_dir) / "region.json").is_file() else None
+        return dict(scoring_curves(settings, region, model_version))
     except NotFound:
         return {}
 

@@ -179,7 +179,6 @@ with right:
             )
             st.rerun()
 
-curves = data.expected_curves(str(config.settings.reference_dir / "ndvi_curves.csv"))
 runs = data.rescore_runs(config.rescore_dir)
 if offers:
     # only the chosen plot's charts are drawn; the others on demand (keyed by application: no leak between pages)
@@ -188,6 +187,8 @@ if offers:
     offer = by_plot[plot_id]
     crop = offer.assessed_crop or offer.crop or ""
     earlier = {s: c for s, c in plot_history(runs, offer.plot_id).items() if s != offer.evidence_season}
+    model_version = (offer.model_versions or {}).get("landcover")
+    curves = data.expected_curves(str(config.settings.region_dir), str(config.settings.reference_dir), model_version)
     inputs = chart_inputs(offer, curves.get(crop), earlier)
     pngs = data.offer_charts_png(int(app_id), offer.plot_id, offer_version(inputs), inputs)
     imagery = offer.imagery
