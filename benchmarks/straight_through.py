@@ -225,7 +225,11 @@ def main() -> None:
         f"{len(rows)} policy variants {sweep_s:.1f} s"
     )
     print(_table([base], "as configured"))
-    print(_table([raw], "as configured, without the plot calibration (raw crop probability, point-sample curves)"))
+    print(
+        _table(
+            [raw], "as configured, without the plot calibration (raw crop probability, the market's reference curves)"
+        )
+    )
     print(_table(rows, "sweep (trade-off curve; * meets all three goals)"))
     truth = pd.read_parquet(args.region / "truth" / "plots_truth.parquet").set_index("plot_id")["true_crop"]
     print(_agreement(run.offers, truth.to_dict()))
