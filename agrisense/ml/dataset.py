@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import ConcatDataset, Dataset
 
 from agrisense.errors import InvalidInput
 
@@ -144,6 +145,46 @@ class RandomTiles(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             if rng.integers(2):
                 x, y = x[:, :, ::-1], y[:, ::-1]
         return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y, dtype=np.int64))
+
+
+class MixedTiles(Dataset[tuple[torch.Tensor, torch.Tensor]]):
+    """Tiles drawn from several regions' :class:`RandomTiles`: item ``i`` of epoch ``e`` comes from the region
+    that ``(seed, e, i)`` picks with probability ``weights`` (e.g. each region's labelled training pixels)."""
+
+    def __init__(self, members: Sequence[RandomTiles], weights: Sequence[float], *, seed: int = 0) -> None:
+        if len(members) < 2 or len(weights) != len(members) or len({len(m) for m in members}) != 1:
+            raise InvalidInput("MixedTiles needs two or more regions' tiles of one length and a weight for each")
+        total = float(sum(weights))
+        if total <= 0 or min(weights) < 0:
+            raise InvalidInput(f"region weights must be >= 0 and not all 0, got {list(weights)}")
+        self.members = list(members)
+        self.p = np.asarray(weights, dtype=np.float64) / total
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        for member in self.members:
+            member.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.members[0])
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, self.epoch, index, 1])
+        return self.members[int(rng.choice(len(self.members), p=self.p))][index]
+
+
+def training_tiles(
+    members: Sequence[RandomTiles], weights: Sequence[float], *, seed: int = 0
+) -> RandomTiles | MixedTiles:
+    """One region's tiles as they are (a single region trains exactly as before), several regions' mixed."""
+    return members[0] if len(members) == 1 else MixedTiles(members, weights, seed=seed)
+
+
+def validation_tiles(members: Sequence[RandomTiles]) -> RandomTiles | ConcatDataset[tuple[torch.Tensor, torch.Tensor]]:
+    """Every region's fixed validation tiles, one after the other (a single region's as they are)."""
+    return members[0] if len(members) == 1 else ConcatDataset(members)
 
 
 def _window_share(mask: np.ndarray, tile: int) -> np.ndarray:

@@ -177,9 +177,13 @@ def train_curves(
 @train_app.command("cropland")
 @_friendly
 def train_cropland(
-    region: Annotated[Path, typer.Option(help="Region folder with truth/ (the sample county).")] = Path(
-        "data/sample_county"
-    ),
+    region: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Region folder with truth/ (default the sample county). Give it again to add training regions "
+            "with the same crops: the first is the main one (trained_on, test metrics, boundary head)."
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Model bundle folder.")] = Path("models/landcover_unet"),
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -191,9 +195,11 @@ def train_cropland(
     """Train the U-Net cropland / crop-type model on a region with truth."""
     from agrisense.ml.training import train_landcover
 
+    main, *more = region or [Path("data/sample_county")]
     report = train_landcover(
-        region,
+        main,
         out,
+        more_regions=more,
         seed=seed,
         device=device,
         epochs=epochs,

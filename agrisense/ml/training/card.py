@@ -38,6 +38,7 @@ def write_model_card(path: Path, bundle: ModelBundle, evaluation: Evaluation, ru
         if synthetic
         else "Trained on a region whose region.json does not mark it synthetic; check its provenance."
     )
+    more_regions = _more_regions(trained_on, evaluation)
     text = f"""# Model card: {bundle.name} {bundle.version}
 
 {data_warning}
@@ -61,7 +62,7 @@ and its probability is P(crop | cropland).
 ## Training data
 - Region: `{trained_on.get("region")}` (region seed {trained_on.get("region_seed")}, generator
   {trained_on.get("generator_version")}), {trained_on.get("shape")} px, imagery {trained_on.get("imagery")}.
-- Truth: `truth/landcover.tif` (0 non-crop, 1.. crops), fields from `truth/fields.parquet`.
+{more_regions}- Truth: `truth/landcover.tif` (0 non-crop, 1.. crops), fields from `truth/fields.parquet`.
 - Spatial split: 4x4 blocks, whole blocks to val (3) and test (3); fields straddling blocks belong to the
   block holding most of their pixels (the rest is left out); 2 px left out along block edges.
   Labelled pixels: {trained_on.get("labelled_pixels")}.
@@ -121,3 +122,25 @@ agrisense train cropland --region data/sample_county --out models/landcover_unet
 """
     path.write_text(text)
     return path
+
+
+def _more_regions(trained_on: dict[str, Any], evaluation: Evaluation) -> str:
+    """Card lines for the other training regions (empty for a one-region bundle)."""
+    regions = trained_on.get("regions", [])[1:]
+    if not regions:
+        return ""
+    scores = {r["folder"]: r for r in evaluation.regions}
+    rows = "\n".join(
+        f"  | `{r['folder']}` | {r['region']} | {r['region_seed']} | {r['generator_version']} | {r['shape']} | "
+        f"{r['labelled_pixels']} | {scores.get(r['folder'], {}).get('field_accuracy', 'n/a')} | "
+        f"{scores.get(r['folder'], {}).get('n_test_fields', 'n/a')} |"
+        for r in regions
+    )
+    return f"""- More training regions (`--region` given again), each with its own 4x4 block split: their training
+  blocks add tiles (a region picked in proportion to its labelled training pixels) and enter the normalisation
+  statistics, their val blocks join early stopping and the temperature, their test blocks stay unseen:
+
+  | folder | region | seed | generator | px | labelled pixels | test field accuracy | test fields |
+  |---|---|---|---|---|---|---|---|
+{rows}
+"""

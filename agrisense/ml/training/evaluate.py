@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ from agrisense.ml.dataset import TEST, VAL, BlockSplit
 from agrisense.ml.inference import aggregate_plot, predict_logits
 from agrisense.ml.metrics import ClassificationReport, classification_report, expected_calibration_error
 from agrisense.ml.registry import NON_CROP, LoadedModel
+from agrisense.ml.training.region import TrainingRegion
 
 MAX_CALIBRATION_PIXELS = 200_000
 
@@ -28,9 +30,10 @@ class Evaluation:
     field_accuracy: float
     n_fields: int
     field_confusion: np.ndarray
+    regions: tuple[dict[str, Any], ...] = field(default=())  # the other training regions' test blocks
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        result = {
             "test": self.test.to_json(),
             "val": {k: v for k, v in self.val.to_json().items() if k != "confusion"},
             "temperature": round(self.temperature, 4),
@@ -39,6 +42,9 @@ class Evaluation:
             "n_test_fields": self.n_fields,
             "field_confusion": self.field_confusion.tolist(),
         }
+        if self.regions:
+            result["regions"] = list(self.regions)
+        return result
 
 
 def evaluate(
@@ -52,24 +58,36 @@ def evaluate(
     tile: int = 256,
     batch_size: int = 4,
     seed: int = 0,
+    more: Sequence[TrainingRegion] = (),
 ) -> Evaluation:
-    """Predict the whole region once, fit the temperature on val pixels, score test pixels and fields."""
+    """Predict the whole region once, fit the temperature on val pixels, score test pixels and fields.
+
+    With ``more`` regions the temperature is fitted on the val pixels of all of them, and each of them gets
+    its own test-block scores (``regions``); the main test metrics stay the main region's.
+    """
     classes = model.bundle.classes
-    logits = predict_logits(model, features, tile=tile, overlap=32, batch_size=batch_size)
     n_classes = len(classes)
-    labelled = labels < n_classes
 
-    def pixels(which: int) -> tuple[np.ndarray, np.ndarray]:
-        mask = labelled & (split.split == which)
-        return logits[:, mask].T, labels[mask].astype(np.int64)
+    def predict(raw: np.ndarray) -> np.ndarray:
+        return predict_logits(model, raw, tile=tile, overlap=32, batch_size=batch_size)
 
-    val_logits, val_labels = pixels(VAL)
+    def pixels(logits: np.ndarray, truth: np.ndarray, blocks: BlockSplit, which: int) -> tuple[np.ndarray, ...]:
+        mask = (truth < n_classes) & (blocks.split == which)
+        return logits[:, mask].T, truth[mask].astype(np.int64)
+
+    logits = predict(features)
+    others = [(region, predict(region.features)) for region in more]
+    val_logits, val_labels = pixels(logits, labels, split, VAL)
+    if others:
+        extra_val = [pixels(lg, region.truth.labels, region.split, VAL) for region, lg in others]
+        val_logits = np.concatenate([val_logits, *(v[0] for v in extra_val)])
+        val_labels = np.concatenate([val_labels, *(v[1] for v in extra_val)])
     rng = np.random.default_rng(seed)
     if val_labels.size > MAX_CALIBRATION_PIXELS:
         pick = np.sort(rng.choice(val_labels.size, MAX_CALIBRATION_PIXELS, replace=False))
         val_logits, val_labels = val_logits[pick], val_labels[pick]
     temperature = fit_temperature(val_logits, val_labels)
-    test_logits, test_labels = pixels(TEST)
+    test_logits, test_labels = pixels(logits, labels, split, TEST)
     calibration = {
         "val_nll_before": negative_log_likelihood(val_logits, val_labels, 1.0),
         "val_nll_after": negative_log_likelihood(val_logits, val_labels, temperature),
@@ -94,7 +112,36 @@ def evaluate(
         field_accuracy=accuracy,
         n_fields=n_fields,
         field_confusion=confusion,
+        regions=tuple(_region_test(model, region, lg, temperature) for region, lg in others),
     )
+
+
+def _region_test(model: LoadedModel, region: TrainingRegion, logits: np.ndarray, temperature: float) -> dict[str, Any]:
+    """Pixel and field scores of one more region's test blocks (its name, seed and generator with them)."""
+    classes = model.bundle.classes
+    truth, split = region.truth, region.split
+    mask = (truth.labels < len(classes)) & (split.split == TEST)
+    report = classification_report(truth.labels[mask].astype(np.int64), logits[:, mask].T.argmax(axis=1), classes)
+    accuracy, n_fields, _ = field_accuracy(
+        scaled_softmax(logits, temperature, axis=0),
+        np.where(split.split == TEST, truth.field_ids, 0),
+        truth.field_classes,
+        classes,
+        model.bundle.version,
+    )
+    return {
+        **region.describe(),
+        "test_overall_accuracy": round(report.overall_accuracy, 4),
+        "test_macro_f1": round(report.macro_f1, 4),
+        "test_ece_after": round(
+            expected_calibration_error(
+                scaled_softmax(logits[:, mask].T, temperature), truth.labels[mask].astype(np.int64)
+            ),
+            4,
+        ),
+        "field_accuracy": round(accuracy, 4),
+        "n_test_fields": n_fields,
+    }
 
 
 def field_accuracy(

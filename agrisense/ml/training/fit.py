@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
@@ -15,7 +15,16 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from agrisense.errors import InvalidInput
-from agrisense.ml.dataset import IGNORE, TRAIN, VAL, BlockSplit, RandomTiles, class_weights
+from agrisense.ml.dataset import (
+    IGNORE,
+    TRAIN,
+    VAL,
+    BlockSplit,
+    RandomTiles,
+    class_weights,
+    training_tiles,
+    validation_tiles,
+)
 from agrisense.ml.unet import build_model
 
 
@@ -39,6 +48,19 @@ class FitConfig:
     encoder_depth: int = 4
     decoder_channels: tuple[int, ...] = (128, 64, 32, 16)
     stem_channels: int | None = 32
+
+
+@dataclass(frozen=True)
+class LabelledRegion:
+    """One more training region for :func:`fit_landcover`: standardised features (C, H, W), labels (H, W) and
+    its own block split (its val blocks join the validation tiles; its test blocks stay unseen)."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    split: BlockSplit
+
+
+REGION_SEED_STRIDE = 7919  # the k-th region's tiles are drawn with seed + k * stride (k = 0: the main region)
 
 
 @dataclass
@@ -69,28 +91,51 @@ def fit_landcover(
     config: FitConfig,
     device: torch.device,
     log: Callable[[str], None] = print,
+    more: Sequence[LabelledRegion] = (),
 ) -> FitResult:
     """Train on standardised ``features`` (C, H, W) and ``labels`` (H, W; IGNORE = no truth) of ``split``.
 
-    Trains ``config.epochs`` epochs (warm-up then cosine LR), or fewer when the measured epoch time says
-    ``config.max_seconds`` would be overrun: the plan (and the LR decay with it) is shortened after each
-    epoch. Returns the weights of the epoch with the lowest validation loss.
+    ``more`` adds other regions: each epoch's tiles are drawn from every region's training blocks (a region
+    picked in proportion to its labelled training pixels), validation tiles come from every region's val
+    blocks, and the class weights count all training pixels. Trains ``config.epochs`` epochs (warm-up then
+    cosine LR), or fewer when the measured epoch time says ``config.max_seconds`` would be overrun: the plan
+    (and the LR decay with it) is shortened after each epoch. Returns the weights of the epoch with the lowest
+    validation loss.
     """
-    if features.ndim != 3 or features.shape[1:] != labels.shape:
-        raise InvalidInput(f"features {features.shape} and labels {labels.shape} do not line up")
+    regions = [LabelledRegion(features, labels, split), *more]
+    for region in regions:
+        if region.features.ndim != 3 or region.features.shape[1:] != region.labels.shape:
+            raise InvalidInput(f"features {region.features.shape} and labels {region.labels.shape} do not line up")
+        if region.features.shape[0] != features.shape[0]:
+            raise InvalidInput(f"regions have {region.features.shape[0]} and {features.shape[0]} feature channels")
     seed_everything(config.seed)
     stride = 2**config.encoder_depth
-    tile = min(config.tile, *(s // stride * stride for s in labels.shape))
-    train_labels = split.labels_for(labels, TRAIN)
-    weights = class_weights(train_labels, n_classes, power=config.class_weight_power)
-    train_set = RandomTiles(features, train_labels, tile=tile, n_tiles=config.tiles_per_epoch, seed=config.seed)
-    val_set = RandomTiles(
-        features,
-        split.labels_for(labels, VAL),
-        tile=tile,
-        n_tiles=config.val_tiles,
-        seed=config.seed + 1,
-        augment=False,
+    tile = min(config.tile, *(s // stride * stride for region in regions for s in region.labels.shape))
+    train_labels = [region.split.labels_for(region.labels, TRAIN) for region in regions]
+    weights = class_weights(
+        np.concatenate([y.ravel() for y in train_labels]), n_classes, power=config.class_weight_power
+    )
+    seeds = [config.seed + k * REGION_SEED_STRIDE for k in range(len(regions))]
+    train_set = training_tiles(
+        [
+            RandomTiles(region.features, y, tile=tile, n_tiles=config.tiles_per_epoch, seed=seed)
+            for region, y, seed in zip(regions, train_labels, seeds, strict=True)
+        ],
+        [float((y < n_classes).sum()) for y in train_labels],
+        seed=config.seed,
+    )
+    val_set = validation_tiles(
+        [
+            RandomTiles(
+                region.features,
+                region.split.labels_for(region.labels, VAL),
+                tile=tile,
+                n_tiles=config.val_tiles,
+                seed=seed + 1,
+                augment=False,
+            )
+            for region, seed in zip(regions, seeds, strict=True)
+        ]
     )
     generator = torch.Generator().manual_seed(config.seed)
     noise_generator = torch.Generator().manual_seed(config.seed + 2)

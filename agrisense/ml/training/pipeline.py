@@ -13,15 +13,8 @@ from typing import Any
 import numpy as np
 
 from agrisense.errors import InvalidInput
-from agrisense.ml.dataset import SPLIT_NAMES, TRAIN, BlockSplit, block_split
-from agrisense.ml.features import (
-    DEFAULT_BANDS,
-    DEFAULT_INDICES,
-    DEFAULT_MONTHS,
-    channel_statistics,
-    stack_features,
-    standardise,
-)
+from agrisense.ml.dataset import BlockSplit, block_split
+from agrisense.ml.features import DEFAULT_BANDS, DEFAULT_INDICES, DEFAULT_MONTHS, standardise
 from agrisense.ml.metrics import plot_confusion_matrix
 from agrisense.ml.registry import LoadedModel, ModelBundle, load_model, resolve_device, save_bundle
 from agrisense.ml.training.boundary import (
@@ -33,8 +26,13 @@ from agrisense.ml.training.boundary import (
 )
 from agrisense.ml.training.card import write_model_card
 from agrisense.ml.training.evaluate import evaluate
-from agrisense.ml.training.fit import FitConfig, fit_landcover
-from agrisense.ml.training.region import load_composites, read_region_meta, read_truth, region_for_bundle
+from agrisense.ml.training.fit import FitConfig, LabelledRegion, fit_landcover
+from agrisense.ml.training.region import (
+    check_same_classes,
+    load_training_region,
+    pooled_statistics,
+    region_for_bundle,
+)
 from agrisense.ml.unet import LandcoverUNet, count_parameters
 
 logger = logging.getLogger("agrisense.ml.training")
@@ -77,6 +75,7 @@ def train_landcover(
     months: Sequence[int] = DEFAULT_MONTHS,
     use_cache: bool = True,
     boundary_epochs: int = 40,
+    more_regions: Sequence[Path] = (),
     log: Callable[[str], None] = logger.info,
 ) -> TrainReport:
     """Train the land-cover U-Net on a region with truth and write the bundle to ``out_dir``.
@@ -86,22 +85,33 @@ def train_landcover(
     class-weighted cross-entropy, calibrated by temperature scaling on val and evaluated on test pixels and fields.
     ``max_minutes`` bounds the whole run: epochs stop early when it would be overrun. Then the field-boundary
     head is trained on the frozen network (``boundary_epochs``; 0 = none) and scored on whole test fields.
+
+    ``more_regions`` (regions with the same crops) add training tiles: each has its own block split, so its val
+    blocks join validation and temperature scaling and its test blocks stay unseen (scored in
+    ``metrics["regions"]``); the normalisation statistics pool every region's training blocks. ``region_dir``
+    stays the main region: it names ``trained_on``, its test blocks give the main metrics, and the boundary
+    head is trained on it.
     """
     start = time.perf_counter()
     region_dir, out_dir = Path(region_dir), Path(out_dir)
     if epochs < 1 or tile < 16 or max_minutes <= 0:
         raise InvalidInput(f"need epochs >= 1, tile >= 16 and max_minutes > 0; got {epochs}, {tile}, {max_minutes}")
     torch_device = resolve_device(device)
-    meta = read_region_meta(region_dir)
-    composites = load_composites(region_dir, meta, use_cache=use_cache, log=log)
-    features = stack_features(composites, bands=bands, indices=indices, months=months)
-    del composites
-    truth = read_truth(region_dir, meta, features.shape[1:])
+    regions = [
+        load_training_region(
+            Path(folder), bands=bands, indices=indices, months=months, seed=seed, use_cache=use_cache, log=log
+        )
+        for folder in (region_dir, *more_regions)
+    ]
+    main, others = regions[0], regions[1:]
+    check_same_classes(main, others)
+    meta, features, truth, split = main.meta, main.features, main.truth, main.split
     n_classes = len(truth.classes)
-    split = block_split(truth.labels, n_classes, seed=seed, field_ids=truth.field_ids)
-    counts = {SPLIT_NAMES[s]: int(((split.split == s) & (truth.labels < n_classes)).sum()) for s in SPLIT_NAMES}
-    log(f"features {features.shape}, labelled pixels per split {counts}, device {torch_device}")
-    mean, std = channel_statistics(features, mask=split.split == TRAIN)
+    counts = main.labelled_pixels()
+    for region in regions:
+        log(f"{region.folder}: features {region.features.shape}, labelled pixels per split {region.labelled_pixels()}")
+    log(f"device {torch_device}")
+    mean, std = pooled_statistics(regions)
 
     budget = max_minutes * 60 - (time.perf_counter() - start) - EVAL_RESERVE_S
     config = FitConfig(
@@ -120,6 +130,10 @@ def train_landcover(
         config,
         torch_device,
         log=log,
+        more=[
+            LabelledRegion(standardise(r.features, mean.tolist(), std.tolist()), r.truth.labels, r.split)
+            for r in others
+        ],
     )
     version = f"{datetime.now(UTC):%Y.%m.%d}+seed{seed}"
     bundle = ModelBundle(
@@ -139,7 +153,15 @@ def train_landcover(
     log("evaluating on the whole region (calibration on val blocks, metrics on test blocks)")
     loaded = LoadedModel(bundle=bundle, module=fit.module, device=torch_device)
     evaluation = evaluate(
-        loaded, features, truth.labels, split, truth.field_ids, truth.field_classes, batch_size=4, seed=seed
+        loaded,
+        features,
+        truth.labels,
+        split,
+        truth.field_ids,
+        truth.field_classes,
+        batch_size=4,
+        seed=seed,
+        more=others,
     )
     total = time.perf_counter() - start
     trained_on = {
@@ -166,6 +188,7 @@ def train_landcover(
         "fit_seconds": round(fit.seconds, 1),
         "total_seconds": round(total, 1),
         "class_weights": [round(w, 4) for w in fit.class_weights],
+        **({"regions": [r.describe() for r in regions]} if others else {}),
     }
     bundle = replace(bundle, temperature=evaluation.temperature, trained_on=trained_on, metrics=evaluation.to_json())
     save_bundle(fit.module, bundle, out_dir)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -21,7 +21,8 @@ from agrisense.config import Settings
 from agrisense.errors import InvalidInput, NotFound
 from agrisense.imagery.catalog import open_source
 from agrisense.imagery.timeseries import build_composites
-from agrisense.ml.features import stack_features
+from agrisense.ml.dataset import SPLIT_NAMES, TRAIN, BlockSplit, block_split
+from agrisense.ml.features import channel_statistics, stack_features
 from agrisense.ml.registry import NON_CROP, ModelBundle
 
 CACHE_NAME = "composites.nc"
@@ -174,3 +175,69 @@ def region_for_bundle(
             "use a region with the same crops (region.json 'crops')"
         )
     return meta, features, truth
+
+
+@dataclass(frozen=True)
+class TrainingRegion:
+    """A region ready for training: its region.json, raw features (C, H, W), truth and own block split."""
+
+    folder: str  # the region folder's name (no machine path)
+    meta: dict[str, Any]
+    features: np.ndarray
+    truth: RegionTruth
+    split: BlockSplit
+
+    def labelled_pixels(self) -> dict[str, int]:
+        """Labelled pixels in each split."""
+        labelled = self.truth.labels < len(self.truth.classes)
+        return {SPLIT_NAMES[s]: int(((self.split.split == s) & labelled).sum()) for s in SPLIT_NAMES}
+
+    def describe(self) -> dict[str, Any]:
+        """What the bundle records of the region: folder, name, seed, generator, size, split."""
+        return {
+            "folder": self.folder,
+            "region": self.meta.get("name"),
+            "region_seed": self.meta.get("seed"),
+            "generator_version": self.meta.get("generator_version"),
+            "shape": list(self.features.shape[1:]),
+            "labelled_pixels": self.labelled_pixels(),
+            "split_blocks": self.split.blocks.tolist(),
+        }
+
+
+def load_training_region(
+    region_dir: Path,
+    *,
+    bands: Sequence[str],
+    indices: Sequence[str],
+    months: Sequence[int],
+    seed: int,
+    use_cache: bool = True,
+    log: Callable[[str], None] = print,
+) -> TrainingRegion:
+    """Composites (cached), stacked features, truth and the seeded 4x4 block split of ``region_dir``."""
+    meta = read_region_meta(region_dir)
+    composites = load_composites(region_dir, meta, use_cache=use_cache, log=log)
+    features = stack_features(composites, bands=bands, indices=indices, months=months)
+    del composites
+    truth = read_truth(region_dir, meta, features.shape[1:])
+    split = block_split(truth.labels, len(truth.classes), seed=seed, field_ids=truth.field_ids)
+    return TrainingRegion(
+        folder=Path(region_dir).resolve().name, meta=meta, features=features, truth=truth, split=split
+    )
+
+
+def check_same_classes(main: TrainingRegion, others: Sequence[TrainingRegion]) -> None:
+    """Refuse training regions whose crops differ from the main region's."""
+    for other in others:
+        if other.truth.classes != main.truth.classes:
+            raise InvalidInput(
+                f"region {other.folder!r} has classes {other.truth.classes} but the main region {main.folder!r} "
+                f"has {main.truth.classes}; train only on regions with the same crops (region.json 'crops')"
+            )
+
+
+def pooled_statistics(regions: Sequence[TrainingRegion]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std over the training-block pixels of all ``regions`` together."""
+    pixels = np.concatenate([r.features[:, r.split.split == TRAIN] for r in regions], axis=1)
+    return channel_statistics(pixels[:, :, None])
