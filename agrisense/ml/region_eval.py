@@ -28,9 +28,13 @@ from agrisense.ml.training.region import region_for_bundle
 
 
 def trained_on_region(trained_on: dict[str, Any], meta: dict[str, Any]) -> bool:
-    """Whether the bundle's training facts name this region (same name, seed and generator)."""
-    return all(trained_on.get(a) == meta.get(b) for a, b in (("region", "name"), ("region_seed", "seed"))) and (
-        trained_on.get("generator_version") == meta.get("generator_version")
+    """Whether the bundle's training facts name this region (same name, seed and generator), as its main region
+    or as one of the further training regions (``trained_on["regions"]``, ``agrisense train cropland --region``
+    given more than once; each was split with the same training seed)."""
+    return any(
+        all(facts.get(a) == meta.get(b) for a, b in (("region", "name"), ("region_seed", "seed")))
+        and facts.get("generator_version") == meta.get("generator_version")
+        for facts in (trained_on, *trained_on.get("regions", ()))
     )
 
 

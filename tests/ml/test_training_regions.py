@@ -136,3 +136,15 @@ def test_train_landcover_on_several_regions_keeps_each_regions_test_blocks(tmp_p
     card = (out / "MODEL_CARD.md").read_text()
     assert "More training regions" in card and "| `more` | toy | 2 | test |" in card
     assert bundle.boundary_head and card.count("## Field boundaries") == 1
+
+
+def test_evaluate_knows_every_training_region():
+    from agrisense.ml.region_eval import trained_on_region
+
+    main = {"region": "county", "region_seed": 1, "generator_version": "1.0.0"}
+    more = {"folder": "b", "region": "county", "region_seed": 12, "generator_version": "1.0.0"}
+    trained_on = {**main, "regions": [{"folder": "a", **main}, more]}
+    for seed, seen in ((1, True), (12, True), (7202611, False)):
+        meta = {"name": "county", "seed": seed, "generator_version": "1.0.0"}
+        assert trained_on_region(trained_on, meta) is seen  # only an unseen county is scored on all its pixels
+    assert not trained_on_region(main, {"name": "county", "seed": 12, "generator_version": "1.0.0"})
