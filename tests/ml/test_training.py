@@ -24,6 +24,7 @@ from agrisense.ml.training.region import cache_key, composite_cache_path, load_c
 from .conftest import CLASSES, synthetic_composites, synthetic_truth
 
 MONTHS = (3, 4, 5, 6, 7, 8)
+TOY_RUN = {"tile": 32, "tiles_per_epoch": 8, "months": MONTHS, "device": "cpu", "log": lambda _: None}  # a few seconds
 
 
 def test_block_split_keeps_fields_whole_and_covers_every_class(small_scene):
@@ -145,12 +146,8 @@ def test_train_landcover_writes_a_loadable_bundle(tmp_path):
         region,
         out,
         epochs=2,
-        tile=32,
-        tiles_per_epoch=8,
-        months=MONTHS,
-        device="cpu",
         boundary_epochs=1,
-        log=lambda _: None,
+        **TOY_RUN,
     )
     for name in ("model.pt", "bundle.json", "MODEL_CARD.md", "confusion_matrix.png"):
         assert (out / name).is_file()
@@ -183,12 +180,8 @@ def test_boundary_head_leaves_the_land_cover_probabilities_unchanged(tmp_path):
         region,
         out,
         epochs=1,
-        tile=32,
-        tiles_per_epoch=8,
-        months=MONTHS,
-        device="cpu",
         boundary_epochs=0,
-        log=lambda _: None,
+        **TOY_RUN,
     )
     before = load_model(tmp_path / "models", device="cpu")
     assert not before.bundle.boundary_head

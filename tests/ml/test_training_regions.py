@@ -20,7 +20,7 @@ from agrisense.ml.training.region import (
 )
 
 from .conftest import synthetic_composites, synthetic_truth
-from .test_training import MONTHS, _write_region
+from .test_training import MONTHS, TOY_RUN, _write_region
 
 
 def _tiles(value: float, seed: int) -> RandomTiles:
@@ -111,12 +111,8 @@ def test_train_landcover_on_several_regions_keeps_each_regions_test_blocks(tmp_p
         out,
         more_regions=[more],
         epochs=1,
-        tile=32,
-        tiles_per_epoch=8,
-        months=MONTHS,
-        device="cpu",
         boundary_epochs=1,
-        log=lambda _: None,
+        **TOY_RUN,
     )
     bundle = load_model(tmp_path / "models", device="cpu").bundle
     trained_on = bundle.trained_on
