@@ -37,7 +37,7 @@ def test_a_2000_mu_jiangxi_rice_farm_gets_hundreds_of_thousands_repaid_after_the
     assert "Nanchang" in offer["location"]["weather_source"] and offer["weather_risk"]["n_years"] >= 30
     assert offer["decision"] in ("approve", "refer") and offer["currency"] == "CNY"
     assert 100_000 <= offer["credit_limit"] < 1_000_000  # the reference case lends 350,000 (175 per 亩)
-    assert offer["area_mu"] == pytest.approx(2000) and offer["policy_version"] == "china-2026.3"
+    assert offer["area_mu"] == pytest.approx(2000) and offer["policy_version"] == "china-2026.4"
     assert offer["apr"] <= 0.12 and offer["finance_season"] >= date.today().year
     (repayment,) = offer["schedule"]  # one rice season: one repayment, after its harvest
     sowing = date.fromisoformat(offer["disbursements"][0]["date"])
