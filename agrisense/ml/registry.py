@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
@@ -118,6 +120,20 @@ def build_module(bundle: ModelBundle) -> nn.Module:
         stem_channels=bundle.stem_channels,
         boundary_head=bundle.boundary_head,
     )
+
+
+def weights_digest(state: Mapping[str, torch.Tensor]) -> str:
+    """8 hex digits of SHA-256 over the land-cover network's weights as stored (fp16 floats), in key order; the
+    field-boundary head (trained afterwards, on a frozen network) is left out, so the digest names what the crop
+    probabilities come from. Part of a trained bundle's version, so two models trained the same day with the same
+    seed (say, on other regions, or cut to other epochs by the time budget) never share a version."""
+    digest = hashlib.sha256()
+    for key in sorted(k for k in state if not k.startswith("boundary_head.")):
+        value = state[key].detach().to("cpu")
+        value = value.half() if value.is_floating_point() else value
+        digest.update(key.encode("utf-8"))
+        digest.update(value.contiguous().numpy().tobytes())
+    return digest.hexdigest()[:8]
 
 
 def save_bundle(module: nn.Module, bundle: ModelBundle, out_dir: Path, *, half: bool = True) -> Path:

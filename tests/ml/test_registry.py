@@ -6,7 +6,7 @@ import torch
 
 from agrisense.errors import ModelUnavailable
 from agrisense.ml.inference import predict_probabilities
-from agrisense.ml.registry import ModelBundle, load_model, read_bundle, save_bundle
+from agrisense.ml.registry import ModelBundle, load_model, read_bundle, save_bundle, weights_digest
 
 from .helpers import tiny_bundle, tiny_unet
 
@@ -49,3 +49,15 @@ def test_missing_and_incompatible(tmp_path):
 def test_bundle_json_round_trip():
     bundle = tiny_bundle()
     assert ModelBundle.from_json(json.loads(json.dumps(bundle.to_json()))) == bundle
+
+
+def test_weights_digest_names_the_land_cover_weights_not_the_boundary_head():
+    state = tiny_unet(tiny_bundle()).module.state_dict()
+    digest = weights_digest(state)
+    assert len(digest) == 8 and int(digest, 16) >= 0 and weights_digest(dict(state)) == digest
+    other_head = {
+        k: (v + 1 if k.startswith("boundary_head.") and v.is_floating_point() else v) for k, v in state.items()
+    }
+    assert weights_digest(other_head) == digest  # the head is trained later on a frozen network
+    key = next(k for k, v in state.items() if not k.startswith("boundary_head.") and v.is_floating_point())
+    assert weights_digest({**state, key: state[key] + 0.01}) != digest

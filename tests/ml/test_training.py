@@ -17,7 +17,7 @@ from agrisense.ml.features import (
     stack_features,
     standardise,
 )
-from agrisense.ml.registry import load_model
+from agrisense.ml.registry import load_model, weights_digest
 from agrisense.ml.training import FitConfig, fit_landcover, train_landcover
 from agrisense.ml.training.region import cache_key, composite_cache_path, load_composites, write_composite_cache
 
@@ -163,6 +163,9 @@ def test_train_landcover_writes_a_loadable_bundle(tmp_path):
     fields = model.bundle.metrics["fields"]
     assert fields["test"]["n_truth"] > 0 and 0 <= fields["test"]["f1"] <= 1 and "test_cropland_only" in fields
     assert (out / "MODEL_CARD.md").read_text().count("## Field boundaries") == 1
+    # the version names the weights: the date and seed, then the land-cover network's digest (boundary head apart)
+    state = torch.load(out / "model.pt", weights_only=True)
+    assert model.bundle.version == report.model_version and model.bundle.version.endswith("." + weights_digest(state))
 
 
 @pytest.mark.slow  # trains a U-Net

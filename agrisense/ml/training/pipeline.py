@@ -16,7 +16,7 @@ from agrisense.errors import InvalidInput
 from agrisense.ml.dataset import BlockSplit, block_split
 from agrisense.ml.features import DEFAULT_BANDS, DEFAULT_INDICES, DEFAULT_MONTHS, standardise
 from agrisense.ml.metrics import plot_confusion_matrix
-from agrisense.ml.registry import LoadedModel, ModelBundle, load_model, resolve_device, save_bundle
+from agrisense.ml.registry import LoadedModel, ModelBundle, load_model, resolve_device, save_bundle, weights_digest
 from agrisense.ml.training.boundary import (
     BoundaryConfig,
     boundary_card_section,
@@ -135,7 +135,7 @@ def train_landcover(
             for r in others
         ],
     )
-    version = f"{datetime.now(UTC):%Y.%m.%d}+seed{seed}"
+    version = f"{datetime.now(UTC):%Y.%m.%d}+seed{seed}.{weights_digest(fit.module.state_dict())}"
     bundle = ModelBundle(
         name=name,
         version=version,
