@@ -122,6 +122,7 @@ def test_expected_curves_are_those_the_regions_offers_were_measured_against(tmp_
     """The dashboard's chart curve: the region's plot calibration for the offer's crop model, else the market's
     reference curves (a Jiangxi plot is not drawn against the East-African ndvi_curves.csv)."""
     from agrisense.ml.growth import load_expected_curves
+    from agrisense.ml.plot_calibration import read_calibrations
 
     root = Path(__file__).resolve().parents[1]
     settings = settings_with(reference_dir=REFERENCE)
@@ -131,8 +132,22 @@ def test_expected_curves_are_those_the_regions_offers_were_measured_against(tmp_
     curves = services.expected_curves(settings, uncalibrated, "no-such-model-version")
     assert {"rice", "rice_double", "rapeseed", "cotton"} <= set(curves) and curves["maize"] == china["maize"]
     assert curves["maize"] != east_africa["maize"]
-    jiangxi = load_region(root / "data" / "sample_county_cn")
-    version = read_bundle(root / "models" / jiangxi.model).version
+    version = read_bundle(root / "models" / "landcover_unet_cn").version
+    (entry,) = [e for e in read_calibrations(REFERENCE / "plot_calibration.json") if e.model_version == version]
+    name, season, bbox = entry.region.split(" | ")  # the committed Jiangxi county's key (its folder is built data)
+    folder = tmp_path / "jiangxi"
+    folder.mkdir()
+    jiangxi = load_region(
+        _region(
+            folder,
+            name=name,
+            season=int(season.removeprefix("season ")),
+            bbox_lonlat=[float(v) for v in bbox.removeprefix("bbox ").split(", ")],
+            market="china",
+            market_area="jiangxi",
+            model="landcover_unet_cn",
+        )
+    )
     calibrated = services.expected_curves(settings, jiangxi, version)
     assert set(jiangxi.crops) <= set(calibrated) and calibrated["rice"] != china["rice"]  # the county's own level
     assert services.expected_curves(settings, None, None)["maize"] == east_africa["maize"]
