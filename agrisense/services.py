@@ -26,7 +26,7 @@ from agrisense.scoring import (
     run_in_process,
 )
 from agrisense.scoring import score_plots as _score_plots
-from agrisense.scoring.offers import plot_calibration_for
+from agrisense.scoring.offers import condition_curves
 from agrisense.scoring.run import OnTile
 
 
@@ -80,9 +80,7 @@ def expected_curves(
     county's market."""
     if region is None:
         return load_expected_curves(market_named(Path(settings.reference_dir), DEFAULT_MARKET).curves_path())
-    credit = credit_inputs(settings, region)
-    calibration = plot_calibration_for(credit, model_version) if model_version else None
-    return calibration.curves if calibration else credit.reference().curves
+    return condition_curves(credit_inputs(settings, region), model_version)[1]
 
 
 def score_plots(

@@ -156,14 +156,15 @@ def decide(
         **cut("weather_expected_loss"),
         "pd_points": points("weather_expected_loss", "drought_probability"),
     }
+    drought = None if weather is None else drought_gate(weather)
     if weather is None:
         reasons.append(make_reason("NO_WEATHER_HISTORY", "info", **weather_fx))
-    elif drought_gate(weather) > t.max_drought_probability:
+    elif drought is not None and drought > t.max_drought_probability:
         reasons.append(
             make_reason(
                 "HIGH_DROUGHT_RISK",
                 "refer",
-                drought=drought_gate(weather),
+                drought=drought,
                 threshold=t.max_drought_probability,
                 **weather_fx,
             )

@@ -53,7 +53,7 @@ from agrisense.pipelines.rescore_report import write_run_report
 from agrisense.pipelines.rescore_stac import write_run_stac
 from agrisense.region import load_region
 from agrisense.scoring import model_fingerprint
-from agrisense.scoring.offers import plot_calibration_for
+from agrisense.scoring.offers import condition_curves
 
 log = logging.getLogger(__name__)
 
@@ -453,8 +453,8 @@ def monitor_loans(
 
     ref = cfg.credit.reference()
     # the curves the offers were measured against: the region's calibrated ones for this crop model, if fitted
-    calibration = plot_calibration_for(cfg.credit, dict(cfg.run_tags).get("model_version", "none"))
-    crops, policy, curves = ref.crops, ref.policy, calibration.curves if calibration else ref.curves
+    _, curves = condition_curves(cfg.credit, dict(cfg.run_tags).get("model_version", "none"))
+    crops, policy = ref.crops, ref.policy
     rain = pd.read_csv(cfg.region.weather, usecols=["date", "precip_mm"]) if cfg.region.weather.is_file() else None
     ndvi = {str(r.plot_id): json.loads(r.ndvi_by_month) for r in frame[["plot_id", "ndvi_by_month"]].itertuples()}
     actives = [loan_from_record(record, crops, season=cfg.region.season) for record in loan_records]

@@ -120,6 +120,16 @@ def plot_calibration_for(credit: CreditInputs, model_version: str) -> PlotCalibr
     return _plot_calibration(credit.plot_calibration, credit.region_key, model_version)
 
 
+def condition_curves(
+    credit: CreditInputs, model_version: str | None
+) -> tuple[PlotCalibration | None, Mapping[str, ExpectedCurve]]:
+    """The plot calibration of ``credit``'s region and this crop model (None without one, or without a model
+    version), and the expected NDVI curves a plot's condition is measured against: the calibration's where it has
+    been fitted, else the market's reference curves. Offers, in-season monitoring and the dashboard read these."""
+    calibration = plot_calibration_for(credit, model_version) if model_version else None
+    return calibration, (calibration.curves if calibration else credit.reference().curves)
+
+
 def _seed(plot_id: str) -> int:
     return zlib.crc32(plot_id.encode("utf-8"))
 
@@ -157,8 +167,7 @@ def build_offers(
     exposure = existing_exposure or {}
     weather = {crop: _weather_risk(credit.weather_csv, crop, credit) for crop in ref.crops}
     model_versions = {"landcover": next((e.model_version for e in evidence.values() if e.model_version), "none")}
-    calibration = plot_calibration_for(credit, model_versions["landcover"])
-    curves = calibration.curves if calibration else ref.curves
+    calibration, curves = condition_curves(credit, model_versions["landcover"])
     if calibration:
         model_versions["plot_calibration"] = str(calibration.report.get("fitted_at", "unknown"))
     offers: dict[str, Offer] = {}
