@@ -277,17 +277,17 @@ def season_table(
     series = frame.set_index("date")
     first, last = frame["date"].iloc[0].date(), frame["date"].iloc[-1].date()
 
-    def window(cal: CropCalendar, days: tuple[int, int]) -> tuple[date, date]:
-        return cal.flowering_date + timedelta(days=days[0]), cal.flowering_date + timedelta(days=days[1])
-
     def rows(start: date, end: date) -> pd.DataFrame:
         return series.loc[pd.Timestamp(start) : pd.Timestamp(end)]
 
     calendars: list[CropCalendar] = []
     for year in range(first.year - 1, last.year + 1):
         cal = calendar_of_year(year)
-        start = min(window(cal, params.spi_long_days)[0], window(cal, params.spi_short_days)[0], cal.sow_date)
-        end = max(cal.harvest_end, window(cal, params.spi_long_days)[1])
+        long_window, short_window = (
+            flowering_window(cal, params.spi_long_days),
+            flowering_window(cal, params.spi_short_days),
+        )
+        start, end = min(long_window[0], short_window[0], cal.sow_date), max(cal.harvest_end, long_window[1])
         if start >= first and end <= last and len(rows(start, end)) == (end - start).days + 1:
             calendars.append(cal)
     if len(calendars) < params.min_years:
@@ -297,8 +297,8 @@ def season_table(
         )
     crop_name = crop or calendars[0].crop
     threshold = params.heat_threshold(crop_name)
-    short = np.array([rows(*window(c, params.spi_short_days))["precip_mm"].sum() for c in calendars])
-    long = np.array([rows(*window(c, params.spi_long_days))["precip_mm"].sum() for c in calendars])
+    short = np.array([rows(*flowering_window(c, params.spi_short_days))["precip_mm"].sum() for c in calendars])
+    long = np.array([rows(*flowering_window(c, params.spi_long_days))["precip_mm"].sum() for c in calendars])
     heat = [int((rows(*event_window(c, "heat", params))["tmax_c"] >= threshold).sum()) for c in calendars]
     frost = [int((rows(*event_window(c, "frost", params, crop))["tmin_c"] <= params.frost_c).sum()) for c in calendars]
     harvest = np.array([rows(*event_window(c, "excess_rain", params))["precip_mm"].sum() for c in calendars])
@@ -410,4 +410,9 @@ def event_window(
         return cal.maturity_date, cal.harvest_end
     else:
         raise InvalidInput(f"unknown weather event {event!r}; use drought, heat, frost or excess_rain")
+    return flowering_window(cal, days)
+
+
+def flowering_window(cal: CropCalendar, days: tuple[int, int]) -> tuple[date, date]:
+    """The dates ``days`` (from, to) around the season's flowering date."""
     return cal.flowering_date + timedelta(days=days[0]), cal.flowering_date + timedelta(days=days[1])
