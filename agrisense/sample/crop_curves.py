@@ -110,7 +110,7 @@ def stages(ref: CropReference) -> tuple[Stage, ...]:
     return SHAPES.get(ref.crop, _upland)(ref)
 
 
-def _sow_date(ref: CropReference, year: int) -> date:
+def sowing_middle(ref: CropReference, year: int) -> date:
     """The middle of the crop's sowing window in ``year``."""
     start = date(year, *(int(v) for v in ref.sow_start.split("-")))
     end = date(year, *(int(v) for v in ref.sow_end.split("-")))
@@ -121,7 +121,7 @@ def _sow_date(ref: CropReference, year: int) -> date:
 
 def sown_before(ref: CropReference, season: int) -> bool:
     """A crop harvested in ``season`` was sown the year before when sowing + maturity runs past November."""
-    sow = _sow_date(ref, season)
+    sow = sowing_middle(ref, season)
     return sow + timedelta(days=ref.days_to_maturity) > date(season, 11, 30)
 
 
@@ -152,7 +152,7 @@ def cover_by_day(parts: Sequence[CropReference], season: int) -> tuple[list[date
     Every part (one crop, or early then late rice) is sown in both years around the window; on each day the
     earliest-sown cycle still in the field holds it, a day held by none is fallow."""
     cycles = sorted(
-        (_Cycle(_sow_date(p, year), stages(p)) for p in parts for year in (season - 1, season)), key=lambda c: c.sow
+        (_Cycle(sowing_middle(p, year), stages(p)) for p in parts for year in (season - 1, season)), key=lambda c: c.sow
     )
     days = [
         date(season - 1, 12, 1) + timedelta(days=i) for i in range((date(season, 12, 1) - date(season - 1, 12, 1)).days)

@@ -27,7 +27,7 @@ from agrisense.agronomy.calendar import CropReference
 from agrisense.errors import InvalidInput
 from agrisense.ml.growth import ExpectedCurve
 from agrisense.sample.bands import ASSET_KEYS
-from agrisense.sample.crop_curves import mix, monthly_cover
+from agrisense.sample.crop_curves import mix, monthly_cover, sowing_middle
 
 SOWING_DATES = 9
 """Sowing dates spread evenly over a crop's sowing window, first to last day."""
@@ -50,10 +50,7 @@ def _day(month_day: str, season: int) -> date:
 
 def _shifted(ref: CropReference, season: int, days: int) -> CropReference:
     """``ref`` sown ``days`` after the middle of its sowing window (a one-day window)."""
-    start, end = _day(ref.sow_start, season), _day(ref.sow_end, season)
-    if end < start:
-        end = end.replace(year=season + 1)
-    day = start + (end - start) / 2 + timedelta(days=days)
+    day = sowing_middle(ref, season) + timedelta(days=days)
     md = f"{day.month:02d}-{day.day:02d}"
     return replace(ref, sow_start=md, sow_end=md)
 
