@@ -122,8 +122,9 @@ def _region_test(model: LoadedModel, region: TrainingRegion, logits: np.ndarray,
     truth, split = region.truth, region.split
     mask = (truth.labels < len(classes)) & (split.split == TEST)
     report = classification_report(truth.labels[mask].astype(np.int64), logits[:, mask].T.argmax(axis=1), classes)
+    probs = scaled_softmax(logits, temperature, axis=0)
     accuracy, n_fields, _ = field_accuracy(
-        scaled_softmax(logits, temperature, axis=0),
+        probs,
         np.where(split.split == TEST, truth.field_ids, 0),
         truth.field_classes,
         classes,
@@ -133,12 +134,7 @@ def _region_test(model: LoadedModel, region: TrainingRegion, logits: np.ndarray,
         **region.describe(),
         "test_overall_accuracy": round(report.overall_accuracy, 4),
         "test_macro_f1": round(report.macro_f1, 4),
-        "test_ece_after": round(
-            expected_calibration_error(
-                scaled_softmax(logits[:, mask].T, temperature), truth.labels[mask].astype(np.int64)
-            ),
-            4,
-        ),
+        "test_ece_after": round(expected_calibration_error(probs[:, mask].T, truth.labels[mask].astype(np.int64)), 4),
         "field_accuracy": round(accuracy, 4),
         "n_test_fields": n_fields,
     }
