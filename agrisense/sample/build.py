@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -102,20 +107,48 @@ def _weather(
     return frame.assign(date=pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-%d"))
 
 
-def _prepare(out_dir: Path) -> None:
+def _check_target(out_dir: Path) -> None:
+    """Refuse a file, or a non-empty folder without region.json: the build replaces region folders only."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InvalidInput(f"{out_dir} is a file; choose a new or empty folder for the region.")
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "region.json").exists():
         raise InvalidInput(
             f"{out_dir} is not empty and holds no region.json; choose an empty or new folder "
             "(the build replaces region folders only)."
         )
-    for name in _GENERATED:
-        p = out_dir / name
-        if p.is_dir():
-            shutil.rmtree(p)
-        elif p.exists():
-            p.unlink()
-    (out_dir / "truth").mkdir(parents=True, exist_ok=True)
-    (out_dir / "weather").mkdir(parents=True, exist_ok=True)
+
+
+@contextmanager
+def _staged(out_dir: Path) -> Iterator[Path]:
+    """A new hidden folder beside ``out_dir`` to build in, moved into place only once the build completes: a failed
+    build (an error, Ctrl-C) leaves no partial region, and a region already in ``out_dir`` stays as it was."""
+    _check_target(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    work = out_dir.parent / f".{out_dir.name}.building-{uuid.uuid4().hex[:8]}"
+    try:
+        for sub in ("truth", "weather"):
+            (work / sub).mkdir(parents=True)
+        yield work
+        _move_into_place(work, out_dir)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _move_into_place(work: Path, out_dir: Path) -> None:
+    """Put the complete region of ``work`` into ``out_dir``: a new folder is a rename; in an existing region the
+    generated entries are replaced, region.json last, and the folder's other files stay."""
+    if not out_dir.exists():
+        work.rename(out_dir)
+        return
+    replaced = Path(tempfile.mkdtemp(prefix=".replaced-", dir=out_dir))
+    try:
+        for name in _GENERATED:
+            if os.path.lexists(out_dir / name):
+                (out_dir / name).rename(replaced / name)
+        for name in reversed(_GENERATED):  # region.json last
+            shutil.move(work / name, out_dir / name)
+    finally:
+        shutil.rmtree(replaced, ignore_errors=True)
 
 
 def _validate(
@@ -179,126 +212,135 @@ def build_region(
 
     ``max_scenes`` caps the number of acquisitions (tests use a few); ``inputs_dir`` holds the
     calibration tables (default: the bundled ones); ``profile`` is the kind of region (place, market, crops).
+    The region is built beside ``out_dir`` and moved there when complete; a region already there is replaced.
     """
     t0 = time.perf_counter()
-    out_dir = Path(out_dir).resolve()  # relative paths would leak into the STAC asset hrefs
+    out_dir = Path(out_dir).resolve()  # absolute: the build folder beside it, and the STAC writer, need it so
     _validate(size_km, n_farmers, scene_interval_days, season, max_scenes)
     grid = make_grid(size_km, profile.center_lonlat, profile.epsg)
     inputs = load_inputs(inputs_dir)
     market, crops = _crops(profile)
     crop_names = profile.crops
-    _prepare(out_dir)
 
     def rng(k: int) -> np.random.Generator:
         return np.random.default_rng([seed, k])
 
-    calendar = _calendar(crops, season)
-    land = make_landscape(rng(1), grid, inputs.shapes, calendar, profile)
-    omap = object_map(land, grid)
-    lc = landcover(land, grid, crop_names)
+    with _staged(out_dir) as work:
+        calendar = _calendar(crops, season)
+        land = make_landscape(rng(1), grid, inputs.shapes, calendar, profile)
+        omap = object_map(land, grid)
+        lc = landcover(land, grid, crop_names)
 
-    # Sowing shift relative to each crop's reference date (the middle of its sowing window).
-    ref = {c: s + (e - s) / 2 for c, (s, e) in calendar.items()}
-    shift = np.zeros(len(omap.cls))
-    failed = np.zeros(len(omap.cls), bool)
-    isf = omap.field_index >= 0
-    fi = omap.field_index[isf]
-    shift[isf] = [(land.fields.sow_date[i] - ref[str(land.fields.crop[i])]).days for i in fi]
-    failed[isf] = land.fields.status[fi] == "failed"
-    spectra: Spectra = (
-        crop_spectra(inputs.spectra, crops, season, keep=NONCROP_CLASSES) if profile.curve_spectra else inputs.spectra
-    )
-    model = build_signatures(
-        rng(2), spectra, omap.cls, omap.field_index, shift, failed, season, crop_names, profile.bare_months
-    )
-    ctx = make_context(rng(3), omap.raster, model)
+        # Sowing shift relative to each crop's reference date (the middle of its sowing window).
+        ref = {c: s + (e - s) / 2 for c, (s, e) in calendar.items()}
+        shift = np.zeros(len(omap.cls))
+        failed = np.zeros(len(omap.cls), bool)
+        isf = omap.field_index >= 0
+        fi = omap.field_index[isf]
+        shift[isf] = [(land.fields.sow_date[i] - ref[str(land.fields.crop[i])]).days for i in fi]
+        failed[isf] = land.fields.status[fi] == "failed"
+        spectra: Spectra = (
+            crop_spectra(inputs.spectra, crops, season, keep=NONCROP_CLASSES)
+            if profile.curve_spectra
+            else inputs.spectra
+        )
+        model = build_signatures(
+            rng(2), spectra, omap.cls, omap.field_index, shift, failed, season, crop_names, profile.bare_months
+        )
+        ctx = make_context(rng(3), omap.raster, model)
 
-    weather = _weather(rng(4), inputs.weather, market, profile, season)
-    weather.to_csv(out_dir / "weather" / "daily.csv", index=False)
-    rain = dict(zip(pd.to_datetime(weather["date"]).dt.date, weather["precip_mm"], strict=True))
+        weather = _weather(rng(4), inputs.weather, market, profile, season)
+        weather.to_csv(work / "weather" / "daily.csv", index=False)
+        rain = dict(zip(pd.to_datetime(weather["date"]).dt.date, weather["precip_mm"], strict=True))
 
-    specs = plan_scenes(rng(5), season, (int(scene_interval_days[0]), int(scene_interval_days[1])), rain, max_scenes)
-    stac_dir = out_dir / "stac"
-    items = []
-    for spec in specs:
-        arrays = render_scene(spec, ctx, model)
-        iid = item_id(spec, grid)
-        items.append(write_scene(stac_dir / COLLECTION_ID / iid, spec, arrays, grid, seed))
-    catalog = save_catalog(stac_dir, items, grid, seed)
+        specs = plan_scenes(
+            rng(5), season, (int(scene_interval_days[0]), int(scene_interval_days[1])), rain, max_scenes
+        )
+        stac_dir = work / "stac"
+        items = []
+        for spec in specs:
+            arrays = render_scene(spec, ctx, model)
+            iid = item_id(spec, grid)
+            items.append(write_scene(stac_dir / COLLECTION_ID / iid, spec, arrays, grid, seed))
+        catalog = save_catalog(stac_dir, items, grid, seed)
 
-    field_ids = _write_truth(out_dir, land, grid, lc, crop_names)
-    plots = make_plots(rng(6), land, n_farmers or farmers_for_area(grid.area_km2), crop_names, profile.large_farm_plots)
-    pgdf = gpd.GeoDataFrame(
-        {
-            "plot_id": plots.plot_id.astype(str),
-            "farmer_id": plots.farmer_id.astype(str),
-            "declared_crop": plots.declared_crop.astype(str),
-        },
-        geometry=list(plots.geometry),
-        crs=f"EPSG:{grid.epsg}",
-    ).to_crs(4326)
-    pgdf["geometry"] = shapely.set_precision(pgdf.geometry.to_numpy(), 1e-7)
-    (out_dir / "plots.geojson").write_text(pgdf.to_json(drop_id=True, to_wgs84=False) + "\n")
-    truth = plot_truth(plots, land)
-    fidx = truth.pop("field_index")
-    pd.DataFrame(
-        {
-            "plot_id": truth["plot_id"].astype(str),
-            "field_id": [field_ids[i] if i >= 0 else None for i in fidx],
-            "true_crop": truth["true_crop"],
-            "overlap_with_field": truth["overlap_with_field"],
-            "kind": truth["kind"].astype(str),
+        field_ids = _write_truth(work, land, grid, lc, crop_names)
+        plots = make_plots(
+            rng(6), land, n_farmers or farmers_for_area(grid.area_km2), crop_names, profile.large_farm_plots
+        )
+        pgdf = gpd.GeoDataFrame(
+            {
+                "plot_id": plots.plot_id.astype(str),
+                "farmer_id": plots.farmer_id.astype(str),
+                "declared_crop": plots.declared_crop.astype(str),
+            },
+            geometry=list(plots.geometry),
+            crs=f"EPSG:{grid.epsg}",
+        ).to_crs(4326)
+        pgdf["geometry"] = shapely.set_precision(pgdf.geometry.to_numpy(), 1e-7)
+        (work / "plots.geojson").write_text(pgdf.to_json(drop_id=True, to_wgs84=False) + "\n")
+        truth = plot_truth(plots, land)
+        fidx = truth.pop("field_index")
+        pd.DataFrame(
+            {
+                "plot_id": truth["plot_id"].astype(str),
+                "field_id": [field_ids[i] if i >= 0 else None for i in fidx],
+                "true_crop": truth["true_crop"],
+                "overlap_with_field": truth["overlap_with_field"],
+                "kind": truth["kind"].astype(str),
+            }
+        ).to_parquet(work / "truth" / "plots_truth.parquet", index=False)
+
+        lon_lat = grid.bbox_lonlat()
+        region = {
+            "name": profile.name,
+            "seed": seed,
+            "generator_version": GENERATOR_VERSION,
+            "crs": f"EPSG:{grid.epsg}",
+            "bbox_utm": list(grid.bbox),
+            "bbox_lonlat": [round(v, 7) for v in lon_lat],
+            "resolution": grid.res,
+            "season": season,
+            "imagery_start": f"{season}-03-01",
+            "imagery_end": f"{season}-11-30",
+            "currency": market.spec.currency,
+            "market": profile.market,
+            **({"market_area": profile.market_area} if profile.market_area else {}),
+            "model": profile.model,
+            "crops": list(crop_names),
+            "synthetic": True,
+            "size_km": size_km,
+            "shape": [grid.height, grid.width],
         }
-    ).to_parquet(out_dir / "truth" / "plots_truth.parquet", index=False)
+        (work / "region.json").write_text(json.dumps(region, indent=2) + "\n")
 
-    lon_lat = grid.bbox_lonlat()
-    region = {
-        "name": profile.name,
-        "seed": seed,
-        "generator_version": GENERATOR_VERSION,
-        "crs": f"EPSG:{grid.epsg}",
-        "bbox_utm": list(grid.bbox),
-        "bbox_lonlat": [round(v, 7) for v in lon_lat],
-        "resolution": grid.res,
-        "season": season,
-        "imagery_start": f"{season}-03-01",
-        "imagery_end": f"{season}-11-30",
-        "currency": market.spec.currency,
-        "market": profile.market,
-        **({"market_area": profile.market_area} if profile.market_area else {}),
-        "model": profile.model,
-        "crops": list(crop_names),
-        "synthetic": True,
-        "size_km": size_km,
-        "shape": [grid.height, grid.width],
-    }
-    (out_dir / "region.json").write_text(json.dumps(region, indent=2) + "\n")
-
-    n_px = lc.size
-    lc_shares = {"non_crop": round(float((lc == 0).mean()), 4)}
-    lc_shares.update({c: round(float((lc == i + 1).sum() / n_px), 4) for i, c in enumerate(crop_names)})
-    crop_shares = {c: round(float((land.fields.crop == c).mean()), 4) if len(land.fields) else 0.0 for c in crop_names}
-    cloudy = sum(1 for it in items if it.properties["eo:cloud_cover"] > 50)
-    summary = RegionSummary(
-        out_dir=out_dir,
-        seed=seed,
-        size_km=size_km,
-        n_fields=len(land.fields),
-        n_farmers=len(set(plots.farmer_id)),
-        n_plots=len(plots.plot_id),
-        n_scenes=len(items),
-        n_cloudy_scenes=cloudy,
-        crop_field_shares=crop_shares,
-        landcover_shares=lc_shares,
-        catalog=catalog,
-        plots=out_dir / "plots.geojson",
-        fields=out_dir / "truth" / "fields.parquet",
-        landcover=out_dir / "truth" / "landcover.tif",
-        plots_truth=out_dir / "truth" / "plots_truth.parquet",
-        weather=out_dir / "weather" / "daily.csv",
-        region_json=out_dir / "region.json",
-        seconds=round(time.perf_counter() - t0, 1),
-    )
-    kinds = pd.Series(plots.kind).value_counts().to_dict()
-    (out_dir / "README.md").write_text(region_readme(summary, region, kinds, profile))
+        n_px = lc.size
+        lc_shares = {"non_crop": round(float((lc == 0).mean()), 4)}
+        lc_shares.update({c: round(float((lc == i + 1).sum() / n_px), 4) for i, c in enumerate(crop_names)})
+        crop_shares = {
+            c: round(float((land.fields.crop == c).mean()), 4) if len(land.fields) else 0.0 for c in crop_names
+        }
+        cloudy = sum(1 for it in items if it.properties["eo:cloud_cover"] > 50)
+        summary = RegionSummary(
+            out_dir=out_dir,
+            seed=seed,
+            size_km=size_km,
+            n_fields=len(land.fields),
+            n_farmers=len(set(plots.farmer_id)),
+            n_plots=len(plots.plot_id),
+            n_scenes=len(items),
+            n_cloudy_scenes=cloudy,
+            crop_field_shares=crop_shares,
+            landcover_shares=lc_shares,
+            catalog=out_dir / catalog.relative_to(work),
+            plots=out_dir / "plots.geojson",
+            fields=out_dir / "truth" / "fields.parquet",
+            landcover=out_dir / "truth" / "landcover.tif",
+            plots_truth=out_dir / "truth" / "plots_truth.parquet",
+            weather=out_dir / "weather" / "daily.csv",
+            region_json=out_dir / "region.json",
+            seconds=round(time.perf_counter() - t0, 1),
+        )
+        kinds = pd.Series(plots.kind).value_counts().to_dict()
+        (work / "README.md").write_text(region_readme(summary, region, kinds, profile))
     return summary

@@ -9,6 +9,7 @@ import geopandas as gpd
 import pandas as pd
 import pystac
 import pytest
+from typer.testing import CliRunner, Result
 
 from agrisense.errors import InvalidInput
 from agrisense.sample.build import RegionSummary, build_region
@@ -49,7 +50,8 @@ def test_catalog_is_static_and_relative(region_dir: Path, region: RegionSummary)
     assert len(items) == region.n_scenes >= 8
     for path in (region_dir / "stac").rglob("*.json"):
         text = path.read_text()
-        assert str(region_dir) not in text, f"absolute path in {path}"
+        assert str(region_dir) not in text and ".building-" not in text, f"absolute or build path in {path}"
+    assert region.catalog == region_dir / "stac" / "catalog.json" and region.catalog.is_file()
     dates = sorted(i.datetime for i in items if i.datetime)
     gaps = {(b - a).days for a, b in zip(dates, dates[1:], strict=False)}
     assert min(gaps) >= 20 and max(gaps) <= 31
@@ -84,13 +86,68 @@ def test_bad_input_is_rejected(tmp_path: Path) -> None:
     assert (busy / "notes.txt").exists()
 
 
-def test_cli_builds(tmp_path: Path) -> None:
-    from typer.testing import CliRunner
+TINY = ["--size-km", "1", "--max-scenes", "1"]
 
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _build(*args: str) -> Result:
     from agrisense.app.cli.main import app
 
-    runner = CliRunner()
-    built = runner.invoke(app, ["sample", "build", "--out", str(tmp_path / "r"), "--size-km", "1", "--max-scenes", "1"])
+    return CliRunner().invoke(app, ["sample", "build", *args])
+
+
+def test_cli_builds_and_refuses_to_replace_a_region_without_force(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "r"
+    built = _build("--out", str(out), *TINY)
     assert built.exit_code == 0, built.output
     assert "fields" in built.output
-    assert runner.invoke(app, ["sample", "build", "--out", str(tmp_path / "r"), "--size-km", "0.1"]).exit_code == 2
+    before = _files(out)
+    (out / "notes.txt").write_text("mine")
+    monkeypatch.setenv("AGRISENSE_REGION_DIR", str(out))  # no --out: the settings' region folder
+    for args in (["--out", str(out)], []):
+        refused = _build(*args, "--seed", "8", *TINY)
+        assert refused.exit_code == 2
+        assert "already holds a region; pass --force" in " ".join(refused.output.split())
+    assert _files(out) == {**before, "notes.txt": b"mine"}
+    replaced = _build("--force", "--seed", "8", *TINY)
+    assert replaced.exit_code == 0, replaced.output
+    assert json.loads((out / "region.json").read_text())["seed"] == 8
+    assert (out / "notes.txt").read_text() == "mine", "the folder's other files stay"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"] and not list(out.glob(".*"))
+
+
+def test_failed_build_leaves_no_partial_region(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agrisense.sample import build
+
+    out = tmp_path / "r"
+    assert _build("--out", str(out), *TINY).exit_code == 0
+    before = _files(out)
+    bad = _build("--out", str(out), "--force", "--size-km", "0.1")
+    assert bad.exit_code == 2 and _files(out) == before
+
+    def disk_full(*args: object, **kwargs: object) -> Path:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(build, "save_catalog", disk_full)  # fails after weather and scenes are written
+    failed = _build("--out", str(out), "--force", "--seed", "8", *TINY)
+    assert isinstance(failed.exception, OSError)
+    assert _files(out) == before, "the region already there stays intact"
+    assert _build("--out", str(tmp_path / "new"), *TINY).exit_code != 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"], "no partial or hidden build folder is left"
+
+
+def test_interrupted_build_leaves_no_partial_region(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agrisense.sample import build
+
+    def ctrl_c(*args: object, **kwargs: object) -> Path:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(build, "save_catalog", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        build_region(tmp_path / "r", size_km=1.0, max_scenes=1)
+    assert list(tmp_path.iterdir()) == []

@@ -125,13 +125,17 @@ def sample_build(
         str, typer.Option(help="Market of the region: sample_county (East Africa) or china (with --province).")
     ] = "sample_county",
     province: Annotated[str | None, typer.Option(help="Area of the market, e.g. jiangxi (China).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the region already in the output folder.")] = False,
 ) -> None:
     """Build a synthetic sample county (imagery, STAC catalog, plots, truth, weather)."""
+    from agrisense.errors import InvalidInput
     from agrisense.sample.build import build_region
     from agrisense.sample.profiles import find_profile
 
     profile = find_profile(market, province)
     out = out if out is not None else settings_with().region_dir
+    if (out / "region.json").exists() and not force:
+        raise InvalidInput(f"{out} already holds a region; pass --force to replace it, or --out for a new folder.")
     summary = build_region(
         out,
         seed=seed,
