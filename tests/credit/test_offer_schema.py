@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pytest
@@ -24,10 +25,13 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
 
 
-def _quote(crop: str = "maize", area_ha: float = 1.2) -> Offer:
+DOC_FILE = SCHEMA_FILE.with_name("offer-schema.md")
+
+
+def _quote(crop: str = "maize", area_ha: float = 1.2, season: int = 2027, **inputs: Any) -> Offer:
     settings = Settings()
     crops = load_crop_table(settings.reference_dir / "crops.csv")
-    return quote(crop, area_ha, season=2027, crops=crops, policy=load_policy(settings.policy_file))
+    return quote(crop, area_ha, season=season, crops=crops, policy=load_policy(settings.policy_file), **inputs)
 
 
 def test_committed_schema_is_the_generated_one() -> None:
@@ -66,6 +70,15 @@ def test_scored_offers_and_unusable_outlines_validate(small_settings: Settings, 
     assert run.offers[0].imagery is not None and run.offers[0].geometry is not None
     bad = run.offers[-1]
     assert bad.decision == "refer" and bad.area_ha is None and bad.credit_limit == 0 and bad.reasons[0].code
+
+
+def test_doc_example_is_what_a_quote_emits_today() -> None:
+    offer = _quote("maize", 0.8, 2026, crop_probability=0.9, plot_id="demo-1", farmer_id="F-001").to_dict()
+    expected = {k: v for k, v in offer.items() if k not in ("limit_breakdown", "scorecard")}
+    expected["reasons"] = expected["reasons"][:2]
+    text = json.dumps(expected, ensure_ascii=False, indent=2)
+    block = DOC_FILE.read_text(encoding="utf-8").split("## Example", 1)[1].split("```json\n", 1)[1].split("```", 1)[0]
+    assert block == text + "\n", f"the example in {DOC_FILE.name} is stale; its JSON block should read:\n{text}"
 
 
 def test_read_offers_gives_clear_errors(tmp_path: Path) -> None:
