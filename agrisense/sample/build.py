@@ -215,7 +215,7 @@ def build_region(
     The region is built beside ``out_dir`` and moved there when complete; a region already there is replaced.
     """
     t0 = time.perf_counter()
-    out_dir = Path(out_dir).resolve()  # absolute: the build folder beside it, and the STAC writer, need it so
+    out_dir = Path(out_dir).resolve()  # absolute, so no relative path leaks into the STAC asset hrefs
     _validate(size_km, n_farmers, scene_interval_days, season, max_scenes)
     grid = make_grid(size_km, profile.center_lonlat, profile.epsg)
     inputs = load_inputs(inputs_dir)
