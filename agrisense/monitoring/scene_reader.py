@@ -17,6 +17,7 @@ import geopandas as gpd
 import pandas as pd
 
 from agrisense.errors import ImageryUnavailable
+from agrisense.imagery.cache import TileKey
 from agrisense.imagery.catalog import SceneSource, open_source
 from agrisense.imagery.indices import add_indices
 from agrisense.imagery.load import load_scenes
@@ -46,22 +47,38 @@ def read_plot_scenes(
     src = open_source(source) if isinstance(source, str) else source
     out: dict[str, PlotScenes] = {}
     for group in group_plots_by_tile(plots):
-        geobox = group.tile.geobox()
-        bbox = geobox.geographic_extent.boundingbox
-        try:
-            items = src.search((bbox.left, bbox.bottom, bbox.right, bbox.top), start, end)
-            cube = load_scenes(items, geobox, BANDS, gdal_env=gdal_env)
-        except ImageryUnavailable as exc:
-            log.info("tile %s: no scenes for monitoring (%s)", group.tile.name, exc)
-            continue
-        rows, cols = _window(geobox, group.plots)
-        ndvi = add_indices(cube.isel(y=rows, x=cols), ["ndvi"])["ndvi"].values
-        days = tuple(pd.Timestamp(d).date() for d in cube["solar_day"].values)
-        sub = geobox[rows, cols]
-        for pid, geom in zip(group.plots["plot_id"], group.plots.geometry, strict=True):
-            (r, c), weights = plot_coverage(geom, sub)
-            if weights.size == 0:
-                continue
+        out.update(tile_plot_scenes(src, group.tile, group.plots, start, end, gdal_env=gdal_env))
+    return out
+
+
+def tile_plot_scenes(
+    source: SceneSource,
+    tile: TileKey,
+    plots: gpd.GeoDataFrame,
+    start: date,
+    end: date,
+    *,
+    gdal_env: Mapping[str, Any] | None = None,
+) -> dict[str, PlotScenes]:
+    """:func:`read_plot_scenes` for the plots of one cache ``tile`` (``plot_id`` column, geometries in the tile's
+    CRS), on the tile's 10 m grid; empty when the tile has no usable imagery. The county re-score's tile tasks
+    call it for their financed plots."""
+    geobox = tile.geobox()
+    bbox = geobox.geographic_extent.boundingbox
+    try:
+        items = source.search((bbox.left, bbox.bottom, bbox.right, bbox.top), start, end)
+        cube = load_scenes(items, geobox, BANDS, gdal_env=gdal_env)
+    except ImageryUnavailable as exc:
+        log.info("tile %s: no scenes for monitoring (%s)", tile.name, exc)
+        return {}
+    rows, cols = _window(geobox, plots)
+    ndvi = add_indices(cube.isel(y=rows, x=cols), ["ndvi"])["ndvi"].values
+    days = tuple(pd.Timestamp(d).date() for d in cube["solar_day"].values)
+    sub = geobox[rows, cols]
+    out: dict[str, PlotScenes] = {}
+    for pid, geom in zip(plots["plot_id"], plots.geometry, strict=True):
+        (r, c), weights = plot_coverage(geom, sub)
+        if weights.size:
             out[str(pid)] = plot_scene_stats(ndvi[:, r, c], weights, days)
     return out
 

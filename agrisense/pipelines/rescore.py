@@ -1,14 +1,16 @@
 """County re-score: every plot of a region, tile by tile on Dask, resumable and incremental.
 
 Each tile (the imagery cache's fixed 2.56 km grid) is an independent task: composites (cached), the U-Net's class
-probabilities (cached), per-plot evidence, offers, and the tile's maps. A task writes its own result files
-atomically (``OUT/tiles/<tile>.parquet`` last, carrying the tile's fingerprint in its metadata) and returns a small
-summary, so the driver never holds pixels and peak memory does not grow with the region.
+probabilities (cached), per-plot evidence, offers, the tile's maps, and every clear scene of its financed plots (for
+the in-season monitoring, which then reads no imagery). A task writes its own result files atomically
+(``OUT/tiles/<tile>.parquet`` last, carrying the tile's fingerprint in its metadata) and returns a small summary, so
+the driver never holds pixels and peak memory does not grow with the region.
 
 A tile's fingerprint covers everything its result depends on: the plots (geometry, farmer, declared crop, overlap
 with other farmers' plots), the STAC items a catalog search returns for the tile (ids + ``updated``), the dates, the
-model bundle, the policy and reference tables. A run skips every tile whose result file carries the current
-fingerprint, so a killed run resumes with the missing tiles only, and a re-run with nothing new reads no imagery.
+model bundle, the policy and reference tables, which of its plots are financed. A run skips every tile whose result
+file carries the current fingerprint, so a killed run resumes with the missing tiles only, and a re-run with nothing
+new reads no imagery.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import dask
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -42,6 +46,8 @@ from agrisense.imagery.cache import scene_fingerprint
 from agrisense.imagery.catalog import open_source
 from agrisense.market import market_named, markets_dir
 from agrisense.ml.registry import read_bundle
+from agrisense.monitoring.scene_reader import scenes_frame, scenes_from_frame, tile_plot_scenes
+from agrisense.monitoring.scenes import PlotScenes
 from agrisense.pipelines.cluster import dask_client
 from agrisense.pipelines.rescore_maps import write_tile_maps
 from agrisense.region import Region
@@ -102,12 +108,14 @@ def rescore_config(settings: Settings, region: Region, start: date, end: date, o
 
 @dataclass(frozen=True)
 class TileTask:
-    """One tile to (re)score: the job, its plots and their overlaps, and the fingerprint of all its inputs."""
+    """One tile to (re)score: the job, its plots and their overlaps, the fingerprint of all its inputs, and which
+    of its plots are financed (their every clear scene is read for the in-season monitoring)."""
 
     job: TileJob
     plots: tuple[Plot, ...]
     overlaps: Mapping[str, float]
     fingerprint: str
+    financed: frozenset[str] = frozenset()
 
 
 def season_window(region: Region, season: int, as_of: date | None) -> tuple[date, date]:
@@ -183,8 +191,12 @@ def tile_items(catalog: str, jobs: Sequence[TileJob], start: date, end: date) ->
     return out
 
 
-def plan_tasks(plots: Sequence[Plot], cfg: RescoreConfig, *, static_fingerprint: str) -> list[TileTask]:
-    """Tiles with their plots, overlaps (against every plot of the run) and input fingerprints."""
+def plan_tasks(
+    plots: Sequence[Plot], cfg: RescoreConfig, *, static_fingerprint: str, financed: Iterable[str] = ()
+) -> list[TileTask]:
+    """Tiles with their plots, overlaps (against every plot of the run), input fingerprints and ``financed`` plots
+    (ids of plots under a loan; a tile holding one also keeps its per-scene NDVI, so its fingerprint names them)."""
+    financed = set(financed)
     jobs = plan_tiles(plots, resolution=cfg.region.resolution)
     overlaps = overlap_fractions(plots)
     by_id = {p.plot_id: p for p in plots}
@@ -192,6 +204,7 @@ def plan_tasks(plots: Sequence[Plot], cfg: RescoreConfig, *, static_fingerprint:
     tasks = []
     for job in jobs:
         tile_plots = tuple(by_id[pid] for pid in job.plot_ids)
+        tile_financed = frozenset(pid for pid in job.plot_ids if pid in financed)
         plot_part = [
             (
                 p.plot_id,
@@ -213,10 +226,12 @@ def plan_tasks(plots: Sequence[Plot], cfg: RescoreConfig, *, static_fingerprint:
                 "catalog": cfg.inputs.catalog,
                 "items": sorted(items.get(job.tile_id, [])),
                 "plots": plot_part,
+                # only where there are some: the fingerprints of tiles without loans stay those of earlier runs
+                **({"financed": sorted(tile_financed)} if tile_financed else {}),
             }
         )
         tile_overlaps = {p.plot_id: overlaps.get(p.plot_id, 0.0) for p in tile_plots}
-        tasks.append(TileTask(job, tile_plots, tile_overlaps, fingerprint))
+        tasks.append(TileTask(job, tile_plots, tile_overlaps, fingerprint, tile_financed))
     return tasks
 
 
@@ -234,7 +249,20 @@ def stored_fingerprint(path: Path) -> str | None:
     return value.decode() if value else None
 
 
+SCENES_SCHEMA = pa.schema(
+    [("plot_id", pa.string()), ("day", pa.date32()), ("clear_share", pa.float64()), ("ndvi_median", pa.float64())]
+)
+"""A scenes file of :func:`scenes_result_path` (``agrisense.monitoring.scene_reader.scenes_frame`` rows)."""
+
+
+def scenes_result_path(cfg: RescoreConfig, tile_id: str) -> Path:
+    """The per-scene NDVI of a tile's financed plots (``OUT/tiles/scenes/<tile>.parquet``, ``scenes_frame`` rows)."""
+    return cfg.tiles_dir / "scenes" / f"{tile_id}.parquet"
+
+
 def is_done(cfg: RescoreConfig, task: TileTask) -> bool:
+    if task.financed and not scenes_result_path(cfg, task.job.tile_id).is_file():
+        return False
     return stored_fingerprint(tile_result_path(cfg, task.job.tile_id)) == task.fingerprint
 
 
@@ -316,6 +344,10 @@ def offer_rows(offers: Mapping[str, Offer], plots: Sequence[Plot], tile_id: str)
 def _write_parquet_atomic(frame: pd.DataFrame, path: Path, fingerprint: str) -> None:
     table = pa.Table.from_pandas(frame, schema=TILE_SCHEMA, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), FINGERPRINT_KEY: fingerprint.encode()})
+    _write_table_atomic(table, path)
+
+
+def _write_table_atomic(table: pa.Table, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
@@ -325,8 +357,40 @@ def _write_parquet_atomic(frame: pd.DataFrame, path: Path, fingerprint: str) -> 
         tmp.unlink(missing_ok=True)
 
 
+def financed_scenes(task: TileTask, cfg: RescoreConfig) -> dict[str, PlotScenes]:
+    """Every clear scene of the tile's financed plots over the run's imagery window (``read_plot_scenes``' rule,
+    one tile): the in-season monitoring reads these instead of the imagery."""
+    if not task.financed:
+        return {}
+    pairs = [(p, w) for p, w in zip(task.job.plot_ids, task.job.plot_wkb, strict=True) if p in task.financed]
+    plots = gpd.GeoDataFrame(
+        {"plot_id": [p for p, _ in pairs]}, geometry=[shapely.from_wkb(w) for _, w in pairs], crs=task.job.crs
+    )
+    return tile_plot_scenes(open_source(cfg.inputs.catalog), task.job.tile, plots, cfg.start, cfg.end)
+
+
+def _write_scenes(cfg: RescoreConfig, task: TileTask, scenes: Mapping[str, PlotScenes]) -> None:
+    """The tile's scenes file (none for a tile without financed plots), written before its result file."""
+    path = scenes_result_path(cfg, task.job.tile_id)
+    if not task.financed:
+        path.unlink(missing_ok=True)
+        return
+    frame = scenes_frame(scenes)
+    _write_table_atomic(pa.Table.from_pandas(frame, schema=SCENES_SCHEMA, preserve_index=False), path)
+
+
+def read_tile_scenes(cfg: RescoreConfig, tasks: Sequence[TileTask]) -> dict[str, PlotScenes]:
+    """The financed plots' scenes that the tile tasks kept (:func:`financed_scenes`), per plot id."""
+    out: dict[str, PlotScenes] = {}
+    for task in tasks:
+        if task.financed:
+            out.update(scenes_from_frame(pq.read_table(scenes_result_path(cfg, task.job.tile_id)).to_pandas()))
+    return out
+
+
 def rescore_tile(task: TileTask, cfg: RescoreConfig) -> dict[str, Any]:
-    """Score one tile and write its maps, then its result file (the completion mark). Returns a small summary."""
+    """Score one tile and write its maps and its financed plots' scenes, then its result file (the completion
+    mark). Returns a small summary."""
     t0 = time.perf_counter()
     result = score_tile(task.job, cfg.inputs, scheduler="sync", maps=True)
     t1 = time.perf_counter()
@@ -335,6 +399,10 @@ def rescore_tile(task: TileTask, cfg: RescoreConfig) -> dict[str, Any]:
     t2 = time.perf_counter()
     if result.probability is not None:
         write_tile_maps(result, task.job, cfg.tile_maps_dir / task.job.tile_id, tags=dict(cfg.run_tags))
+    t3 = time.perf_counter()
+    with dask.config.set(scheduler="sync"):  # one thread per task, as score_tile's composites
+        _write_scenes(cfg, task, financed_scenes(task, cfg))
+    t4 = time.perf_counter()
     frame = offer_rows(offers, task.plots, task.job.tile_id)
     _write_parquet_atomic(frame, tile_result_path(cfg, task.job.tile_id), task.fingerprint)
     height, width = task.job.geobox().shape.yx
@@ -346,6 +414,8 @@ def rescore_tile(task: TileTask, cfg: RescoreConfig) -> dict[str, Any]:
         "scenes_used": result.scenes_used,
         "imagery_and_model_s": round(t1 - t0, 3),
         "offers_s": round(t2 - t1, 3),
+        "financed": len(task.financed),
+        "scenes_s": round(t4 - t3, 3),
         "total_s": round(time.perf_counter() - t0, 3),
         "pid": os.getpid(),  # which worker process: the benchmark's per-worker busy time
     }

@@ -3,7 +3,8 @@
 Outputs in ``OUT``: ``plots.parquet`` (GeoParquet, one row per plot with the offer fields), ``maps/*.tif`` (COGs:
 crop class, probability, NDVI, cropland, field boundary, field ids), ``fields.parquet`` (fields the boundary head
 delineates, with a model that has one), ``warnings.parquet`` (in-season early warnings of financed plots),
-``report.md`` (+ images), ``run.json`` and ``manifest.json`` (tile fingerprints); per-tile results in ``tiles/``.
+``report.md`` (+ images), ``run.json`` and ``manifest.json`` (tile fingerprints); per-tile results in ``tiles/``
+(the financed plots' per-scene NDVI in ``tiles/scenes/``).
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from agrisense.config import Settings
 from agrisense.errors import InvalidInput, NotFound
 from agrisense.geo import Plot, make_plot, read_plots
 from agrisense.ml.registry import ModelBundle, read_bundle
-from agrisense.monitoring.scene_reader import read_plot_scenes
-from agrisense.monitoring.season import approved_offers, loan_from_record, monitor_plot
+from agrisense.monitoring.scenes import PlotScenes
+from agrisense.monitoring.season import ActiveLoan, approved_offers, loan_from_record, monitor_plot
 from agrisense.pipelines.rescore import (
     TILE_SCHEMA,
     RescoreConfig,
@@ -40,6 +41,7 @@ from agrisense.pipelines.rescore import (
     finite,
     is_done,
     plan_tasks,
+    read_tile_scenes,
     rescore_config,
     run_tasks,
     season_window,
@@ -223,7 +225,8 @@ def rescore_region(
         n_loans = len(loan_records)
     plots = plots + _loan_plots(loan_records, {p.plot_id for p in plots})
 
-    tasks = plan_tasks(plots, cfg, static_fingerprint=static_inputs_fingerprint(cfg))
+    financed = {a.loan.plot_id for a in active_loans_of(cfg, loan_records)}
+    tasks = plan_tasks(plots, cfg, static_fingerprint=static_inputs_fingerprint(cfg), financed=financed)
     todo = [t for t in tasks if not is_done(cfg, t)]
     run_id = f"{season}-{as_of.isoformat() if as_of else 'season'}-{_digest(sorted(t.fingerprint for t in tasks))[:10]}"
     timings = {"plan_s": time.perf_counter() - t0}
@@ -278,7 +281,10 @@ def rescore_region(
 
     t3 = time.perf_counter()
     outcomes: list[dict[str, Any]] = []
-    warnings = monitor_loans(cfg, frame, loan_records, as_of=as_of or end, run_id=run_id, outcomes=outcomes)
+    scenes = read_tile_scenes(cfg, tasks)
+    warnings = monitor_loans(
+        cfg, frame, loan_records, as_of=as_of or end, run_id=run_id, scenes=scenes, outcomes=outcomes
+    )
     write_warnings(warnings, out_dir / "warnings.parquet")
     timings["monitoring_s"] = time.perf_counter() - t3
 
@@ -427,13 +433,19 @@ def assemble_plots(
 def _remove_stale(cfg: RescoreConfig, tasks: Sequence[TileTask]) -> None:
     """Drop result files and maps of tiles that no longer hold plots (idempotent outputs)."""
     keep = {t.job.tile_id for t in tasks}
-    for path in cfg.tiles_dir.glob("*.parquet"):
+    for path in [*cfg.tiles_dir.glob("*.parquet"), *(cfg.tiles_dir / "scenes").glob("*.parquet")]:
         if path.stem not in keep:
             path.unlink(missing_ok=True)
     if cfg.tile_maps_dir.is_dir():
         for folder in cfg.tile_maps_dir.iterdir():
             if folder.name not in keep:
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+def active_loans_of(cfg: RescoreConfig, loan_records: Sequence[Mapping[str, Any]]) -> list[ActiveLoan]:
+    """The loans monitored in the run's season, one per financed-plot record."""
+    crops = cfg.credit.reference().crops
+    return [loan_from_record(record, crops, season=cfg.region.season) for record in loan_records]
 
 
 def monitor_loans(
@@ -443,11 +455,13 @@ def monitor_loans(
     *,
     as_of: date,
     run_id: str,
+    scenes: Mapping[str, PlotScenes],
     outcomes: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Early warnings for every financed plot from its NDVI up to ``as_of``; ``outcomes`` (when given) receives one
-    entry per plot of a booked loan (``ledger_loan_id``, ``plot_id``, ``emerged``, ``frozen_dates``, ``reason``) for
-    :func:`release_tranches`."""
+    """Early warnings for every financed plot from its monthly NDVI (``frame``) and its every clear scene
+    (``scenes``: those the tile tasks kept, :func:`agrisense.pipelines.rescore.read_tile_scenes`) up to ``as_of``;
+    ``outcomes`` (when given) receives one entry per plot of a booked loan (``ledger_loan_id``, ``plot_id``,
+    ``emerged``, ``frozen_dates``, ``reason``) for :func:`release_tranches`."""
     if not loan_records:
         return []
 
@@ -457,9 +471,7 @@ def monitor_loans(
     crops, policy = ref.crops, ref.policy
     rain = pd.read_csv(cfg.region.weather, usecols=["date", "precip_mm"]) if cfg.region.weather.is_file() else None
     ndvi = {str(r.plot_id): json.loads(r.ndvi_by_month) for r in frame[["plot_id", "ndvi_by_month"]].itertuples()}
-    actives = [loan_from_record(record, crops, season=cfg.region.season) for record in loan_records]
-    financed = frame[frame["plot_id"].isin({a.loan.plot_id for a in actives})]
-    scenes = read_plot_scenes(cfg.inputs.catalog, financed, cfg.start, as_of) if len(financed) else {}
+    actives = active_loans_of(cfg, loan_records)
     rows: list[dict[str, Any]] = []
     for record, active in zip(loan_records, actives, strict=True):
         series = {int(k): float(v) for k, v in ndvi.get(active.loan.plot_id, {}).items()}
