@@ -171,20 +171,45 @@ def yield_chart(yield_: Mapping[str, Any]) -> Figure:
     return fig
 
 
+WEATHER_EVENTS = ("drought", "severe_drought", "heat", "frost", "excess_rain")
+SEASON_COLOURS = ("#b0bec5", "#607d8b", "#37474f")
+COMBINED_LABEL = "seasons combined, revenue-weighted (the decision's)"
+
+
+def _season_label(season: Mapping[str, Any]) -> str:
+    name = season.get("name_en") or str(season.get("crop", "")).replace("_", " ")
+    return f"{name} (mean loss {100 * float(season.get('expected_loss') or 0.0):.1f}%)"
+
+
 def weather_chart(risk: Mapping[str, Any]) -> Figure:
-    """Annual probability of each weather event over the crop's season, from the local history."""
-    fig = _figure(5.0, 2.6)
+    """Annual probability of each weather event over the crop's season, from the local history (an offer's
+    ``weather_risk``). A crop grown in several seasons a year (double rice) shows each season's own probabilities
+    (by its English name) beside the revenue-weighted ones the decision used."""
+    seasons = list(risk.get("seasons") or ())
+    sets = [(_season_label(s), s, SEASON_COLOURS[i % len(SEASON_COLOURS)]) for i, s in enumerate(seasons)]
+    sets = [*sets, (COMBINED_LABEL, risk, "#ef6c00")] if sets else [("", risk, "#ef6c00")]
+    fig = _figure(5.0, 2.6 + 0.5 * (len(sets) - 1))
     ax = fig.add_subplot()
-    names = ["drought", "severe_drought", "heat", "frost", "excess_rain"]
-    values = [100 * float(risk.get(n) or 0.0) for n in names]
-    ax.barh([n.replace("_", " ") for n in names], values, color="#ef6c00")
-    for i, v in enumerate(values):
-        ax.text(v + 0.5, i, f"{v:.0f}%", va="center", fontsize=8)
-    ax.set_xlim(0, max(values + [10.0]) * 1.25)
-    ax.set_xlabel("years with the event, %")
+    rows = np.arange(len(WEATHER_EVENTS))
+    height = 0.8 / len(sets)
+    highest = 10.0
+    for k, (label, figures, colour) in enumerate(sets):
+        values = [100 * float(figures.get(n) or 0.0) for n in WEATHER_EVENTS]
+        at = rows + ((len(sets) - 1) / 2 - k) * height  # the first season on top of each event's group
+        ax.barh(at, values, height, color=colour, label=label or "_nolegend_")
+        for y, v in zip(at, values, strict=True):
+            ax.text(v + 0.5, y, f"{v:.0f}%", va="center", fontsize=8 if len(sets) == 1 else 6)
+        highest = max(highest, *values)
+    ax.set_yticks(rows, [n.replace("_", " ") for n in WEATHER_EVENTS])
+    ax.set_xlim(0, highest * 1.25)
+    any_season = risk.get("drought_any_season")
+    note = "" if any_season is None else f"; drought in any season {100 * float(any_season):.0f}%"
+    ax.set_xlabel(f"years with the event, %{note}")
     years = f"{risk.get('first_year')}-{risk.get('last_year')}" if risk.get("first_year") else "history"
     loss = float(risk.get("expected_loss") or 0.0)
     ax.set_title(f"Weather risk {years}: mean yield loss {100 * loss:.1f}%", fontsize=10)
+    if seasons:
+        fig.legend(loc="outside lower center", ncols=2, fontsize=7)
     return fig
 
 

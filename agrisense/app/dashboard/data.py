@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
@@ -24,6 +24,10 @@ from agrisense.config import Settings
 from agrisense.lending.outline_checks import Progress, application_outline_checks
 from agrisense.store import Database, open_database
 from agrisense.warmup import start_warm_up
+
+if TYPE_CHECKING:
+    from agrisense.agronomy.calendar import CropReference
+    from agrisense.agronomy.weather import WeatherRisk
 
 
 @st.cache_resource(show_spinner=False)
@@ -121,6 +125,16 @@ def background(
     return map_background(rounded, layer, settings, key, max_tiles)  # type: ignore[arg-type]
 
 
+def stress_weather(weather_csv: Path, crops: Mapping[str, CropReference]) -> dict[str, WeatherRisk]:
+    """The weather risk of each crop at the region's station file, as its offers carry it
+    (``agronomy.weather.weather_risk``, the scorer's: a crop grown in several seasons a year, double rice, gets the
+    revenue-weighted risk of its seasons, year by year)."""
+    from agrisense.agronomy.weather import LocalCsvWeather, weather_risk
+
+    history = LocalCsvWeather(weather_csv).history()
+    return {code: weather_risk(history, ref, code) for code, ref in crops.items()}
+
+
 @st.cache_data(show_spinner=False, max_entries=32)
 def _stress(
     book_key: tuple[tuple[str, float], ...],
@@ -129,7 +143,6 @@ def _stress(
     region_dir: str,
     reference_dir: str,
 ) -> dict[str, Any]:
-    from agrisense.agronomy.weather import LocalCsvWeather, weather_risk
     from agrisense.config import settings_with
     from agrisense.credit.stress import portfolio_loans, stress_chart, stress_test
     from agrisense.region import load_region
@@ -138,9 +151,8 @@ def _stress(
     region = load_region(Path(region_dir))
     crops = region_crops(settings_with(region_dir=region_dir, reference_dir=reference_dir), region)
     decisions = ("approve", "refer")  # a financed loan was approved by the engine or by an analyst
-    history = LocalCsvWeather(region.weather).history()
     book_crops = sorted({loan.crop for loan in portfolio_loans(_offers, decisions)} & set(crops))
-    weather = {c: weather_risk(history, crops[c], c) for c in book_crops}
+    weather = stress_weather(region.weather, {c: crops[c] for c in book_crops})
     result = stress_test(_offers, crops, weather, price_shocks=shocks, decisions=decisions)
     with tempfile.TemporaryDirectory() as tmp:
         png = stress_chart(result, Path(tmp) / "stress.png").read_bytes()
