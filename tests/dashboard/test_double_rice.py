@@ -4,7 +4,6 @@ the offers carry (not the first season's alone)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from agrisense.config import Settings
 from agrisense.credit.offer import Offer, WeatherSummary
 from agrisense.quotes import QuoteInputs, quote_at, resolve, weather_history
 from agrisense.region import load_region
+from tests.test_region_market import _region  # a Jiangxi box (Nanchang)
 
 AREA_HA = 2000 / 15  # 2,000 亩
 EVENTS = ("drought", "severe_drought", "heat", "frost", "excess_rain")
@@ -29,21 +29,7 @@ def jiangxi_region(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("jiangxi")
     (folder / "weather").mkdir()
     history.to_csv(folder / "weather" / "daily.csv", index=False, date_format="%Y-%m-%d")
-    region = {
-        "name": "jiangxi test county",
-        "crs": "EPSG:32650",
-        "bbox_lonlat": [115.8, 28.6, 115.85, 28.65],
-        "bbox_utm": [0, 0, 5000, 5000],
-        "season": 2026,
-        "imagery_start": "2026-03-01",
-        "imagery_end": "2026-11-30",
-        "crops": ["rice_double", "rice", "rapeseed", "cotton"],
-        "market": "china",
-        "market_area": "jiangxi",
-        "model": "landcover_unet_cn",
-    }
-    (folder / "region.json").write_text(json.dumps(region), encoding="utf-8")
-    return folder
+    return _region(folder, market="china", market_area="jiangxi", model="landcover_unet_cn")
 
 
 def _quote(region: Path, crop: str) -> Offer:
