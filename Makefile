@@ -14,7 +14,7 @@ REGION_CN := data/sample_county_cn
 export AGRISENSE_STATE_DIR ?= $(CURDIR)/var
 export AGRISENSE_CACHE_DIR ?= $(CURDIR)/data/cache
 
-.PHONY: demo test install data lint typecheck pytest train clean system web serve dashboard rescore
+.PHONY: demo test install data lint typecheck pytest train train-plot-crop clean system web serve dashboard rescore
 
 # The Python venv and the farmer app's map library (npm ci): `agrisense serve` refuses to start without the latter.
 install: $(STAMPS)/venv web
@@ -81,6 +81,17 @@ dashboard: $(STAMPS)/venv data
 
 train: $(STAMPS)/venv data
 	$(VENV)/bin/agrisense train cropland --region $(REGION) --out models/landcover_unet
+
+# The East-African plot crop model (models/plotcrop_ea, docs/croptype.md): the sample county and two more seeded
+# counties (built once into the cache) plus the real East-African samples beside the repository.
+SAMPLES ?= ../shared/data/real/crop_samples/dev_samples.parquet
+TRAIN_REGIONS := $(AGRISENSE_CACHE_DIR)/training
+train-plot-crop: $(STAMPS)/venv data
+	for seed in 11 12; do test -f $(TRAIN_REGIONS)/ea_seed$$seed/region.json || \
+		$(VENV)/bin/agrisense sample build --seed $$seed --out $(TRAIN_REGIONS)/ea_seed$$seed || exit 1; done
+	$(VENV)/bin/agrisense train plot-crop --region $(REGION) --region $(TRAIN_REGIONS)/ea_seed11 \
+		--region $(TRAIN_REGIONS)/ea_seed12 --samples $(SAMPLES) --sample-region east_africa_2017 \
+		--out models/plotcrop_ea --seed 0
 
 clean:
 	rm -rf $(STAMPS) out data/cache

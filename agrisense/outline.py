@@ -30,8 +30,11 @@ from agrisense.imagery.plot_series import group_plots_by_tile
 from agrisense.ml.features import stack_features
 from agrisense.ml.fields import FieldThresholds, label_fields
 from agrisense.ml.inference import aggregate_plot, predict_maps
+from agrisense.ml.plot_crop import ASSETS
+from agrisense.ml.plot_crop_model import load_plot_crop_model
 from agrisense.ml.registry import NON_CROP, load_model_cached
 from agrisense.region import load_region
+from agrisense.scoring.evidence import refine_prediction
 
 WINDOW_PX = 96
 """Side of the window the model runs on (0.96 km at 10 m): enough context around a smallholder field."""
@@ -134,6 +137,11 @@ def suggest_outline(lon: float, lat: float, *, settings: Settings | None = None)
         raise NotFound("no field detected inside the imagery area at this point; draw the outline by hand")
     area_ha = geodesic_area(outline).ha
     plot = aggregate_plot(probabilities, mask.astype(np.float32), bundle.classes, model_version=bundle.version)
+    if region.crop_model:  # the crop as scoring will see it: pooled with the region's plot crop model
+        months = tuple(int(str(p)[5:7]) for p in window["period"].values)
+        bands = np.stack([window[a].values for a in ASSETS])
+        crop_model = load_plot_crop_model(Path(settings.models_dir), region.crop_model)
+        plot = refine_prediction(plot, crop_model, bands, mask.astype(np.float32), tuple(bundle.classes), months)
     return OutlineSuggestion(
         geometry=dict(shapely.geometry.mapping(outline)),
         area_ha=area_ha,
@@ -142,7 +150,7 @@ def suggest_outline(lon: float, lat: float, *, settings: Settings | None = None)
         crop_probability=plot.crop_probability,
         cropland_fraction=plot.cropland_fraction,
         n_pixels=int(mask.sum()),
-        model_version=bundle.version,
+        model_version=plot.model_version,
     )
 
 

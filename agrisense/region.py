@@ -34,6 +34,7 @@ class Region:
     market: str = DEFAULT_MARKET  # a market file of data/reference/markets/: crops, prices, calendars, policy
     market_area: str | None = None  # the market area whose yields apply (e.g. a province); None: national
     model: str = DEFAULT_MODEL  # the land-cover model bundle that scores this region
+    crop_model: str | None = None  # the plot crop model refining its crops (agrisense.ml.plot_crop_model); None: none
 
     @property
     def catalog(self) -> Path:
@@ -78,6 +79,7 @@ def load_region(root: Path) -> Region:
             market=str(meta.get("market", DEFAULT_MARKET)),
             market_area=str(meta["market_area"]) if meta.get("market_area") else None,
             model=str(meta.get("model", DEFAULT_MODEL)),
+            crop_model=str(meta["crop_model"]) if meta.get("crop_model") else None,
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise InvalidInput(f"{meta_path} is incomplete or malformed ({exc!r}); rebuild the region.") from exc

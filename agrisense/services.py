@@ -40,6 +40,7 @@ def scoring_inputs(
         end=end or region.imagery_end,
         models_dir=Path(settings.models_dir),
         model=region.model,
+        crop_model=region.crop_model,
         cache_dir=Path(settings.cache_dir) / "composites",
         device=settings.device,
     )

@@ -10,7 +10,8 @@ truth (``truth/plots_truth.parquet`` ``kind``):
   (``shifted`` outlines of real fields are reported apart);
 * genuine below minimum: genuine plots declined with LIMIT_BELOW_MINIMUM, the cost of the minimum loan;
 * genuine contradicted: genuine plots declined with DECLARED_CROP_CONTRADICTED (the satellite sure of another
-  crop), the cost of the mismatch decline.
+  crop) or DECLARED_CROP_RULED_OUT (the declared crop's own probability too low, policy 2026.6), the cost of the
+  mismatch declines.
 
 The sweep (the trade-off curve) sets three knobs in a copy of the policy, everything else as configured:
 ``thresholds.min_crop_probability`` (the refer threshold on crop confidence), ``limits.min_limit`` (the minimum
@@ -110,7 +111,7 @@ def outcome(
         genuine=len(genuine),
         genuine_approved=approved(genuine),
         genuine_below_minimum=_declined_for(genuine, "LIMIT_BELOW_MINIMUM"),
-        genuine_contradicted=_declined_for(genuine, "DECLARED_CROP_CONTRADICTED"),
+        genuine_contradicted=_declined_for(genuine, "DECLARED_CROP_CONTRADICTED", "DECLARED_CROP_RULED_OUT"),
         bad=len(bad),
         bad_approved=approved(bad),
         shifted_approved=approved(shifted),
@@ -123,8 +124,8 @@ def outcome(
     )
 
 
-def _declined_for(offers: Sequence[Offer], code: str) -> int:
-    return sum(o.decision == "decline" and any(r.code == code for r in o.reasons) for o in offers)
+def _declined_for(offers: Sequence[Offer], *codes: str) -> int:
+    return sum(o.decision == "decline" and any(r.code in codes for r in o.reasons) for o in offers)
 
 
 def mismatch_of(policy: dict) -> str:

@@ -93,8 +93,14 @@ def decide(
     if evidence.crop is not None and evidence.crop != evidence.declared_crop:
         crops = {**crop_name(evidence.declared_crop, names, "declared"), **crop_name(evidence.crop, names, "verified")}
         contradicted = t.mismatch_decline_probability is not None and p >= t.mismatch_decline_probability
+        declared_p = evidence.declared_crop_probability
+        ruled_out = t.mismatch_decline_declared_below
         if contradicted:
             reasons.append(make_reason("DECLARED_CROP_CONTRADICTED", "decline", probability=p, **crops))
+        elif ruled_out is not None and declared_p is not None and declared_p < ruled_out:
+            reasons.append(
+                make_reason("DECLARED_CROP_RULED_OUT", "decline", probability=declared_p, threshold=ruled_out, **crops)
+            )
         else:
             reasons.append(make_reason("DECLARED_CROP_MISMATCH", "refer", **crops))
 

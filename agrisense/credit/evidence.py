@@ -37,6 +37,8 @@ class CreditEvidence:
     evidence_season: int
     finance_season: int
     model_versions: dict[str, str] = field(default_factory=dict)
+    # the model's probability of the *declared* crop given cropland (uncalibrated); None: not known (manual quotes)
+    declared_crop_probability: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("plot_id", "farmer_id", "declared_crop"):
@@ -50,6 +52,8 @@ class CreditEvidence:
             raise InvalidInput(f"declared_area_ha={self.declared_area_ha!r} must be positive, or None if not declared")
         for name in ("crop_probability", "cropland_fraction", "clear_fraction", "overlap_fraction"):
             _fraction(name, getattr(self, name))
+        if self.declared_crop_probability is not None:
+            _fraction("declared_crop_probability", self.declared_crop_probability)
         if self.n_clear_periods < 0:
             raise InvalidInput(f"n_clear_periods={self.n_clear_periods} must not be negative")
         if self.ndvi_condition_z is not None and not math.isfinite(self.ndvi_condition_z):

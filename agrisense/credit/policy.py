@@ -120,6 +120,9 @@ class Thresholds(_Frozen):
     # A satellite crop other than the declared one, at or above this calibrated probability: the declaration is
     # contradicted, DECLARED_CROP_CONTRADICTED declines (below it DECLARED_CROP_MISMATCH refers). None: always refer.
     mismatch_decline_probability: Probability | None = None
+    # The declared crop's own probability (given cropland, from the crop model) below this: the satellite rules the
+    # declared crop out, DECLARED_CROP_RULED_OUT declines. None: no such rule.
+    mismatch_decline_declared_below: Probability | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:
@@ -128,6 +131,12 @@ class Thresholds(_Frozen):
             raise ValueError(
                 f"mismatch_decline_probability {decline} must be >= min_crop_probability {self.min_crop_probability}: "
                 "a crop the model is not sure of cannot contradict the declaration"
+            )
+        ruled_out = self.mismatch_decline_declared_below
+        if ruled_out is not None and ruled_out >= self.min_crop_probability:
+            raise ValueError(
+                f"mismatch_decline_declared_below {ruled_out} must be < min_crop_probability "
+                f"{self.min_crop_probability}: a declared crop that likely cannot be ruled out"
             )
         crops = {*_per_crop(self.pd_approve), *_per_crop(self.pd_refer)} or {""}
         both = [c for c in crops if _has(self.pd_approve, c) and _has(self.pd_refer, c)]  # others: Policy's check

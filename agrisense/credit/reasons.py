@@ -32,6 +32,12 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Declared crop '{declared_en}' differs from the crop seen in imagery ('{verified_en}').",
         "申报作物“{declared_zh}”与影像识别作物（“{verified_zh}”）不一致。",
     ),
+    "DECLARED_CROP_RULED_OUT": (
+        "Declared crop '{declared_en}' is ruled out by imagery: its probability given cropland is {probability:.1%}, "
+        "below the policy's {threshold:.0%} (imagery sees '{verified_en}').",
+        "影像排除了申报作物“{declared_zh}”：其（耕地条件下）概率为 {probability:.1%}，低于政策规定的 {threshold:.0%}"
+        "（影像识别为“{verified_zh}”）。",
+    ),
     "DECLARED_CROP_CONTRADICTED": (
         "Declared crop '{declared_en}' is contradicted by imagery: '{verified_en}' at calibrated probability "
         "{probability:.0%}, at or above the policy's mismatch decline threshold.",
@@ -165,6 +171,13 @@ FARMER: dict[str, tuple[str, str]] = {
     "DECLARED_CROP_MISMATCH": (
         "You said {declared_en}, but the satellite sees {verified_en}; a loan officer will check.",
         "您申报的是{declared_zh}，卫星看到的是{verified_zh}，信贷员会再核实。",
+    ),
+    "DECLARED_CROP_RULED_OUT": (
+        "You said {declared_en}, but what the satellite sees on this field does not look like {declared_en} at all "
+        "(it looks like {verified_en}), so we cannot lend for {declared_en} here. If you do grow {declared_en} on "
+        "it, check that the outline is on the right field, or contact the branch office.",
+        "您申报的是{declared_zh}，但卫星看到的这块地完全不像{declared_zh}（更像{verified_zh}），所以不能按"
+        "{declared_zh}放款。如果这块地确实种的是{declared_zh}，请检查地块边界是否圈对了田块，或联系网点。",
     ),
     "DECLARED_CROP_CONTRADICTED": (
         "You said {declared_en}, but the satellite clearly sees {verified_en} on this field, so we cannot lend for "

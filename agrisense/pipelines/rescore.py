@@ -45,6 +45,7 @@ from agrisense.geo import Plot, overlap_fractions
 from agrisense.imagery.cache import scene_fingerprint
 from agrisense.imagery.catalog import open_source
 from agrisense.market import market_named, markets_dir
+from agrisense.ml.plot_crop_model import PLOT_CROP_FILE
 from agrisense.ml.registry import read_bundle
 from agrisense.monitoring.scene_reader import scenes_frame, scenes_from_frame, tile_plot_scenes
 from agrisense.monitoring.scenes import PlotScenes
@@ -153,6 +154,8 @@ def static_inputs_fingerprint(cfg: RescoreConfig, model_name: str | None = None)
         market.append(market_named(ref, cfg.credit.market).curves_path())
     if cfg.credit.plot_calibration is not None:  # a re-fitted calibration changes the offers
         market.append(cfg.credit.plot_calibration)
+    if cfg.inputs.crop_model:  # a re-trained plot crop model changes the crops
+        market.append(cfg.inputs.models_dir / cfg.inputs.crop_model / PLOT_CROP_FILE)
     return _digest(
         {
             "pipeline": PIPELINE_VERSION,

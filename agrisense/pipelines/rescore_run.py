@@ -30,6 +30,7 @@ import shapely
 from agrisense.config import Settings
 from agrisense.errors import InvalidInput, NotFound
 from agrisense.geo import Plot, make_plot, read_plots
+from agrisense.ml.plot_crop_model import load_plot_crop_model
 from agrisense.ml.registry import ModelBundle, read_bundle
 from agrisense.monitoring.scenes import PlotScenes
 from agrisense.monitoring.season import ActiveLoan, approved_offers, loan_from_record, monitor_plot
@@ -56,6 +57,7 @@ from agrisense.pipelines.rescore_stac import write_run_stac
 from agrisense.region import load_region
 from agrisense.scoring import model_fingerprint
 from agrisense.scoring.offers import condition_curves
+from agrisense.scoring.tile import evidence_model_version
 
 log = logging.getLogger(__name__)
 
@@ -332,7 +334,10 @@ def run_tags(cfg: RescoreConfig, *, run_id: str, bundle: ModelBundle, as_of: dat
     policy = cfg.credit.reference().policy
     return {
         "run_id": run_id,
-        "model_version": bundle.version,
+        "model_version": evidence_model_version(
+            bundle.version,
+            load_plot_crop_model(cfg.inputs.models_dir, cfg.inputs.crop_model) if cfg.inputs.crop_model else None,
+        ),
         "model_fingerprint": model_fingerprint(bundle.to_json()),
         "policy_version": policy.version,
         "season": str(cfg.region.season),

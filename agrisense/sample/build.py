@@ -307,6 +307,7 @@ def build_region(
             "market": profile.market,
             **({"market_area": profile.market_area} if profile.market_area else {}),
             "model": profile.model,
+            **({"crop_model": profile.crop_model} if profile.crop_model else {}),
             "crops": list(crop_names),
             "synthetic": True,
             "size_km": size_km,

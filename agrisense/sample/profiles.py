@@ -36,6 +36,7 @@ class RegionProfile:
     curve_spectra: bool = False  # crop spectra from published curves (True) or the real samples' tables
     default_size_km: float = 10.0
     bare_months: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # a crop's off-season months
+    crop_model: str | None = None  # the plot crop model pooled with ``model`` (agrisense.ml.plot_crop_model)
 
     @property
     def crops(self) -> tuple[str, ...]:
@@ -53,6 +54,7 @@ EAST_AFRICA = RegionProfile(
     model=DEFAULT_MODEL,
     crop_shares={"maize": 0.30, "sorghum": 0.35, "groundnut": 0.20, "beans": 0.15},
     large_farm_crops=("maize", "sorghum"),
+    crop_model="plotcrop_ea",  # trained on three seeded counties + real East-African samples (docs/croptype.md)
 )
 
 JIANGXI = RegionProfile(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -10,7 +10,10 @@ from odc.geo.geobox import GeoBox
 from shapely.geometry.base import BaseGeometry
 
 from agrisense.imagery.zonal import plot_coverage
-from agrisense.ml.inference import aggregate_plot
+from agrisense.ml.inference import PlotPrediction, aggregate_plot
+from agrisense.ml.plot_crop import plot_band_series
+from agrisense.ml.plot_crop_model import PlotCropModel
+from agrisense.ml.registry import NON_CROP
 
 MIN_PLOT_CLEAR = 0.5
 """A period counts as clear for a plot when at least this share of its pixels had a clear composite value."""
@@ -43,6 +46,15 @@ class PlotEvidence:
     def imagery_ok(self) -> bool:
         return self.status == "ok"
 
+    def probability_given_cropland(self, crop: str | None) -> float | None:
+        """P(``crop`` | cropland) from the class probabilities (uncalibrated); None for a crop the model does not
+        know or without probabilities."""
+        crops = {c: p for c, p in self.class_probabilities.items() if c != NON_CROP}
+        total = sum(crops.values())
+        if crop is None or crop not in crops or total <= 0:
+            return None
+        return _unit(crops[crop] / total)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -58,6 +70,8 @@ class TileView:
     classes: tuple[str, ...]
     model_version: str
     scene_ids: tuple[str, ...]
+    bands: np.ndarray | None = None  # (B, T, H, W) reflectance in ``ASSETS`` order: the plot crop model's input
+    crop_model: PlotCropModel | None = None  # refines the U-Net's crops from the plot's mean series (``bands``)
 
 
 def plot_evidence(pid: str, geom: BaseGeometry, tile: TileView) -> PlotEvidence:
@@ -78,6 +92,10 @@ def plot_evidence(pid: str, geom: BaseGeometry, tile: TileView) -> PlotEvidence:
             ndvi_by_month[month] = float(np.average(values[ok], weights=weights[ok]))
     n_clear = sum(s >= MIN_PLOT_CLEAR for s in clear_shares)
     prediction = aggregate_plot(tile.probs[:, ys, xs], weights, tile.classes)
+    if tile.crop_model is not None and tile.bands is not None:
+        prediction = refine_prediction(
+            prediction, tile.crop_model, tile.bands[:, :, ys, xs], weights, tile.classes, tile.months
+        )
     status, reason = "ok", None
     if n_clear < MIN_CLEAR_PERIODS:
         status = "no_clear_imagery"
@@ -95,6 +113,31 @@ def plot_evidence(pid: str, geom: BaseGeometry, tile: TileView) -> PlotEvidence:
         ndvi_by_month=ndvi_by_month,
         scene_ids=tile.scene_ids,
         model_version=tile.model_version,
+    )
+
+
+def refine_prediction(
+    prediction: PlotPrediction,
+    model: PlotCropModel,
+    window: np.ndarray,
+    weights: np.ndarray,
+    classes: tuple[str, ...],
+    months: tuple[int, ...],
+) -> PlotPrediction:
+    """The U-Net's plot prediction with its crops pooled with the plot crop model's (non-crop share kept), from
+    the plot's window of reflectances ``(B, T, h, w)`` (``ASSETS`` order) and coverage ``weights``."""
+    series = plot_band_series(window, weights)[None]
+    unet = np.array([[prediction.class_probabilities[c] for c in classes]])
+    refined = model.refine(unet, classes, series, months)[0]
+    crop_idx = [i for i, c in enumerate(classes) if c != NON_CROP]
+    share = refined[crop_idx] / max(float(refined[crop_idx].sum()), 1e-12)
+    best = int(np.argmax(share))
+    return replace(
+        prediction,
+        crop=classes[crop_idx[best]],
+        crop_probability=float(share[best]),
+        class_probabilities={c: float(p) for c, p in zip(classes, refined, strict=True)},
+        model_version=f"{prediction.model_version}+{model.label}",
     )
 
 

@@ -205,6 +205,7 @@ def build_offers(
             evidence_season=credit.evidence_season,
             finance_season=credit.finance_season,
             model_versions=model_versions,
+            declared_crop_probability=ev.probability_given_cropland(plot.declared_crop) if ev.imagery_ok else None,
         )
         offer = make_offer(
             credit_evidence, crops=ref.crops, weather=weather, policy=ref.policy, yield_dist=ydist, what_if=what_if

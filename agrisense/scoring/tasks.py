@@ -33,6 +33,7 @@ class ScoringInputs:
     cache_dir: Path  # root of the on-disk caches: composites here, model probabilities in ``probabilities/``
     device: str = "auto"
     model: str = DEFAULT_MODEL  # the land-cover bundle (a folder of ``models_dir``): the region's
+    crop_model: str | None = None  # the plot crop model (a folder of ``models_dir``) pooled with it; None: U-Net only
 
     @property
     def probabilities_dir(self) -> Path:

@@ -18,6 +18,8 @@ from agrisense.imagery.composite import band_names
 from agrisense.ml.features import stack_features
 from agrisense.ml.inference import predict_maps
 from agrisense.ml.maps import class_layers
+from agrisense.ml.plot_crop import ASSETS
+from agrisense.ml.plot_crop_model import PlotCropModel, load_plot_crop_model
 from agrisense.ml.registry import load_model_cached
 from agrisense.scoring.caches import TileMemory, cached_probabilities, model_fingerprint
 from agrisense.scoring.evidence import PlotEvidence, TileView, plot_evidence
@@ -123,14 +125,17 @@ def _score_tile_base(job: TileJob, inputs: ScoringInputs, *, scheduler: str, map
     n_classes = len(bundle.classes)
     probs = stacked[:n_classes]
     boundary = stacked[n_classes] if stacked.shape[0] > n_classes else None
+    crop_model = load_plot_crop_model(inputs.models_dir, inputs.crop_model) if inputs.crop_model else None
     view = TileView(
         geobox=geobox,
         ndvi=comp["ndvi"].values,
         months=tuple(int(str(p)[5:7]) for p in comp["period"].values),
         probs=probs,
         classes=tuple(bundle.classes),
-        model_version=bundle.version,
+        model_version=evidence_model_version(bundle.version, crop_model),
         scene_ids=tuple(s.id for s in result.scenes if s.used),
+        bands=None if crop_model is None else np.stack([comp[a].values for a in ASSETS]).astype(np.float32),
+        crop_model=crop_model,
     )
     clear = imagery_mask(comp) if maps else np.ones(probs.shape[1:], dtype=bool)
     layers = class_layers(np.where(clear, probs, np.nan), bundle.classes) if maps else None
@@ -144,6 +149,12 @@ def _score_tile_base(job: TileJob, inputs: ScoringInputs, *, scheduler: str, map
         cropland=layers.cropland if layers else None,
         field_boundary=None if not maps or boundary is None else np.where(clear, boundary, np.nan).astype(np.float32),
     )
+
+
+def evidence_model_version(landcover: str, crop_model: PlotCropModel | None) -> str:
+    """What the evidence (and the plot calibration fitted on it) names as its model: the land-cover bundle's
+    version, ``+name@version`` of the plot crop model when one refines its crops."""
+    return landcover if crop_model is None else f"{landcover}+{crop_model.label}"
 
 
 def imagery_mask(comp: xr.Dataset) -> np.ndarray:

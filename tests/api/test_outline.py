@@ -39,6 +39,7 @@ def test_tapping_inside_fields_returns_editable_outlines_that_match_the_truth(wo
         props = feature["properties"]
         assert props["area_mu"] == pytest.approx(props["area_ha"] * 15, abs=0.02)  # both rounded
         assert props["crop"] in ("maize", "sorghum", "groundnut", "beans") and 0 < props["crop_probability"] <= 1
+        assert "+plotcrop_ea@" in props["model_version"]  # the crop as scoring sees it: pooled with the plot model
         suggested = shape(feature["geometry"])
         assert suggested.is_valid and suggested.distance(Point(tap.x, tap.y)) < 3e-4  # ~30 m: the tapped field
         truth = row.geometry

@@ -36,7 +36,7 @@ def test_quote_json(region):
     assert result.exit_code == 0, result.output
     offer = json.loads(result.stdout)
     assert offer["area_ha"] == 1.2 and offer["evidence"]["declared_area_ha"] == 1.25
-    assert offer["weather_risk"]["n_years"] >= 30 and offer["policy_version"] == "2026.5"
+    assert offer["weather_risk"]["n_years"] >= 30 and offer["policy_version"] == "2026.6"
     assert offer["decision"] in ("approve", "refer") and offer["pd"] > 0 and offer["apr"] <= 0.15
     assert sum(i["principal"] for i in offer["schedule"]) == pytest.approx(offer["credit_limit"])
 

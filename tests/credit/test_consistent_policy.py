@@ -15,7 +15,7 @@ from agrisense.credit.engine import make_offer, quote
 from agrisense.credit.policy import load_policy, parse_policy
 from agrisense.credit.pricing import cap_coverage, plan_terms, price_loan
 from agrisense.credit.schedule import seasonal_plan, to_cents
-from agrisense.errors import PolicyError
+from agrisense.errors import InvalidInput, PolicyError
 
 DEFAULT = Path(__file__).resolve().parents[2] / "agrisense" / "credit" / "policies" / "default.yaml"
 
@@ -214,8 +214,52 @@ def test_a_confident_mismatch_declines_with_a_reason_the_farmer_can_act_on(
 
 def test_loader_refuses_a_mismatch_decline_below_the_crop_confidence_gate(tmp_path: Path):
     data = _raw()
-    data["thresholds"]["mismatch_decline_probability"] = 0.40  # below min_crop_probability 0.50
+    data["thresholds"]["mismatch_decline_probability"] = 0.40  # below min_crop_probability 0.60
     path = tmp_path / "mismatch.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    with pytest.raises(PolicyError, match=r"mismatch_decline_probability 0\.4 must be >= min_crop_probability 0\.5"):
+    with pytest.raises(PolicyError, match=r"mismatch_decline_probability 0\.4 must be >= min_crop_probability 0\.6"):
         load_policy(path)
+
+
+def test_a_declared_crop_the_satellite_rules_out_declines_and_the_rest_refer(
+    good_evidence, evidence_with, crops, weather
+):
+    """Policy 2026.6: a mismatch whose *declared* crop the crop model gives under
+    `mismatch_decline_declared_below` (P(declared | cropland)) declines with DECLARED_CROP_RULED_OUT; at or above it,
+    or without that probability (a manual quote), the mismatch refers as before."""
+    policy = load_policy(DEFAULT, crops)
+    below = policy.thresholds.mismatch_decline_declared_below
+    assert below is not None and below < policy.thresholds.min_crop_probability
+
+    def offer(declared_p: float | None):
+        ev = evidence_with(
+            good_evidence,
+            crop="sorghum",
+            declared_crop="maize",
+            crop_probability=0.9,
+            declared_crop_probability=declared_p,
+        )
+        return make_offer(ev, crops=crops, weather=weather, policy=policy)
+
+    ruled_out = offer(below / 2)
+    assert ruled_out.decision == "decline" and ruled_out.credit_limit == 0
+    reason = next(r for r in ruled_out.reasons if r.code == "DECLARED_CROP_RULED_OUT")
+    assert reason.kind == "decline" and "DECLARED_CROP_MISMATCH" not in {r.code for r in ruled_out.reasons}
+    assert "maize" in reason.message_en and "outline" in reason.message_en
+    assert "玉米" in reason.message_zh and "%" not in reason.message_zh and "%" in reason.detail_en
+    for p in (below, 0.3, None):
+        assert "DECLARED_CROP_MISMATCH" in {r.code for r in offer(p).reasons} and offer(p).decision == "refer"
+
+
+def test_loader_refuses_a_ruled_out_threshold_at_the_crop_confidence_gate(tmp_path: Path):
+    data = _raw()
+    data["thresholds"]["mismatch_decline_declared_below"] = data["thresholds"]["min_crop_probability"]
+    path = tmp_path / "ruled_out.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(PolicyError, match=r"mismatch_decline_declared_below .* must be < min_crop_probability"):
+        load_policy(path)
+
+
+def test_declared_crop_probability_must_be_a_probability(good_evidence, evidence_with):
+    with pytest.raises(InvalidInput, match="declared_crop_probability"):
+        evidence_with(good_evidence, declared_crop_probability=1.5)

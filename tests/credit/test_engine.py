@@ -118,7 +118,7 @@ def test_offer_json_schema(crops, policy, weather):
         "policy_version", "model_versions",
     }  # fmt: skip
     assert required <= set(data)
-    assert data["area_mu"] == 12.0 and data["currency"] == "CNY" and data["policy_version"] == "2026.5"
+    assert data["area_mu"] == 12.0 and data["currency"] == "CNY" and data["policy_version"] == "2026.6"
     assert data["yield"]["unit"] == "t/ha" and data["yield"]["p10"] < data["yield"]["p90"]
     for reason in data["reasons"]:
         assert reason["code"] in CATALOG and reason["message_zh"] and set(reason["effect"]) >= {"limit_haircut"}

@@ -12,7 +12,7 @@ from_default = Path(__file__).resolve().parents[2] / "agrisense" / "credit" / "p
 
 
 def test_default_policy(policy):
-    assert policy.version == "2026.5" and policy.currency == "CNY"
+    assert policy.version == "2026.6" and policy.currency == "CNY"
     assert policy.pricing.apr_cap == 0.15
     assert [t.share for t in policy.schedule.tranches] == [0.6, 0.4]
 

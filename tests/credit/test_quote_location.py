@@ -84,7 +84,7 @@ def test_every_supported_crop_quotes(settings, area, crops):
 def test_the_sample_county_still_quotes_without_a_location(settings):
     offer = quote_at(settings, resolve(settings), QuoteInputs(crop="maize", area_ha=1.2, season=2027))
     assert offer.location is not None and offer.location.market == "sample_county"
-    assert offer.policy_version == "2026.5" and offer.weather_risk is None  # no region folder: no weather
+    assert offer.policy_version == "2026.6" and offer.weather_risk is None  # no region folder: no weather
     assert offer.decision in ("approve", "refer")
 
 

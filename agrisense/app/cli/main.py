@@ -256,6 +256,7 @@ def _register_area_commands() -> None:
     from agrisense.app.cli.imagery import imagery_app
     from agrisense.app.cli.loans import loans_app
     from agrisense.app.cli.models import classify_samples_command, evaluate_command, train_croptype_command
+    from agrisense.app.cli.plot_crop import train_plot_crop_command
     from agrisense.app.cli.rescore import rescore_command
     from agrisense.app.cli.serve import create_user_command, db_seed_command, db_upgrade_command, serve_command
 
@@ -267,6 +268,7 @@ def _register_area_commands() -> None:
     train_app.command("published-curves")(published_curves_command)
     app.add_typer(imagery_app, name="imagery")
     train_app.command("crop-type")(train_croptype_command)
+    train_app.command("plot-crop")(train_plot_crop_command)
     app.command("classify-samples")(classify_samples_command)
     app.command("evaluate")(evaluate_command)
     app.command("rescore")(rescore_command)
