@@ -105,6 +105,34 @@ def test_demo_on_small_region_writes_offers_report_and_map(small_region: Path, t
     assert "Summary" in result.output
 
 
+def test_demo_refuses_an_outline_outside_the_imagery_as_score_does(small_region: Path, tmp_path: Path) -> None:
+    """The demo reads the plots as `agrisense score` and the API do: a plot reaching past the imagery is an
+    OUTSIDE_IMAGERY entry in both, and every other plot gets the same decision and reasons."""
+    region = tmp_path / "region"
+    shutil.copytree(small_region, region)
+    collection = json.loads((region / "plots.geojson").read_text())
+    west = json.loads((region / "region.json").read_text())["bbox_lonlat"][0]
+    edge = json.loads(json.dumps(collection["features"][0]))
+    ring = edge["geometry"]["coordinates"][0]
+    shift = min(x for x, _ in ring) - west + 0.0005  # the copy sticks out ~50 m west of the imagery
+    edge["geometry"]["coordinates"][0] = [[x - shift, y] for x, y in ring]
+    edge["properties"]["plot_id"] = "EDGE"
+    collection["features"].append(edge)
+    (region / "plots.geojson").write_text(json.dumps(collection))
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(app, ["demo", "--region", str(region), "--out", str(out), "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    scored = CliRunner().invoke(app, ["score", str(region / "plots.geojson"), "--json", "--region", str(region)])
+    assert scored.exit_code == 0, scored.output
+
+    def decisions(offers: list[dict]) -> dict[str, tuple[str, list[str]]]:
+        return {o["plot_id"]: (o["decision"], [r["code"] for r in o["reasons"]]) for o in offers}
+
+    demo = decisions(json.loads((out / "offers.json").read_text()))
+    assert "OUTSIDE_IMAGERY" in demo["EDGE"][1]
+    assert demo == decisions(json.loads(scored.stdout))
+
+
 def test_unreadable_imagery_refers_every_plot_never_declines(
     small_region: Path, some_plots: Path, tmp_path: Path
 ) -> None:

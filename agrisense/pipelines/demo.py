@@ -10,7 +10,6 @@ from rich.progress import Progress
 
 from agrisense import services
 from agrisense.config import Settings
-from agrisense.geo import read_plots
 from agrisense.pipelines.score_tiles import DaskTileRunner
 from agrisense.region import load_region
 from agrisense.report import write_report
@@ -27,7 +26,8 @@ def dask_runner(settings: Settings) -> DaskTileRunner:
 def run_demo(settings: Settings, out_dir: Path) -> ScoreRun:
     """Score every plot of ``settings.region_dir`` tile by tile on Dask; write the report files to ``out_dir``."""
     region = load_region(settings.region_dir)
-    plots, errors = read_plots(region.plots, expected_bbox=region.bbox_lonlat)
+    # the same reading as `agrisense score` and the API: outlines outside the imagery are OUTSIDE_IMAGERY entries
+    plots, errors = services.read_region_plots(region.plots, settings)
     n_tiles = len(plan_tiles(plots, resolution=region.resolution))
     t0 = time.perf_counter()
     log.info("scoring %d plots in %d tiles", len(plots), n_tiles, extra={"region": region.name})
