@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-N_PLOTS = 10
+N_PLOTS = 16  # enough referred applications, with and without a limit, to be left in review after the book
 
 
 @pytest.fixture(autouse=True)
