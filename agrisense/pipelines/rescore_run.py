@@ -56,8 +56,8 @@ from agrisense.pipelines.rescore_report import write_run_report
 from agrisense.pipelines.rescore_stac import write_run_stac
 from agrisense.region import load_region
 from agrisense.scoring import model_fingerprint
+from agrisense.scoring.evidence import evidence_model_version
 from agrisense.scoring.offers import condition_curves
-from agrisense.scoring.tile import evidence_model_version
 
 log = logging.getLogger(__name__)
 

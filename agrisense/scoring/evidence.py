@@ -137,8 +137,14 @@ def refine_prediction(
         crop=classes[crop_idx[best]],
         crop_probability=float(share[best]),
         class_probabilities={c: float(p) for c, p in zip(classes, refined, strict=True)},
-        model_version=f"{prediction.model_version}+{model.label}",
+        model_version=evidence_model_version(prediction.model_version, model),
     )
+
+
+def evidence_model_version(landcover: str, crop_model: PlotCropModel | None) -> str:
+    """What the evidence (and the plot calibration fitted on it) names as its model: the land-cover bundle's
+    version, ``+name@version`` of the plot crop model when one refines its crops."""
+    return landcover if crop_model is None else f"{landcover}+{crop_model.label}"
 
 
 def _unit(value: float) -> float:

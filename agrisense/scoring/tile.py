@@ -19,10 +19,10 @@ from agrisense.ml.features import stack_features
 from agrisense.ml.inference import predict_maps
 from agrisense.ml.maps import class_layers
 from agrisense.ml.plot_crop import ASSETS
-from agrisense.ml.plot_crop_model import PlotCropModel, load_plot_crop_model
+from agrisense.ml.plot_crop_model import load_plot_crop_model
 from agrisense.ml.registry import load_model_cached
 from agrisense.scoring.caches import TileMemory, cached_probabilities, model_fingerprint
-from agrisense.scoring.evidence import PlotEvidence, TileView, plot_evidence
+from agrisense.scoring.evidence import PlotEvidence, TileView, evidence_model_version, plot_evidence
 from agrisense.scoring.tasks import ScoringInputs, TileJob
 
 
@@ -149,12 +149,6 @@ def _score_tile_base(job: TileJob, inputs: ScoringInputs, *, scheduler: str, map
         cropland=layers.cropland if layers else None,
         field_boundary=None if not maps or boundary is None else np.where(clear, boundary, np.nan).astype(np.float32),
     )
-
-
-def evidence_model_version(landcover: str, crop_model: PlotCropModel | None) -> str:
-    """What the evidence (and the plot calibration fitted on it) names as its model: the land-cover bundle's
-    version, ``+name@version`` of the plot crop model when one refines its crops."""
-    return landcover if crop_model is None else f"{landcover}+{crop_model.label}"
 
 
 def imagery_mask(comp: xr.Dataset) -> np.ndarray:

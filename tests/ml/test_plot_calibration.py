@@ -174,7 +174,7 @@ def test_committed_calibration_is_better_than_raw() -> None:
     entries = read_calibrations(REFERENCE / "plot_calibration.json")
     models = REFERENCE.parent.parent / "models"
     from agrisense.ml.plot_crop_model import load_plot_crop_model
-    from agrisense.scoring.tile import evidence_model_version
+    from agrisense.scoring.evidence import evidence_model_version
 
     crop_models = {"landcover_unet": load_plot_crop_model(models, "plotcrop_ea"), "landcover_unet_cn": None}
     for bundle, place in (("landcover_unet", "northern Uganda"), ("landcover_unet_cn", "Jiangxi")):

@@ -18,7 +18,7 @@ from agrisense.config import Settings
 from agrisense.ml.plot_crop_model import load_plot_crop_model
 from agrisense.pipelines.rescore import stored_fingerprint, tile_items
 from agrisense.pipelines.rescore_run import rescore_region
-from agrisense.scoring.tile import evidence_model_version
+from agrisense.scoring.evidence import evidence_model_version
 
 
 @pytest.fixture(scope="module")

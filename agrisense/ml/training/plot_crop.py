@@ -183,19 +183,7 @@ def fit_plot_crop(
     truth = [np.array([crops.index(c) for c in r.crops]) for r in regions]
     report: dict[str, Any] = {"crops": crops, "months": months, "regions": {}}
     if len(regions) > 1:
-        loglik = {
-            c: float(
-                np.mean(
-                    np.concatenate(
-                        [
-                            np.log(np.maximum(p[np.arange(len(y)), y], 1e-12))
-                            for p, y in zip(held_out[c], truth, strict=True)
-                        ]
-                    )
-                )
-            )
-            for c in C_GRID
-        }
+        loglik = {c: _mean_loglik(held_out[c], truth) for c in C_GRID}
         chosen_c = max(C_GRID, key=lambda c: loglik[c])
         report["leave_one_region_out_loglik"] = {str(c): round(v, 4) for c, v in loglik.items()}
         weight, fitted_on = _pool_weight(regions, held_out[chosen_c], truth, crops)
@@ -238,6 +226,12 @@ def fit_plot_crop(
         trained_on=trained_on,
     )
     return model, {**report, "trained_on": trained_on}
+
+
+def _mean_loglik(probs: Sequence[np.ndarray], truth: Sequence[np.ndarray]) -> float:
+    """Mean log-probability of the true classes over the regions' held-out predictions."""
+    rows = [np.log(np.maximum(p[np.arange(len(y)), y], 1e-12)) for p, y in zip(probs, truth, strict=True)]
+    return float(np.mean(np.concatenate(rows)))
 
 
 def _pool_weight(
