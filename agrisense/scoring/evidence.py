@@ -11,7 +11,7 @@ from shapely.geometry.base import BaseGeometry
 
 from agrisense.imagery.zonal import plot_coverage
 from agrisense.ml.inference import PlotPrediction, aggregate_plot
-from agrisense.ml.plot_crop import plot_band_series
+from agrisense.ml.plot_crop import crop_given_cropland, plot_band_series
 from agrisense.ml.plot_crop_model import PlotCropModel
 from agrisense.ml.registry import NON_CROP
 
@@ -129,13 +129,12 @@ def refine_prediction(
     series = plot_band_series(window, weights)[None]
     unet = np.array([[prediction.class_probabilities[c] for c in classes]])
     refined = model.refine(unet, classes, series, months)[0]
-    crop_idx = [i for i, c in enumerate(classes) if c != NON_CROP]
-    share = refined[crop_idx] / max(float(refined[crop_idx].sum()), 1e-12)
-    best = int(np.argmax(share))
+    crops, share = crop_given_cropland(refined[None], classes)
+    best = int(np.argmax(share[0]))
     return replace(
         prediction,
-        crop=classes[crop_idx[best]],
-        crop_probability=float(share[best]),
+        crop=crops[best],
+        crop_probability=float(share[0, best]),
         class_probabilities={c: float(p) for c, p in zip(classes, refined, strict=True)},
         model_version=evidence_model_version(prediction.model_version, model),
     )
