@@ -1,5 +1,6 @@
-"""One entry point for the crop-type bundles: ``load_crop_classifier`` picks the Presto model or the older TempCNN
-ensemble from ``bundle.json`` (``arch``); both answer ``predict`` / ``predict_proba`` on a wide sample table."""
+"""One entry point for the crop models: ``load_crop_classifier`` picks the plot crop model that scores plots
+(``plot_crop.json``), the Presto model or the older TempCNN ensemble (``bundle.json`` ``arch``); all answer
+``predict`` / ``predict_proba`` on a wide sample table."""
 
 from __future__ import annotations
 
@@ -28,8 +29,11 @@ class CropClassifier(Protocol):
 
 def load_crop_classifier(model_dir: Path) -> CropClassifier:
     """The crop-type model in ``model_dir`` (``ModelUnavailable`` with a retrain hint when missing or broken)."""
+    from agrisense.ml.plot_crop_samples import is_plot_crop_bundle, load_plot_crop_samples
     from agrisense.ml.presto.model import bundle_arch, load_presto_model
 
+    if is_plot_crop_bundle(Path(model_dir)):
+        return load_plot_crop_samples(Path(model_dir))
     if bundle_arch(Path(model_dir)) == "presto":
         return load_presto_model(Path(model_dir))
     from agrisense.ml.croptype.model import load_model

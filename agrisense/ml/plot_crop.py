@@ -92,6 +92,17 @@ def series_table(
     return table
 
 
+def table_series(table: pd.DataFrame, *, season_start: int = SEASON_START_MONTH) -> tuple[np.ndarray, tuple[int, ...]]:
+    """The inverse of :func:`series_table`: series ``(N, B, 12)`` (reflectance 0-1, ``ASSETS`` order) of a wide
+    sample table (columns checked by :func:`agrisense.ml.croptype.table.validate_table`) and their calendar months."""
+    wide = np.stack(
+        [np.stack([table[f"{b}_m{t:02d}"].to_numpy(dtype=np.float64) for t in range(N_MONTHS)], axis=1) for b in BANDS],
+        axis=1,
+    )
+    months = tuple((season_start - 1 + t) % 12 + 1 for t in range(N_MONTHS))
+    return wide / 10000.0, months
+
+
 @dataclass(frozen=True)
 class MonthlyWeather:
     """A season's monthly precipitation total (mm) and mean temperature (deg C), ``(12,)`` each, from ``m00``."""

@@ -71,6 +71,8 @@ def test_fit_chooses_by_held_out_regions_and_beats_a_noisy_unet(tmp_path: Path) 
     assert model.pool_weight > 0.5  # the model is the better judge here, and the fitted weight says so
     p = model.predict_proba(regions[1].series, MONTHS)
     assert p.shape == (150, 2) and np.allclose(p.sum(axis=1), 1.0)
+    truth = np.array([CROPS.index(c) for c in regions[1].crops])
+    assert np.mean(p.argmax(axis=1) == truth) > 0.95  # the stored arrays (two crops: one sklearn row) predict
     model.save(tmp_path / "plotcrop_test")
     loaded = load_plot_crop_model(tmp_path, "plotcrop_test")
     assert loaded.label == model.label and np.allclose(loaded.predict_proba(regions[1].series, MONTHS), p)

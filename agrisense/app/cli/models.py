@@ -27,9 +27,10 @@ def read_sample_table(path: Path) -> pd.DataFrame:
         raise InvalidInput(f"cannot read sample table {path} ({exc}); it must be parquet (or .csv)") from exc
 
 
-#: the crop-type bundle ``classify-samples`` uses by default: the winner of the same-folds comparison in
-#: docs/croptype.md (TempCNN + forest beat Presto + head on the real table, 300 m spatial CV)
-PRODUCT_CROP_MODEL = "croptype_tcnn"
+#: the model ``classify-samples`` uses by default: the plot crop model that scores East-African plots
+#: (``score``, ``rescore``, the API, "tap my field"), so a bank checks on its own samples what decides its loans.
+#: It knows the financed crops only; ``--model models/croptype_tcnn`` classifies all land-cover classes.
+PRODUCT_CROP_MODEL = "plotcrop_ea"
 
 
 @_friendly
@@ -98,11 +99,15 @@ def classify_samples_command(
     out: Annotated[Path, typer.Option(help="Output CSV: sample_id,label,probability.")],
     model: Annotated[
         Path | None,
-        typer.Option(help="Crop-type model bundle folder (default: croptype_tcnn in AGRISENSE_MODELS_DIR)."),
+        typer.Option(
+            help="Crop model folder (default: plotcrop_ea in AGRISENSE_MODELS_DIR, the model that scores plots; "
+            "models/croptype_tcnn for every land-cover class)."
+        ),
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
 ) -> None:
-    """Predict the crop type of each sample; probability = calibrated probability of the predicted label."""
+    """Predict the crop type of each sample; probability = the model's probability of the predicted label (the
+    plot crop model: given cropland, among the financed crops)."""
     from agrisense.config import settings_with
     from agrisense.ml.crop_model import load_crop_classifier
 

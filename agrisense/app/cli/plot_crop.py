@@ -46,20 +46,30 @@ def train_plot_crop_command(
             raise InvalidInput(f"{folder} grows {load_region(folder).crops}, not {crops}: train one model per market")
         typer.echo(f"collecting plots of {folder} ...")
         regions.append(collect_region_plots(settings_with(region_dir=folder), crops))
-    real = None
+    real, crop_labels = None, None
     if samples is not None:
         crops_csv = pd.read_csv(Path(settings.reference_dir) / "crops.csv")
         labels = dict(zip(crops_csv["crop"], crops_csv["sample_labels"], strict=True))
-        real = sample_rows(
-            read_sample_table(samples), {c: labels[c] for c in crops if c in labels}, regions=sample_region or ()
-        )
-    model, report = fit_plot_crop(regions, real, crops, name=out.name, seed=seed)
+        crop_labels = {c: labels[c] for c in crops if c in labels}
+        real = sample_rows(read_sample_table(samples), crop_labels, regions=sample_region or ())
+    model, report = fit_plot_crop(regions, real, crops, name=out.name, seed=seed, sample_labels=crop_labels)
+    if real is not None and real.lonlat is not None:
+        from agrisense.ml.training.plot_crop_cv import real_sample_cv
+
+        typer.echo("cross-validating on the real samples (300 m spatial groups) ...")
+        report["real_samples_cv"] = real_sample_cv(regions, real, crops, months=model.months, c=report["C"], seed=seed)
     model.save(out)
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
     for source, numbers in report["regions"].items():
         typer.echo(
             f"{source} (held out, {numbers['plots']} plots): U-Net {numbers['unet_accuracy']:.3f}, "
             f"model {numbers['model_accuracy']:.3f}, pooled {numbers['pooled_accuracy']:.3f}"
+        )
+    for variant, s in report.get("real_samples_cv", {}).get("scores", {}).items():
+        typer.echo(
+            f"real samples, {variant} (spatial CV, {s['n']}): OA {s['overall_accuracy']:.3f} "
+            f"(majority {s['majority_accuracy']:.3f}), macro-F1 {s['macro_f1']:.3f}, ECE {s['ece']:.3f}, "
+            f"accuracy on the 80 % most confident {s['accuracy_at_80']:.3f}"
         )
     typer.echo(f"C {report['C']}, pool weight {report['pool_weight']} ({report['pool_weight_fitted_on']})")
     typer.echo(f"model {model.label} written to {out}")

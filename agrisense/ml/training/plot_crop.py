@@ -28,8 +28,7 @@ from agrisense.config import Settings
 from agrisense.errors import InvalidInput
 from agrisense.imagery.cache import build_composites_keyed
 from agrisense.imagery.zonal import plot_coverage
-from agrisense.ml.croptype.table import BANDS, N_MONTHS
-from agrisense.ml.plot_crop import ASSETS, SEASON_START_MONTH, best_weight, crop_given_cropland, plot_band_series, pool
+from agrisense.ml.plot_crop import ASSETS, best_weight, crop_given_cropland, plot_band_series, pool, table_series
 from agrisense.ml.plot_crop_model import PlotCropModel, feature_matrix
 from agrisense.ml.region_eval import trained_on_region
 from agrisense.ml.registry import NON_CROP
@@ -52,6 +51,7 @@ class LabelledSeries:
     crops: tuple[str, ...]  # (N,) true crop
     unet: np.ndarray | None = None  # (N, 1 + C) U-Net plot probabilities over (non_crop, *model crops)
     unet_trained_here: bool = True  # whether the U-Net trained on this region (its probabilities are optimistic)
+    lonlat: np.ndarray | None = None  # (N, 2) WGS84 degrees of samples (spatially grouped cross-validation)
 
 
 def collect_region_plots(settings: Settings, crops: Sequence[str]) -> LabelledSeries:
@@ -111,23 +111,14 @@ def sample_rows(table: pd.DataFrame, crop_labels: Mapping[str, str], *, regions:
     rows = table[keep]
     if rows.empty:
         raise InvalidInput(f"the sample table has no row labelled {', '.join(sorted(by_label))}")
-    series = (
-        np.stack(
-            [
-                np.stack([rows[f"{b}_m{t:02d}"].to_numpy(dtype=np.float64) for t in range(N_MONTHS)], axis=1)
-                for b in BANDS
-            ],
-            axis=1,
-        )
-        / 10000.0
-    )
-    months = tuple((SEASON_START_MONTH - 1 + t) % 12 + 1 for t in range(N_MONTHS))
+    series, months = table_series(rows)
     return LabelledSeries(
         source="samples",
         ids=tuple(str(i) for i in rows["sample_id"]),
         series=series,
         months=months,
         crops=tuple(by_label[str(label)] for label in rows["label"]),
+        lonlat=rows[["lon", "lat"]].to_numpy(dtype=np.float64) if {"lon", "lat"} <= set(rows.columns) else None,
     )
 
 
@@ -167,8 +158,10 @@ def fit_plot_crop(
     *,
     name: str,
     seed: int = 0,
+    sample_labels: Mapping[str, str] | None = None,
 ) -> tuple[PlotCropModel, dict[str, Any]]:
-    """The plot crop model over ``crops`` and its report (per held-out region: U-Net, model and pooled accuracy)."""
+    """The plot crop model over ``crops`` and its report (per held-out region: U-Net, model and pooled accuracy).
+    ``sample_labels`` (crop -> sample-table label) is kept with the model, so it reads sample tables too."""
     crops = tuple(crops)
     if not regions:
         raise InvalidInput("plot crop training needs at least one region with truth (--region)")
@@ -204,11 +197,12 @@ def fit_plot_crop(
     fitted = _fit(x, y, chosen_c, seed)
     imputer, scaler, logreg = fitted.steps[0][1], fitted.steps[1][1], fitted.steps[2][1]
     coef, intercept = np.zeros((len(crops), x.shape[1])), np.full(len(crops), -30.0)
-    coef[logreg.classes_], intercept[logreg.classes_] = logreg.coef_, logreg.intercept_
+    coef[logreg.classes_], intercept[logreg.classes_] = _softmax_rows(logreg)
     trained_on = {
         "regions": [r.source for r in regions],
         "region_plots": int(sum(len(r.ids) for r in regions)),
         "samples": 0 if samples is None else len(samples.ids),
+        "sample_labels": dict(sample_labels or {}),
         "seed": seed,
         "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -226,6 +220,14 @@ def fit_plot_crop(
         trained_on=trained_on,
     )
     return model, {**report, "trained_on": trained_on}
+
+
+def _softmax_rows(logreg: Any) -> tuple[np.ndarray, np.ndarray]:
+    """One coefficient row and intercept per fitted class, as a softmax reads them. With two classes sklearn keeps
+    a single row (P(second) = sigmoid(row)), which is the softmax of logits (0, row)."""
+    if logreg.coef_.shape[0] == 1:
+        return np.vstack([np.zeros_like(logreg.coef_[0]), logreg.coef_[0]]), np.array([0.0, logreg.intercept_[0]])
+    return logreg.coef_, logreg.intercept_
 
 
 def _mean_loglik(probs: Sequence[np.ndarray], truth: Sequence[np.ndarray]) -> float:
