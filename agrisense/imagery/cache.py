@@ -27,6 +27,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pystac
 import xarray as xr
 from odc.geo.geobox import GeoBox
@@ -36,7 +38,7 @@ from agrisense.imagery.catalog import SceneSource, open_source
 from agrisense.imagery.indices import INDEX_NAMES, add_indices
 from agrisense.imagery.load import ALL_BANDS, DEFAULT_MIN_SCENE_CLEAR
 from agrisense.imagery.scenes import SCENE_RECORDS_ATTR, records_from_json, records_to_json
-from agrisense.imagery.timeseries import CompositeResult, build_composites
+from agrisense.imagery.timeseries import CompositeResult, SceneNdvi, build_composites
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ TILE_SIZE_M = 2560.0
 TILE_PAD_M = 320.0
 KEY_ATTR = "agrisense_cache_key"
 SCENES_ATTR = "agrisense_scene_fingerprint"
+SCENE_NDVI_VAR, SCENE_DAY_COORD = "scene_ndvi", "scene_day"  # (scene, y, x) beside the composites, read apart
 _CHUNK_PX = 128
 
 
@@ -194,7 +197,7 @@ def _read(path: Path, key: str, scenes: str | None) -> CompositeResult | None:
             if scenes is not None and stored.attrs.get(SCENES_ATTR) != scenes:
                 log.info("composite cache entry %s is stale: the catalog's scenes changed", path.name)
                 return None
-            ds = stored.load()
+            ds = stored.drop_vars([SCENE_NDVI_VAR, SCENE_DAY_COORD], errors="ignore").load()
     except (OSError, ValueError, KeyError) as exc:
         log.warning("ignoring unreadable composite cache entry %s (%s)", path, exc)
         return None
@@ -213,7 +216,13 @@ def _write(result: CompositeResult, path: Path, key: str, scenes: str) -> None:
         SCENES_ATTR: scenes,
         SCENE_RECORDS_ATTR: records_to_json(result.scenes),
     }
-    chunks = {"period": -1, "y": _CHUNK_PX, "x": _CHUNK_PX}
+    if result.scene_ndvi is not None:
+        days = np.asarray(result.scene_ndvi.days, dtype="datetime64[D]")
+        ds[SCENE_NDVI_VAR] = xr.DataArray(
+            result.scene_ndvi.values, dims=("scene", "y", "x"), coords={"y": ds.y, "x": ds.x}
+        )
+        ds = ds.assign_coords({SCENE_DAY_COORD: ("scene", days)})
+    chunks = {"period": -1, "scene": -1, "y": _CHUNK_PX, "x": _CHUNK_PX}
     ds = ds.chunk({d: c for d, c in chunks.items() if d in ds.dims})
     for name in ds.variables:
         ds[name].encoding = {}
@@ -232,6 +241,31 @@ def _write(result: CompositeResult, path: Path, key: str, scenes: str) -> None:
             raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_scene_ndvi(cache_dir: str | Path, entry: str, window: tuple[slice, slice] | None = None) -> SceneNdvi | None:
+    """The per-scene NDVI kept in the cache entry ``entry`` (an id :func:`build_composites_keyed` returned), cut
+    to the pixel ``window`` (rows, cols) of the tile; None when the entry is gone, rebuilt from other scenes, or
+    was written before per-scene NDVI was kept (then read the scenes)."""
+    key, _, scenes = entry.partition("-")
+    path = Path(cache_dir) / f"{key}.zarr"
+    if not path.is_dir():
+        return None
+    try:
+        with xr.open_zarr(path, consolidated=False) as stored:
+            if stored.attrs.get(KEY_ATTR) != key or stored.attrs.get(SCENES_ATTR) != scenes:
+                return None
+            if SCENE_NDVI_VAR not in stored:
+                return None
+            ndvi = stored[SCENE_NDVI_VAR]
+            if window is not None:
+                ndvi = ndvi.isel(y=window[0], x=window[1])
+            values = np.asarray(ndvi.values, dtype=np.float32)
+            days = tuple(pd.Timestamp(d).date() for d in stored[SCENE_DAY_COORD].values)
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("ignoring unreadable per-scene NDVI in cache entry %s (%s)", path, exc)
+        return None
+    return SceneNdvi(values, days)
 
 
 def build_composites_keyed(

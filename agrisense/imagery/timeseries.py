@@ -8,16 +8,27 @@ from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 from odc.geo.geobox import GeoBox
 
 from agrisense.errors import ImageryUnavailable, InvalidInput
 from agrisense.imagery.catalog import SceneSource, open_source
 from agrisense.imagery.composite import composites
+from agrisense.imagery.indices import add_indices
 from agrisense.imagery.load import ALL_BANDS, DEFAULT_MIN_SCENE_CLEAR, load_scenes, scene_records
 from agrisense.imagery.scenes import SCENE_RECORDS_ATTR, SceneRecord
 
-__all__ = ["CompositeResult", "SceneRecord", "build_composites"]
+__all__ = ["CompositeResult", "SceneNdvi", "SceneRecord", "build_composites"]
+
+
+@dataclass(frozen=True)
+class SceneNdvi:
+    """Every scene that went into the composites, as NDVI on their grid (NaN where not clear), in time order:
+    what the per-scene monitoring reads (``agrisense.monitoring.scene_reader``), kept so it reads no imagery."""
+
+    values: np.ndarray  # (S, H, W) float32
+    days: tuple[date, ...]  # (S,) solar day of each scene
 
 
 @dataclass(frozen=True)
@@ -26,6 +37,7 @@ class CompositeResult:
 
     composites: xr.Dataset
     scenes: list[SceneRecord]
+    scene_ndvi: SceneNdvi | None = None  # with red and nir among the bands; absent in cache entries built earlier
 
     @property
     def used_scenes(self) -> list[SceneRecord]:
@@ -82,13 +94,21 @@ def build_composites(
     lazy = composites(cube, period=period, start=start, end=end + timedelta(days=1), max_gap_periods=max_gap_periods)
     # One pass over the pixels: the per-scene share of readable clear pixels rides along with the composites.
     # (Dataset.compute, not dask.compute(dataset): the latter hits a graph-optimisation bug in dask 2026.8.)
-    valid_var = "_scene_valid_fraction"
-    scene_valid = cube["clear"].mean(("y", "x")).rename(time="_scene").reset_coords(drop=True)
-    computed = lazy.assign({valid_var: scene_valid}).compute()
+    # The per-scene NDVI rides along too, so the in-season monitoring never loads these scenes again.
+    valid_var, ndvi_var = "_scene_valid_fraction", "_scene_ndvi"
+    extra = {valid_var: cube["clear"].mean(("y", "x"))}
+    if {"red", "nir"} <= set(bands):
+        extra[ndvi_var] = add_indices(cube[["red", "nir"]], ["ndvi"])["ndvi"]
+    extra = {name: var.rename(time="_scene").reset_coords(drop=True) for name, var in extra.items()}
+    computed = lazy.assign(extra).compute()
     valid = computed[valid_var].values
-    computed = computed.drop_vars([valid_var, "_scene"])
+    scene_ndvi = None
+    if ndvi_var in computed:
+        days = tuple(pd.Timestamp(d).date() for d in cube["solar_day"].values)
+        scene_ndvi = SceneNdvi(np.asarray(computed[ndvi_var].values, dtype=np.float32), days)
+    computed = computed.drop_vars([*extra, "_scene"])
     records = _mark_failed_reads(scene_records(cube), cube, np.asarray(valid))
     if not any(r.used for r in records):
         raise ImageryUnavailable(f"none of the {len(records)} scenes could be read; check the catalog's assets.")
     computed.attrs.pop(SCENE_RECORDS_ATTR, None)
-    return CompositeResult(composites=computed, scenes=records)
+    return CompositeResult(composites=computed, scenes=records, scene_ndvi=scene_ndvi)

@@ -4,6 +4,8 @@ Plots are grouped by cache tile (:func:`agrisense.imagery.plot_series.group_plot
 searched in the catalog and loaded with :func:`agrisense.imagery.load.load_scenes` (the same reflectance rule and
 SCL clear mask as the composites), red and NIR only, cut to the plots' pixels; NDVI as
 :func:`agrisense.imagery.indices.add_indices` defines it. A tile without usable imagery gives its plots no scenes.
+The composites keep every scene's NDVI in their cache entry (:func:`agrisense.imagery.cache.read_scene_ndvi`):
+:func:`cached_plot_scenes` reads the scenes from there, the county re-score's path.
 """
 
 from __future__ import annotations
@@ -11,17 +13,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 
 from agrisense.errors import ImageryUnavailable
-from agrisense.imagery.cache import TileKey
+from agrisense.imagery.cache import TileKey, read_scene_ndvi
 from agrisense.imagery.catalog import SceneSource, open_source
 from agrisense.imagery.indices import add_indices
 from agrisense.imagery.load import load_scenes
 from agrisense.imagery.plot_series import group_plots_by_tile, plot_window
+from agrisense.imagery.timeseries import SceneNdvi
 from agrisense.imagery.zonal import plot_coverage
 from agrisense.monitoring.scenes import PlotScenes, plot_scene_stats
 
@@ -62,7 +66,7 @@ def tile_plot_scenes(
 ) -> dict[str, PlotScenes]:
     """:func:`read_plot_scenes` for the plots of one cache ``tile`` (``plot_id`` column, geometries in the tile's
     CRS), on the tile's 10 m grid; empty when the tile has no usable imagery. The county re-score's tile tasks
-    call it for their financed plots."""
+    call it for their financed plots when the imagery cache holds no per-scene NDVI (:func:`cached_plot_scenes`)."""
     geobox = tile.geobox()
     bbox = geobox.geographic_extent.boundingbox
     try:
@@ -74,12 +78,28 @@ def tile_plot_scenes(
     rows, cols = _window(geobox, plots)
     ndvi = add_indices(cube.isel(y=rows, x=cols), ["ndvi"])["ndvi"].values
     days = tuple(pd.Timestamp(d).date() for d in cube["solar_day"].values)
-    sub = geobox[rows, cols]
+    return plot_scenes_from_ndvi(SceneNdvi(ndvi, days), geobox[rows, cols], plots)
+
+
+def cached_plot_scenes(
+    cache_dir: str | Path, entry: str, tile: TileKey, plots: gpd.GeoDataFrame
+) -> dict[str, PlotScenes] | None:
+    """:func:`tile_plot_scenes` from the per-scene NDVI that the imagery cache entry ``entry`` (the one the tile
+    was scored from) keeps: the same scenes, clear mask and NDVI, no imagery read. None when the entry holds
+    none (built before it was kept, or replaced since)."""
+    geobox = tile.geobox()
+    rows, cols = _window(geobox, plots)
+    kept = read_scene_ndvi(cache_dir, entry, (rows, cols))
+    return None if kept is None else plot_scenes_from_ndvi(kept, geobox[rows, cols], plots)
+
+
+def plot_scenes_from_ndvi(ndvi: SceneNdvi, window: Any, plots: gpd.GeoDataFrame) -> dict[str, PlotScenes]:
+    """Per ``plot_id``, its :class:`PlotScenes` from per-scene NDVI ``(S, h, w)`` on the geobox ``window``."""
     out: dict[str, PlotScenes] = {}
     for pid, geom in zip(plots["plot_id"], plots.geometry, strict=True):
-        (r, c), weights = plot_coverage(geom, sub)
+        (r, c), weights = plot_coverage(geom, window)
         if weights.size:
-            out[str(pid)] = plot_scene_stats(ndvi[:, r, c], weights, days)
+            out[str(pid)] = plot_scene_stats(ndvi.values[:, r, c], weights, ndvi.days)
     return out
 
 

@@ -47,7 +47,7 @@ from agrisense.imagery.catalog import open_source
 from agrisense.market import market_named, markets_dir
 from agrisense.ml.plot_crop_model import PLOT_CROP_FILE
 from agrisense.ml.registry import read_bundle
-from agrisense.monitoring.scene_reader import scenes_frame, scenes_from_frame, tile_plot_scenes
+from agrisense.monitoring.scene_reader import cached_plot_scenes, scenes_frame, scenes_from_frame, tile_plot_scenes
 from agrisense.monitoring.scenes import PlotScenes
 from agrisense.pipelines.cluster import dask_client
 from agrisense.pipelines.rescore_maps import write_tile_maps
@@ -360,15 +360,21 @@ def _write_table_atomic(table: pa.Table, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def financed_scenes(task: TileTask, cfg: RescoreConfig) -> dict[str, PlotScenes]:
+def financed_scenes(task: TileTask, cfg: RescoreConfig, entry: str | None) -> dict[str, PlotScenes]:
     """Every clear scene of the tile's financed plots over the run's imagery window (``read_plot_scenes``' rule,
-    one tile): the in-season monitoring reads these instead of the imagery."""
+    one tile): the in-season monitoring reads these instead of the imagery. From the per-scene NDVI of the
+    composites' cache ``entry`` the tile was just scored from; the scenes are read again only for an entry
+    that holds none (one built before it was kept)."""
     if not task.financed:
         return {}
     pairs = [(p, w) for p, w in zip(task.job.plot_ids, task.job.plot_wkb, strict=True) if p in task.financed]
     plots = gpd.GeoDataFrame(
         {"plot_id": [p for p, _ in pairs]}, geometry=[shapely.from_wkb(w) for _, w in pairs], crs=task.job.crs
     )
+    if entry is not None:
+        kept = cached_plot_scenes(cfg.inputs.cache_dir, entry, task.job.tile, plots)
+        if kept is not None:
+            return kept
     return tile_plot_scenes(open_source(cfg.inputs.catalog), task.job.tile, plots, cfg.start, cfg.end)
 
 
@@ -404,7 +410,7 @@ def rescore_tile(task: TileTask, cfg: RescoreConfig) -> dict[str, Any]:
         write_tile_maps(result, task.job, cfg.tile_maps_dir / task.job.tile_id, tags=dict(cfg.run_tags))
     t3 = time.perf_counter()
     with dask.config.set(scheduler="sync"):  # one thread per task, as score_tile's composites
-        _write_scenes(cfg, task, financed_scenes(task, cfg))
+        _write_scenes(cfg, task, financed_scenes(task, cfg, result.composites_entry))
     t4 = time.perf_counter()
     frame = offer_rows(offers, task.plots, task.job.tile_id)
     _write_parquet_atomic(frame, tile_result_path(cfg, task.job.tile_id), task.fingerprint)

@@ -43,6 +43,7 @@ class TileResult:
     ndvi: np.ndarray | None = None  # (H, W) float32 latest clear NDVI per pixel (``maps=True``)
     cropland: np.ndarray | None = None  # (H, W) float32 1 - p(non_crop) (``maps=True``)
     field_boundary: np.ndarray | None = None  # (H, W) float32 boundary probability (``maps=True``, boundary head)
+    composites_entry: str | None = None  # the imagery cache entry it was scored from (``read_scene_ndvi``)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class ScoredTile:
     ndvi: np.ndarray | None
     cropland: np.ndarray | None
     field_boundary: np.ndarray | None
+    composites_entry: str | None = None
 
 
 def score_tile(
@@ -98,6 +100,7 @@ def score_tile(
         base.ndvi,
         base.cropland,
         base.field_boundary,
+        base.composites_entry,
     )
 
 
@@ -148,6 +151,7 @@ def _score_tile_base(job: TileJob, inputs: ScoringInputs, *, scheduler: str, map
         ndvi=np.where(clear, latest_clear(comp["ndvi"].values), np.nan).astype(np.float32) if maps else None,
         cropland=layers.cropland if layers else None,
         field_boundary=None if not maps or boundary is None else np.where(clear, boundary, np.nan).astype(np.float32),
+        composites_entry=entry,
     )
 
 

@@ -5,6 +5,8 @@ import threading
 from datetime import date, datetime
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pystac
 import pytest
 import xarray as xr
@@ -13,14 +15,19 @@ from odc.geo.geobox import GeoBox
 import agrisense.imagery.cache as cache_module
 from agrisense.errors import ImageryUnavailable, InvalidInput
 from agrisense.imagery.cache import (
+    SCENE_NDVI_VAR,
     TileKey,
     build_composites_cached,
+    build_composites_keyed,
     cache_key,
+    read_scene_ndvi,
     scene_fingerprint,
     search_tile,
     tile_for_bounds,
 )
 from agrisense.imagery.catalog import SceneSource, open_source
+from agrisense.imagery.indices import add_indices
+from agrisense.imagery.load import load_scenes
 
 from .conftest import SCENES
 from .s2_fixture import SceneSpec, write_catalog
@@ -173,6 +180,30 @@ def test_unreachable_catalog_serves_a_cached_tile_and_fails_a_cold_one(
     xr.testing.assert_identical(cold.composites, offline.composites)
     with pytest.raises(ImageryUnavailable):
         build_composites_cached(_Offline(online.identity), fixture_geobox[:10, :10], START, END, cache_dir=tmp_path)
+
+
+def test_the_entry_keeps_every_scenes_ndvi_as_a_direct_read_gives_it(
+    s2_catalog: Path, fixture_geobox: GeoBox, tmp_path: Path
+) -> None:
+    """What per-scene monitoring reads from the cache equals loading the scenes' red and NIR again."""
+    source = open_source(str(s2_catalog))
+    built, entry = build_composites_keyed(source, fixture_geobox, START, END, cache_dir=tmp_path)
+    cube = load_scenes(search_tile(source, fixture_geobox, START, END), fixture_geobox, ("red", "nir"))
+    direct = add_indices(cube, ["ndvi"])["ndvi"].values
+    window = (slice(2, 9), slice(1, 6))
+    kept = read_scene_ndvi(tmp_path, entry, window)
+    assert kept is not None and built.scene_ndvi is not None
+    assert kept.days == built.scene_ndvi.days == tuple(pd.Timestamp(d).date() for d in cube["solar_day"].values)
+    np.testing.assert_array_equal(kept.values, direct[:, window[0], window[1]])
+    np.testing.assert_array_equal(built.scene_ndvi.values, direct)
+    assert SCENE_NDVI_VAR not in built.composites  # the composites themselves are unchanged
+    key = entry.partition("-")[0]
+    assert read_scene_ndvi(tmp_path, f"{key}-otherscenes") is None  # rebuilt from other scenes since
+    assert read_scene_ndvi(tmp_path / "elsewhere", entry) is None
+    with xr.open_zarr(tmp_path / f"{key}.zarr", consolidated=False) as stored:
+        old = stored.drop_vars([SCENE_NDVI_VAR, "scene_day"]).load()
+    old.to_zarr(tmp_path / f"{key}.zarr", mode="w", consolidated=False)  # an entry written before it was kept
+    assert read_scene_ndvi(tmp_path, entry) is None
 
 
 def test_unreadable_entry_is_rebuilt(s2_catalog: Path, fixture_geobox: GeoBox, tmp_path: Path) -> None:

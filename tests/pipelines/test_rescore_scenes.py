@@ -1,5 +1,6 @@
 """The county re-score keeps its financed plots' every clear scene from the tile tasks: the same scenes and values
-as ``read_plot_scenes`` over the catalog, and a re-run with nothing new reads no imagery for the monitoring."""
+as ``read_plot_scenes`` over the catalog, taken from the composites' own pass over the scenes (each scene loaded
+once), and a re-run with nothing new reads no imagery for the monitoring."""
 
 from __future__ import annotations
 
@@ -40,7 +41,9 @@ def test_tile_scenes_equal_read_plot_scenes_and_a_rerun_reads_no_imagery(
     offers = [o for o in _offers(small_region, 6, season=2026) if o["decision"] == "approve" and o["credit_limit"]]
     (tmp_path / "offers.json").write_text(json.dumps(offers))
     out = tmp_path / "out"
-    run = rescore_region(settings, out, as_of=AS_OF, n_workers=0, active_loans_file=tmp_path / "offers.json")
+    with monkeypatch.context() as once:  # the tile tasks load each scene once: the composites keep their NDVI
+        once.setattr(scene_reader, "load_scenes", lambda *a, **k: pytest.fail("scenes loaded a second time"))
+        run = rescore_region(settings, out, as_of=AS_OF, n_workers=0, active_loans_file=tmp_path / "offers.json")
 
     region = with_season(load_region(small_region), 2026)
     cfg = rescore_config(settings, region, *season_window(region, 2026, AS_OF), out)
