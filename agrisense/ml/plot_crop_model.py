@@ -101,6 +101,24 @@ class PlotCropModel:
         out[:, order] = pooled * (1.0 - non_crop)[:, None]
         return out
 
+    def refine_pixels(
+        self, unet: np.ndarray, classes: Sequence[str], stack: np.ndarray, months: Sequence[int], *, chunk: int = 65536
+    ) -> np.ndarray:
+        """:meth:`refine` per pixel, for crop maps: U-Net probabilities ``(K, H, W)`` and reflectances
+        ``(B, T, H, W)`` (``ASSETS`` order) -> ``(K, H, W)``; each pixel is a one-pixel plot (a month with any band
+        missing is missing). Pixels with a NaN U-Net probability stay NaN. In chunks of ``chunk`` pixels."""
+        k, h, w = unet.shape
+        flat_p = unet.reshape(k, -1).T
+        flat_s = stack.reshape(stack.shape[0], stack.shape[1], -1).transpose(2, 0, 1)
+        out = np.full((h * w, k), np.nan)
+        valid = np.flatnonzero(np.isfinite(flat_p).all(axis=1))
+        for lo in range(0, valid.size, chunk):
+            idx = valid[lo : lo + chunk]
+            series = flat_s[idx].astype(np.float64)
+            series[~np.isfinite(series).all(axis=1)[:, None, :].repeat(series.shape[1], axis=1)] = np.nan
+            out[idx] = self.refine(flat_p[idx], classes, series, months)
+        return out.T.reshape(k, h, w)
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         for key in ("impute", "mean", "scale", "coef", "intercept"):

@@ -156,3 +156,27 @@ def test_the_scorer_pools_the_regions_plot_crop_model(small_settings) -> None:  
         assert ev.class_probabilities["non_crop"] == pytest.approx(alone[pid].class_probabilities["non_crop"])
         assert sum(ev.class_probabilities.values()) == pytest.approx(1.0)
     assert any(ev.class_probabilities != alone[pid].class_probabilities for pid, ev in pooled.items())
+    maps = score_tile(job, inputs, maps=True, scheduler="sync")
+    maps_alone = score_tile(job, dataclasses.replace(inputs, crop_model=None), maps=True, scheduler="sync")
+    assert maps.crop_class is not None and maps_alone.crop_class is not None
+    shown = maps.crop_class != 255
+    assert np.array_equal(shown, maps_alone.crop_class != 255)  # the same pixels have imagery
+    assert np.allclose(maps.cropland[shown], maps_alone.cropland[shown], atol=1e-5)  # cropland is the U-Net's
+    assert (maps.crop_class[shown] != maps_alone.crop_class[shown]).any()  # the crops are pooled per pixel
+
+
+def test_refine_pixels_is_refine_on_each_pixel_as_a_one_pixel_plot() -> None:
+    model, _ = fit_plot_crop([_region("a", 80, 1, unet_noise=0.3, trained_here=False)], None, CROPS, name="m")
+    rng = np.random.default_rng(5)
+    unet = rng.dirichlet(np.ones(3), size=(2, 3)).transpose(2, 0, 1)  # (K=3, H=2, W=3)
+    unet[:, 1, 2] = np.nan  # outside the imagery: stays NaN
+    stack = rng.normal(0.2, 0.05, (len(ASSETS), len(MONTHS), 2, 3))
+    stack[0, 1, 0, 0] = np.nan  # one band missing in one month: the month is missing for that pixel
+    classes = ("non_crop", *CROPS)
+    out = model.refine_pixels(unet, classes, stack, MONTHS, chunk=2)
+    assert np.isnan(out[:, 1, 2]).all()
+    for y, x in [(0, 0), (0, 1), (1, 0), (1, 1)]:
+        series = stack[:, :, y, x].copy()[None]
+        series[:, :, ~np.isfinite(series[0]).all(axis=0)] = np.nan
+        expected = model.refine(unet[:, y, x][None], classes, series, MONTHS)[0]
+        np.testing.assert_allclose(out[:, y, x], expected)
