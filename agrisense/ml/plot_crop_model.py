@@ -115,7 +115,8 @@ class PlotCropModel:
         for lo in range(0, valid.size, chunk):
             idx = valid[lo : lo + chunk]
             series = flat_s[idx].astype(np.float64)
-            series[~np.isfinite(series).all(axis=1)[:, None, :].repeat(series.shape[1], axis=1)] = np.nan
+            month_ok = np.asarray(np.isfinite(series).all(axis=1))  # (n, T): every band read
+            series = np.where(month_ok[:, None, :], series, np.nan)
             out[idx] = self.refine(flat_p[idx], classes, series, months)
         return out.T.reshape(k, h, w)
 
