@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import partial
@@ -264,6 +264,12 @@ def weather_risk(
         return combine_seasons(crop or calendar.crop, parts, params)
     calendar_of_year = partial(crop_calendar, calendar) if isinstance(calendar, CropReference) else calendar
     return summarise(*season_table(frame, calendar_of_year, crop, params))
+
+
+def crop_weather_risks(daily: pd.DataFrame, crops: Mapping[str, CropReference]) -> dict[str, WeatherRisk]:
+    """:func:`weather_risk` of each crop code of ``crops`` from one station history: what offers carry and what
+    the stress test (CLI and dashboard) replays."""
+    return {code: weather_risk(daily, ref, code) for code, ref in crops.items()}
 
 
 def season_table(

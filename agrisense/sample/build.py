@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -38,6 +39,8 @@ from agrisense.sample.scenes import make_context, plan_scenes, render_scene
 from agrisense.sample.signatures import build_signatures
 from agrisense.sample.stac_writer import COLLECTION_ID, item_id, save_catalog, write_scene
 from agrisense.sample.weather_gen import generate_weather
+
+log = logging.getLogger(__name__)
 
 GENERATOR_VERSION = "1.0.0"  # the East-African output is unchanged by the profiles (same seed, same bytes)
 REGION_NAME = EAST_AFRICA.name
@@ -124,7 +127,8 @@ def _staged(out_dir: Path) -> Iterator[Path]:
     build (an error, Ctrl-C) leaves no partial region, and a region already in ``out_dir`` stays as it was."""
     _check_target(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = out_dir.parent / f".{out_dir.name}.building-{uuid.uuid4().hex[:8]}"
+    _remove_abandoned_builds(out_dir)
+    work = out_dir.parent / f".{out_dir.name}.building-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         for sub in ("truth", "weather"):
             (work / sub).mkdir(parents=True)
@@ -132,6 +136,27 @@ def _staged(out_dir: Path) -> Iterator[Path]:
         _move_into_place(work, out_dir)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _remove_abandoned_builds(out_dir: Path) -> None:
+    """Delete the staging folders of earlier builds of ``out_dir`` whose process is gone (killed with SIGKILL or
+    by a power cut, so its own clean-up never ran); a build still running on this machine keeps its folder."""
+    for old in out_dir.parent.glob(f".{out_dir.name}.building-*"):
+        pid_text = old.name.rsplit(".building-", 1)[1].split("-", 1)[0]
+        if pid_text.isdigit() and _process_alive(int(pid_text)):
+            continue
+        log.info("removing %s, left by an interrupted build", old)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
 
 
 def _move_into_place(work: Path, out_dir: Path) -> None:

@@ -151,3 +151,19 @@ def test_interrupted_build_leaves_no_partial_region(tmp_path: Path, monkeypatch:
     with pytest.raises(KeyboardInterrupt):
         build_region(tmp_path / "r", size_km=1.0, max_scenes=1)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_build_removes_what_a_killed_build_left_and_keeps_a_running_ones(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left = tmp_path / f".r.building-{int(dead.stdout)}-0123abcd"  # SIGKILL: its own clean-up never ran
+    (left / "truth").mkdir(parents=True)
+    running = tmp_path / f".r.building-{os.getppid()}-4567ef01"  # a live process (this one's parent)
+    running.mkdir()
+    other = tmp_path / ".s.building-1-89ab"  # another region's: not ours to touch
+    other.mkdir()
+    assert _build("--out", str(tmp_path / "r"), *TINY).exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["r", running.name, other.name])

@@ -138,7 +138,7 @@ def stress_command(
     from rich.console import Console
     from rich.table import Table
 
-    from agrisense.agronomy.weather import LocalCsvWeather, weather_risk
+    from agrisense.agronomy.weather import LocalCsvWeather, crop_weather_risks
     from agrisense.config import settings_with
     from agrisense.credit.offer import read_offers
     from agrisense.credit.stress import portfolio_loans, stress_chart, stress_test
@@ -156,7 +156,7 @@ def stress_command(
     decisions = ("approve", "refer") if include_refer else ("approve",)
     history = LocalCsvWeather(weather_csv).history()
     book_crops = sorted({loan.crop for loan in portfolio_loans(book, decisions)} & set(crops))
-    weather = {c: weather_risk(history, crops[c], c) for c in book_crops}
+    weather = crop_weather_risks(history, {c: crops[c] for c in book_crops})
     shocks = tuple(price_shock) if price_shock else (-0.3,)
     result = stress_test(
         book, crops, weather, price_shocks=shocks, decisions=decisions, repayment_capacity=repayment_capacity

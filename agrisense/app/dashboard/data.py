@@ -129,10 +129,9 @@ def stress_weather(weather_csv: Path, crops: Mapping[str, CropReference]) -> dic
     """The weather risk of each crop at the region's station file, as its offers carry it
     (``agronomy.weather.weather_risk``, the scorer's: a crop grown in several seasons a year, double rice, gets the
     revenue-weighted risk of its seasons, year by year)."""
-    from agrisense.agronomy.weather import LocalCsvWeather, weather_risk
+    from agrisense.agronomy.weather import LocalCsvWeather, crop_weather_risks
 
-    history = LocalCsvWeather(weather_csv).history()
-    return {code: weather_risk(history, ref, code) for code, ref in crops.items()}
+    return crop_weather_risks(LocalCsvWeather(weather_csv).history(), crops)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
