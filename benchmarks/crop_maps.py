@@ -1,6 +1,7 @@
 """Per-pixel crop maps against a region's truth: the land-cover U-Net alone against the U-Net pooled with the plot
 crop model applied to each pixel's monthly series (what the re-score's crop maps show).
 
+    .venv/bin/agrisense sample build --seed 7202611 --out /tmp/ea_7202611   # a county neither model trained on
     AGRISENSE_CACHE_DIR=data/cache .venv/bin/python benchmarks/crop_maps.py --region /tmp/ea_7202611
 
 Scores crop-given-cropland on every truth crop pixel (the crops' share of the maps a GIS analyst reads), and per
