@@ -122,15 +122,17 @@ def sample_rows(table: pd.DataFrame, crop_labels: Mapping[str, str], *, regions:
     )
 
 
-def _matrix(
+def feature_rows(
     parts: Sequence[LabelledSeries], months: Sequence[int], crops: Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Feature matrix over calendar ``months`` and crop indices (``crops`` order) of all ``parts``' rows."""
     x = np.concatenate([feature_matrix(p.series, p.months, months) for p in parts])
     y = np.concatenate([[crops.index(c) for c in p.crops] for p in parts]).astype(int)
     return x, y
 
 
-def _fit(x: np.ndarray, y: np.ndarray, c: float, seed: int) -> Any:
+def fit_logistic(x: np.ndarray, y: np.ndarray, c: float, seed: int) -> Any:
+    """The model's sklearn pipeline (median imputation, standardisation, logistic regression at ``c``), fitted."""
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -144,7 +146,7 @@ def _fit(x: np.ndarray, y: np.ndarray, c: float, seed: int) -> Any:
     return model.fit(x, y)
 
 
-def _proba(model: Any, x: np.ndarray, n_classes: int) -> np.ndarray:
+def class_probabilities(model: Any, x: np.ndarray, n_classes: int) -> np.ndarray:
     """Probabilities over all ``n_classes`` (a class missing from a fold's training rows gets 0)."""
     out = np.zeros((len(x), n_classes))
     out[:, model.classes_] = model.predict_proba(x)
@@ -169,10 +171,10 @@ def fit_plot_crop(
     extra = [samples] if samples is not None else []
     held_out: dict[float, list[np.ndarray]] = {c: [] for c in C_GRID}
     for k, region in enumerate(regions if len(regions) > 1 else ()):
-        x_tr, y_tr = _matrix([r for j, r in enumerate(regions) if j != k] + extra, months, crops)
-        x_te, _ = _matrix([region], months, crops)
+        x_tr, y_tr = feature_rows([r for j, r in enumerate(regions) if j != k] + extra, months, crops)
+        x_te, _ = feature_rows([region], months, crops)
         for c in C_GRID:
-            held_out[c].append(_proba(_fit(x_tr, y_tr, c, seed), x_te, len(crops)))
+            held_out[c].append(class_probabilities(fit_logistic(x_tr, y_tr, c, seed), x_te, len(crops)))
     truth = [np.array([crops.index(c) for c in r.crops]) for r in regions]
     report: dict[str, Any] = {"crops": crops, "months": months, "regions": {}}
     if len(regions) > 1:
@@ -193,8 +195,8 @@ def fit_plot_crop(
             "model_accuracy": round(float(np.mean(p_model.argmax(1) == y)), 4),
             "pooled_accuracy": round(float(np.mean(pool(p_unet, p_model, weight).argmax(1) == y)), 4),
         }
-    x, y = _matrix(list(regions) + extra, months, crops)
-    fitted = _fit(x, y, chosen_c, seed)
+    x, y = feature_rows(list(regions) + extra, months, crops)
+    fitted = fit_logistic(x, y, chosen_c, seed)
     imputer, scaler, logreg = fitted.steps[0][1], fitted.steps[1][1], fitted.steps[2][1]
     coef, intercept = np.zeros((len(crops), x.shape[1])), np.full(len(crops), -30.0)
     coef[logreg.classes_], intercept[logreg.classes_] = _softmax_rows(logreg)

@@ -21,7 +21,7 @@ from agrisense.ml.croptype.cv import grouped_folds, spatial_groups
 from agrisense.ml.metrics import confusion_matrix, expected_calibration_error, f1_per_class
 from agrisense.ml.plot_crop_model import feature_matrix
 from agrisense.ml.selective import accuracy_coverage, coverage_table, lowest_threshold_for_accuracy
-from agrisense.ml.training.plot_crop import LabelledSeries, _fit, _matrix, _proba
+from agrisense.ml.training.plot_crop import LabelledSeries, class_probabilities, feature_rows, fit_logistic
 
 GROUP_DISTANCE_M = 300.0
 MIN_CLASS_SAMPLES = 5  # macro-F1 over classes with at least this many samples (the rule)
@@ -77,16 +77,17 @@ def real_sample_cv(
     groups = spatial_groups(samples.lonlat[:, 0], samples.lonlat[:, 1], GROUP_DISTANCE_M)
     folds = grouped_folds(y, groups, n_folds, seed)
     x_samples = feature_matrix(samples.series, samples.months, months)
-    x_regions, y_regions = _matrix(list(regions), months, crops)
+    x_regions, y_regions = feature_rows(list(regions), months, crops)
     k = len(crops)
     probs = {name: np.zeros((len(y), k)) for name in ("as_trained", "samples_only")}
     for fold in range(n_folds):
         train, test = folds != fold, folds == fold
         x_tr = np.concatenate([x_regions, x_samples[train]])
         y_tr = np.concatenate([y_regions, y[train]])
-        probs["as_trained"][test] = _proba(_fit(x_tr, y_tr, c, seed), x_samples[test], k)
-        probs["samples_only"][test] = _proba(_fit(x_samples[train], y[train], c, seed), x_samples[test], k)
-    probs["regions_only"] = _proba(_fit(x_regions, y_regions, c, seed), x_samples, k)
+        probs["as_trained"][test] = class_probabilities(fit_logistic(x_tr, y_tr, c, seed), x_samples[test], k)
+        alone = fit_logistic(x_samples[train], y[train], c, seed)
+        probs["samples_only"][test] = class_probabilities(alone, x_samples[test], k)
+    probs["regions_only"] = class_probabilities(fit_logistic(x_regions, y_regions, c, seed), x_samples, k)
     return {
         "folds": n_folds,
         "group_distance_m": GROUP_DISTANCE_M,
